@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every test suite (C tests of ffi/*, then bun test) and prints one closing line
+# "N passed, N failed" counting all of them; also written to build/test-summary.txt for .ci/run.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p build
+passed=0 failed=0 skipped=0
+log=$(mktemp)
+
+for lib in ffi/*/; do
+  [ -f "$lib/Makefile" ] || continue
+  echo "== C tests: $lib"
+  make -s -C "$lib" test 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  line=$(grep -E '^C tests: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+  if [ -n "$line" ]; then
+    passed=$((passed + $(sed -E 's/^C tests: ([0-9]+) passed.*/\1/' <<<"$line")))
+    failed=$((failed + $(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")))
+  elif [ "$rc" -ne 0 ]; then
+    echo "C test suite $lib did not run to its summary (exit $rc)"
+    failed=$((failed + 1))
+  fi
+done
+
+echo "== Bun tests"
+node_modules/.bin/bun test --timeout 120000 "$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+p=$(grep -E '^\s*[0-9]+ pass$' "$log" | tail -1 | tr -dc 0-9)
+f=$(grep -E '^\s*[0-9]+ fail$' "$log" | tail -1 | tr -dc 0-9)
+s=$(grep -E '^\s*[0-9]+ skip$' "$log" | tail -1 | tr -dc 0-9)
+passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
+if [ -z "$p$f" ] && [ "$rc" -ne 0 ]; then
+  echo "bun test did not run to its summary (exit $rc)"
+  failed=$((failed + 1))
+fi
+rm -f "$log"
+
+summary="$passed passed, $failed failed"
+[ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
+echo "$summary" | tee build/test-summary.txt
+[ "$failed" -eq 0 ]
