@@ -1,0 +1,76 @@
+import { RemoteVisError } from "../errors.ts";
+import { SSC } from "../transfer/ffi.ts";
+import { decodeHeader } from "../transfer/header.ts";
+import { findPatternMismatch } from "../transfer/pattern.ts";
+import { Listener } from "../transfer/transfer.ts";
+import { flag, formatBytes, parseBytes, str, type Command } from "./command.ts";
+import { emit } from "./output.ts";
+import { ProgressBar } from "./progress.ts";
+
+export const receive: Command = {
+  name: "receive",
+  summary: "wait for 'remotevis client send' and write what arrives to a file",
+  usage: "receive --port P --out FILE|-",
+  description: `
+Listens on --port (0 picks a free one and prints it), accepts --count transfers one after the
+other and writes each payload to --out. With '--out -' the payload is checked against the test
+pattern of 'client send -' instead of being written. A transfer that fails (peer gone, size
+differs from --size, bad checksum) is reported and the receiver waits for the next one.`,
+  options: {
+    port: { type: "string", short: "p", value: "PORT", help: "port to listen on (0 = any free port)", default: "13337" },
+    bind: { type: "string", value: "ADDR", help: "address to listen on", default: "0.0.0.0" },
+    out: { type: "string", short: "o", value: "FILE|-", help: "where to write the payload ('-' = verify the test pattern)" },
+    size: { type: "string", value: "BYTES", help: "the agreed size; a transfer of another size is refused before any byte lands" },
+    count: { type: "string", short: "n", value: "N", help: "transfers to receive before exiting", default: "1" },
+    timeout: { type: "string", value: "SECONDS", help: "give up when nothing moves for this long", default: "10" },
+    json: { type: "boolean", help: "print events as JSON lines (listening, received, failed)" },
+    quiet: { type: "boolean", short: "q", help: "no progress bar" },
+  },
+  async run(args) {
+    const out = str(args, "out");
+    if (!out) throw new RemoteVisError("usage", "expected --out FILE or --out -; see 'remotevis receive --help'");
+    const json = flag(args, "json");
+    const count = Number(str(args, "count"));
+    const expected = str(args, "size") === undefined ? undefined : parseBytes(str(args, "size")!);
+    const timeoutMs = Number(str(args, "timeout") ?? 10) * 1000;
+    await using listener = await Listener.open({ bind: str(args, "bind"), port: Number(str(args, "port")) });
+    emit(json, { event: "listening", port: listener.port }, `listening on port ${listener.port}`);
+    let failures = 0;
+    for (let i = 0; i < count; i++) {
+      await using conn = await listener.accept();
+      try {
+        const { header, size } = await conn.receiveHeader({ timeoutMs });
+        const meta = decodeHeader(header);
+        if (expected !== undefined && size !== expected) {
+          await conn.reject(SSC.ERR_SIZE);
+          throw new RemoteVisError("size_mismatch", `refused a transfer of ${size} bytes; ${expected} were agreed (--size)`);
+        }
+        emit(json, { event: "receiving", name: meta.name, bytes: size }, `receiving ${String(meta.name ?? "")} (${formatBytes(size)})`);
+        const bar = new ProgressBar(`receive ${String(meta.name ?? "")}`, size, flag(args, "quiet") || json);
+        const t0 = performance.now();
+        const data = await conn.receivePayload(size, { timeoutMs, onProgress: (n) => bar.update(n) });
+        bar.done();
+        const secs = (performance.now() - t0) / 1000;
+        const gbps = size / secs / 1e9;
+        let check = "";
+        if (out === "-") {
+          const bad = findPatternMismatch(data);
+          if (bad >= 0) throw new RemoteVisError("corrupt", `payload differs from the test pattern at byte ${bad}`);
+          check = ", pattern ok";
+        } else {
+          await Bun.write(out, data);
+        }
+        emit(
+          json,
+          { event: "received", name: meta.name, bytes: size, seconds: secs, gbps, verified: out === "-" },
+          `received ${formatBytes(size)} in ${secs.toFixed(3)} s (${gbps.toFixed(2)} GB/s)${check}${out === "-" ? "" : ` -> ${out}`}`,
+        );
+      } catch (err) {
+        failures++;
+        const e = err instanceof RemoteVisError ? err : new RemoteVisError("transfer_failed", String(err));
+        emit(json, { event: "failed", code: e.code, message: e.message }, `transfer failed: ${e.message}`);
+      }
+    }
+    return failures === 0 ? 0 : 1;
+  },
+};

@@ -1,0 +1,252 @@
+/**
+ * Sender and receiver sides of SSC-RDMA for TypeScript: `Listener` (accepts connections) and
+ * `Connection` (send / receive one header + payload at a time). Every blocking call runs in a
+ * Worker of its own; progress is read from a counter that the C progress loop updates in
+ * shared memory, so a progress bar costs the transfer nothing.
+ *
+ *   await using l = await Listener.open({ port: 0 });
+ *   const c = await l.accept();          // other side: await Connection.connect(host, l.port)
+ *   const { header, size } = await c.receiveHeader();
+ *   const data = await c.receivePayload(size, { onProgress });
+ */
+import { ptr, toArrayBuffer } from "bun:ffi";
+import { RemoteVisError } from "../errors.ts";
+import { WorkerRpc } from "../process/worker-rpc.ts";
+import { workerUrl } from "../process/worker-url.ts";
+import { SSC, SSC_F_CHECKSUM, SSC_HEADER_SIZE, ssc, TransferError, type Addr } from "./ffi.ts";
+import type { CallOpts } from "./worker.ts";
+
+export interface ProgressOpts {
+  /** Called about every 100 ms with payload bytes done. */
+  onProgress?: (bytesDone: number) => void;
+  /** Stall timeout: no progress for this long is an error (default 10 s in the library). */
+  timeoutMs?: number;
+  /** Sender: compute a CRC32C of the payload, receiver verifies it. */
+  checksum?: boolean;
+}
+
+/** bun:ffi's toArrayBuffer with its (untyped) deallocator arguments: free(bytes, context). */
+const toArrayBufferOwned = toArrayBuffer as unknown as (p: Addr, off: number, len: number, context: number, free: number) => ArrayBuffer;
+
+let context: Addr | undefined;
+const ACCEPT_SLICE_MS = 250;
+
+/** The process-wide UCX context (thread-safe in the library), made on first use. */
+function sharedContext(): Addr {
+  if (context === undefined) {
+    const out = new BigUint64Array(1);
+    const rc = ssc().ssc_context_create(ptr(out));
+    if (rc < 0) throw new TransferError(rc, "cannot start UCX");
+    context = Number(out[0]);
+  }
+  return context;
+}
+
+/** One Worker thread running the blocking calls of worker.ts. */
+function transferThread(): WorkerRpc {
+  return new WorkerRpc(workerUrl("transfer/worker.ts", new URL("./worker.ts", import.meta.url)), (code, what) => new TransferError(code, what));
+}
+
+/** Shared memory that the C loop writes (progress) and the main thread writes (cancel). */
+class CallState {
+  readonly progress = new BigUint64Array(new SharedArrayBuffer(8));
+  constructor(readonly cancel: Int32Array) {}
+
+  opts(o: ProgressOpts): CallOpts {
+    return {
+      flags: o.checksum ? SSC_F_CHECKSUM : 0,
+      timeoutMs: o.timeoutMs ?? 0,
+      progress: ptr(this.progress),
+      cancel: ptr(this.cancel),
+    };
+  }
+
+  /** Polls the progress counter while `p` runs. */
+  async watch<T>(p: Promise<T>, onProgress?: (n: number) => void): Promise<T> {
+    if (!onProgress) return p;
+    const timer = setInterval(() => onProgress(Number(Atomics.load(this.progress, 0))), 100);
+    try {
+      const v = await p;
+      onProgress(Number(Atomics.load(this.progress, 0)));
+      return v;
+    } finally {
+      clearInterval(timer);
+    }
+  }
+}
+
+function addrOf(bytes: Uint8Array): Addr {
+  return bytes.byteLength === 0 ? 0 : ptr(bytes);
+}
+
+function checkHeader(header: Uint8Array): void {
+  if (header.byteLength !== SSC_HEADER_SIZE)
+    throw new RemoteVisError("invalid_header", `the header must be exactly ${SSC_HEADER_SIZE} bytes, not ${header.byteLength}`);
+}
+
+/**
+ * Allocates a receive buffer through libsscrdma (page-aligned, huge pages, pre-faulted), owned
+ * by the returned Uint8Array: the garbage collector frees it with ssc_free.
+ */
+export async function allocReceiveBuffer(size: number): Promise<Uint8Array> {
+  if (size === 0) return new Uint8Array(0);
+  const t = transferThread();
+  try {
+    const addr = await t.call<Addr>("allocate receive buffer", "alloc", [size]);
+    // JSC calls the deallocator as free(bytes, context): ssc_free(ptr, size) has that ABI with
+    // context = size, which is why the size rides in the context pointer.
+    return new Uint8Array(toArrayBufferOwned(addr, 0, size, size, (ssc().ssc_free as unknown as { ptr: number }).ptr));
+  } finally {
+    t.stop();
+  }
+}
+
+export class Connection {
+  private readonly thread: WorkerRpc;
+  private readonly cancel = new Int32Array(new SharedArrayBuffer(4));
+  private closed = false;
+
+  private constructor(
+    private readonly conn: Addr,
+    thread?: WorkerRpc,
+  ) {
+    this.thread = thread ?? transferThread();
+  }
+
+  /** Connects (with handshake) to a listening peer. */
+  static async connect(host: string, port: number, o: { timeoutMs?: number } = {}): Promise<Connection> {
+    const t = transferThread();
+    try {
+      const conn = await t.call<Addr>(`connect to ${host}:${port}`, "connect", [sharedContext(), host, port, o.timeoutMs ?? 10_000]);
+      return new Connection(conn, t);
+    } catch (err) {
+      t.stop();
+      throw err;
+    }
+  }
+
+  /** @internal used by Listener.accept */
+  static adopt(conn: Addr): Connection {
+    return new Connection(conn);
+  }
+
+  /** ssc_send: the 128 KiB header, then the payload; resolves when the receiver confirmed it. */
+  async send(header: Uint8Array, data: Uint8Array, o: ProgressOpts = {}): Promise<void> {
+    checkHeader(header);
+    const st = new CallState(this.cancel);
+    await st.watch(
+      this.thread.call<void>("send", "send", [this.conn, addrOf(header), addrOf(data), data.byteLength, st.opts(o)], [header, data, st]),
+      o.onProgress,
+    );
+  }
+
+  /** First half of ssc_receive: the header and the size the sender announced. */
+  async receiveHeader(o: ProgressOpts = {}): Promise<{ header: Uint8Array; size: number }> {
+    const header = new Uint8Array(SSC_HEADER_SIZE);
+    const st = new CallState(this.cancel);
+    const size = await this.thread.call<number>("receive header", "receiveHeader", [this.conn, ptr(header), st.opts(o)], [header, st]);
+    return { header, size };
+  }
+
+  /** Second half: the payload, into `into` (must be exactly `size` bytes) or a fresh pre-faulted buffer. */
+  async receivePayload(size: number, o: ProgressOpts & { into?: Uint8Array } = {}): Promise<Uint8Array> {
+    const data = o.into ?? (await allocReceiveBuffer(size));
+    if (data.byteLength !== size) {
+      await this.reject(SSC.ERR_SIZE);
+      throw new TransferError(SSC.ERR_SIZE, `receive of ${size} bytes into a buffer of ${data.byteLength}`);
+    }
+    const st = new CallState(this.cancel);
+    await st.watch(this.thread.call<void>("receive", "receivePayload", [this.conn, addrOf(data), size, st.opts(o)], [data, st]), o.onProgress);
+    return data;
+  }
+
+  /** Refuses the announced transfer; the sender's send() fails with the reason. */
+  async reject(reason: number = SSC.ERR_REJECTED): Promise<void> {
+    await this.thread.call<void>("reject", "reject", [this.conn, reason]);
+  }
+
+  /** Aborts a transfer in progress from this thread (the connection is unusable afterwards). */
+  abort(): void {
+    Atomics.store(this.cancel, 0, 1);
+  }
+
+  /** Idempotent. A transfer in flight is cancelled first. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.abort();
+    try {
+      await this.thread.call<void>("close", "closeConn", [this.conn]);
+    } finally {
+      this.thread.stop();
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+  [Symbol.dispose](): void {
+    void this.close().catch(() => {});
+  }
+}
+
+export class Listener {
+  private closed = false;
+
+  private constructor(
+    private readonly thread: WorkerRpc,
+    private readonly listener: Addr,
+    /** The bound port (the chosen one when asked for port 0). */
+    readonly port: number,
+  ) {}
+
+  static async open(o: { bind?: string; port?: number } = {}): Promise<Listener> {
+    const t = transferThread();
+    try {
+      const r = await t.call<{ listener: Addr; port: number }>(
+        `listen on ${o.bind ?? "0.0.0.0"}:${o.port ?? 0}`,
+        "listen",
+        [sharedContext(), o.bind ?? "0.0.0.0", o.port ?? 0],
+      );
+      return new Listener(t, r.listener, r.port);
+    } catch (err) {
+      t.stop();
+      throw err;
+    }
+  }
+
+  /**
+   * Waits for one connection (and its handshake); forever when no timeout is given. The wait
+   * is cut into short library calls so that close() from this thread is never stuck behind it.
+   */
+  async accept(o: { timeoutMs?: number } = {}): Promise<Connection> {
+    const deadline = o.timeoutMs === undefined || o.timeoutMs < 0 ? Infinity : Date.now() + o.timeoutMs;
+    for (;;) {
+      if (this.closed) throw new RemoteVisError("transfer_closed", "accept: listener is closed", 400);
+      const slice = Math.max(0, Math.min(ACCEPT_SLICE_MS, deadline - Date.now()));
+      try {
+        const conn = await this.thread.call<Addr>("accept", "accept", [this.listener, slice]);
+        return Connection.adopt(conn);
+      } catch (err) {
+        if (!(err instanceof TransferError && err.ssc === SSC.ERR_TIMEOUT) || Date.now() >= deadline) throw err;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.thread.call<void>("close listener", "closeListener", [this.listener]);
+    } finally {
+      this.thread.stop();
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+  [Symbol.dispose](): void {
+    void this.close().catch(() => {});
+  }
+}
