@@ -1,0 +1,44 @@
+/* error.c - error texts, version, clock and thread-count helpers. */
+#include "internal.h"
+
+#include <omp.h>
+#include <time.h>
+
+const char *rvr_strerror(int err) {
+    switch (err) {
+    case RVR_OK: return "ok";
+    case RVR_ERR_INVALID: return "invalid argument";
+    case RVR_ERR_NOMEM: return "out of memory";
+    case RVR_ERR_UNSUPPORTED: return "backend not available in this build or on this machine";
+    case RVR_ERR_DTYPE: return "unknown dtype";
+    case RVR_ERR_SIZE: return "byte count does not match shape and dtype, or buffer too small";
+    case RVR_ERR_RANGE: return "box or window out of range";
+    case RVR_ERR_NO_VOLUME: return "no volume set";
+    case RVR_ERR_EMPTY: return "zero points";
+    default: return "unknown error";
+    }
+}
+
+const char *rvr_version(void) { return "1.0.0"; }
+
+int rvr_dtype_size(int32_t dtype) {
+    switch (dtype) {
+    case RVR_DTYPE_U8: return 1;
+    case RVR_DTYPE_U16:
+    case RVR_DTYPE_I16: return 2;
+    case RVR_DTYPE_U32:
+    case RVR_DTYPE_F32: return 4;
+    case RVR_DTYPE_F64: return 8;
+    default: return RVR_ERR_DTYPE;
+    }
+}
+
+double rvr__now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+int rvr__nthreads(const rvr_renderer *r) {
+    return (r && r->threads > 0) ? r->threads : omp_get_max_threads();
+}

@@ -1,0 +1,83 @@
+/* renderer.c - renderer lifetime, backend choice, defaults of the plain structs. */
+#include "internal.h"
+
+#include <float.h>
+#include <stdlib.h>
+#include <string.h>
+
+int rvr_renderer_create(int32_t backend, rvr_renderer **out) {
+    if (!out) return RVR_ERR_INVALID;
+    switch (backend) {
+    case RVR_BACKEND_CPU:
+    case RVR_BACKEND_AUTO: break; /* AUTO: CUDA first once issue 9 builds it in */
+    case RVR_BACKEND_CUDA: return RVR_ERR_UNSUPPORTED;
+    default: return RVR_ERR_INVALID;
+    }
+    rvr_renderer *r = calloc(1, sizeof *r);
+    if (!r) return RVR_ERR_NOMEM;
+    r->backend = RVR_BACKEND_CPU;
+    /* default TF: grey ramp, opacity 0 .. 0.05 per voxel */
+    float tf[8] = {0, 0, 0, 0, 1, 1, 1, 0.05f};
+    /* default point colormap: blue, cyan, green, yellow, red */
+    float cm[20] = {0, 0, 1, 1, 0, 1, 1, 1, 0, 1, 0, 1, 1, 1, 0, 1, 1, 0, 0, 1};
+    int rc;
+    if ((rc = rvr_renderer_set_tf(r, tf, 2)) != RVR_OK) goto fail;
+    if ((rc = rvr_renderer_set_point_colormap(r, cm, 5)) != RVR_OK) goto fail;
+    *out = r;
+    return RVR_OK;
+fail:
+    rvr_renderer_destroy(r);
+    return rc;
+}
+
+void rvr_renderer_destroy(rvr_renderer *r) {
+    if (!r) return;
+    free(r->ao.data);
+    free(r->light.data);
+    free(r->cmap);
+    free(r->pval);
+    free(r->pxyz);
+    free(r->tf);
+    free(r->bmax);
+    free(r->bmin);
+    free(r->vol);
+    free(r->orig_owned);
+    free(r);
+}
+
+int rvr_renderer_backend(const rvr_renderer *r) { return r ? r->backend : RVR_ERR_INVALID; }
+
+int rvr_renderer_set_threads(rvr_renderer *r, int32_t n) {
+    if (!r || n < 0 || n > 4096) return RVR_ERR_INVALID;
+    r->threads = n;
+    return RVR_OK;
+}
+
+void rvr_camera_init(rvr_camera *c) {
+    if (!c) return;
+    memset(c, 0, sizeof *c);
+    c->eye[2] = -1;
+    c->up[1] = 1;
+    c->fov_y_deg = 40;
+    c->ortho_height = 1;
+    c->projection = RVR_PROJ_PERSPECTIVE;
+}
+
+void rvr_render_settings_init(rvr_render_settings *s) {
+    if (!s) return;
+    memset(s, 0, sizeof *s);
+    s->mode = RVR_MODE_COMPOSITE;
+    s->step = 1;
+    s->ert_alpha = 0.99f;
+    s->iso_value = 0.5f;
+    s->background[3] = 1;
+    s->ambient = 0.3f;
+    s->diffuse = 0.7f;
+    s->specular = 0.2f;
+    s->shininess = 32;
+    s->lod = 1;
+    for (int k = 0; k < 3; k++) s->clip_max[k] = 1e30f;
+    s->point_scale = 1;
+    s->point_filter_lo = -FLT_MAX;
+    s->point_filter_hi = FLT_MAX;
+}

@@ -1,0 +1,301 @@
+/* volume.c - volumes of every dtype and order -> normalized uint16 (x fastest) + brick min/max. */
+#include "internal.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The 16^3 skipping bricks' min/max arrays. */
+typedef struct rvr_skipgrid {
+    int bx, by, bz;
+    uint16_t *bmin, *bmax;
+} rvr_skipgrid;
+
+/* One pass over the original data: min, max (NaN ignored) and the NaN count. */
+typedef struct vstats {
+    double mn, mx;
+    uint64_t nans;
+} vstats;
+
+/* min/max in the element type (vectorizes for the integer types), NaN counted apart */
+#define STATS_LOOP(T, ISNAN)                                                             \
+    do {                                                                                 \
+        const T *p = (const T *)data;                                                    \
+        T mn = (T)0, mx = (T)0;                                                          \
+        int any = 0;                                                                     \
+        uint64_t nans = 0;                                                               \
+        for (uint64_t i = 0; i < n; i++)                                                 \
+            if (!(ISNAN(p[i]))) { mn = mx = p[i]; any = 1; break; }                      \
+        _Pragma("omp parallel for schedule(static) num_threads(nt) reduction(min:mn) reduction(max:mx) reduction(+:nans)") \
+        for (int64_t i = 0; i < (int64_t)n; i++) {                                      \
+            T v = p[i];                                                                  \
+            if (ISNAN(v)) { nans++; continue; }                                          \
+            mn = v < mn ? v : mn;                                                        \
+            mx = v > mx ? v : mx;                                                        \
+        }                                                                                \
+        st->mn = any ? (double)mn : INFINITY;                                            \
+        st->mx = any ? (double)mx : -INFINITY;                                           \
+        st->nans = nans;                                                                 \
+    } while (0)
+#define NOT_NAN(v) 0
+#define IS_NAN(v) ((v) != (v))
+
+static void stats_compute(const void *data, int32_t dtype, uint64_t n, int nt, vstats *st) {
+    switch (dtype) {
+    case RVR_DTYPE_U8: STATS_LOOP(uint8_t, NOT_NAN); break;
+    case RVR_DTYPE_U16: STATS_LOOP(uint16_t, NOT_NAN); break;
+    case RVR_DTYPE_I16: STATS_LOOP(int16_t, NOT_NAN); break;
+    case RVR_DTYPE_U32: STATS_LOOP(uint32_t, NOT_NAN); break;
+    case RVR_DTYPE_F32: STATS_LOOP(float, IS_NAN); break;
+    case RVR_DTYPE_F64: STATS_LOOP(double, IS_NAN); break;
+    }
+}
+
+static inline uint16_t norm_d(double v, double lo, double scale) {
+    if (v != v) return 0; /* NaN -> low end of the window (empty) */
+    double t = (v - lo) * scale + 0.5;
+    if (t <= 0) return 0;
+    if (t >= 65535.0) return 65535;
+    return (uint16_t)t;
+}
+
+/* One 16^3 skipping brick (i, j, k): min/max of the voxels a sample inside it can touch
+ * (the brick plus one voxel on the high side, for trilinear/nearest). */
+static void skip_minmax(const rvr_grid *g, const rvr_skipgrid *sk, int i, int j, int k) {
+    const int B = RVR_BRICK;
+    int x0 = i * B, x1 = x0 + B < g->nx - 1 ? x0 + B : g->nx - 1;
+    int y0 = j * B, y1 = y0 + B < g->ny - 1 ? y0 + B : g->ny - 1;
+    int z0 = k * B, z1 = z0 + B < g->nz - 1 ? z0 + B : g->nz - 1;
+    /* the 16-brick and its +1 apron lie inside one storage brick */
+    const uint16_t *sb = grid_brick(g, x0 >> RVR_SB_LOG2, y0 >> RVR_SB_LOG2, z0 >> RVR_SB_LOG2);
+    const int ox = (x0 & ~(RVR_SB - 1)) - RVR_SB_PAD, oy = (y0 & ~(RVR_SB - 1)) - RVR_SB_PAD,
+              oz = (z0 & ~(RVR_SB - 1)) - RVR_SB_PAD;
+    uint16_t mn = 65535, mx = 0;
+    for (int z = z0; z <= z1; z++)
+        for (int y = y0; y <= y1; y++) {
+            const uint16_t *p = sb + ((z - oz) * RVR_SB_DIM + (y - oy)) * RVR_SB_DIM - ox;
+            for (int x = x0; x <= x1; x++) {
+                uint16_t v = p[x];
+                mn = v < mn ? v : mn;
+                mx = v > mx ? v : mx;
+            }
+        }
+    size_t b = ((size_t)k * sk->by + j) * sk->bx + i;
+    sk->bmin[b] = mn;
+    sk->bmax[b] = mx;
+}
+
+/* The skipping bricks inside the pencil of storage bricks (by, bz), while it is in cache. */
+static void pencil_minmax(const rvr_grid *g, const rvr_skipgrid *sk, int by, int bz) {
+    const int r = RVR_SB / RVR_BRICK;
+    for (int k = bz * r; k < (bz + 1) * r && k < sk->bz; k++)
+        for (int j = by * r; j < (by + 1) * r && j < sk->by; j++)
+            for (int i = 0; i < sk->bx; i++) skip_minmax(g, sk, i, j, k);
+}
+
+/* Fill every storage brick (with its apron, edges clamped) with normalized values:
+ * voxel (x, y, z) is element (z, y, x) of the original array in C or F order. Work items are
+ * pencils of bricks along x, so every source row is read once, front to back. */
+#define NORM_LOOP(T, CONV)                                                                    \
+    do {                                                                                      \
+        const T *src = (const T *)data;                                                       \
+        const int nx = g->nx, sbx = g->sbx;                                                   \
+        _Pragma("omp parallel for schedule(dynamic) collapse(2) num_threads(nt)")             \
+        for (int bz = 0; bz < g->sbz; bz++)                                                   \
+            for (int by = 0; by < g->sby; by++) {                                             \
+                for (int lz = 0; lz < RVR_SB_DIM; lz++) {                                     \
+                    int64_t z = clampi(bz * RVR_SB + lz - RVR_SB_PAD, 0, g->nz - 1);          \
+                    for (int ly = 0; ly < RVR_SB_DIM; ly++) {                                 \
+                        int64_t y = clampi(by * RVR_SB + ly - RVR_SB_PAD, 0, g->ny - 1);      \
+                        const size_t drow = ((size_t)lz * RVR_SB_DIM + ly) * RVR_SB_DIM;      \
+                        for (int bx = 0; bx < sbx; bx++) {                                    \
+                            uint16_t *d = (uint16_t *)grid_brick(g, bx, by, bz) + drow;       \
+                            const int x0 = bx * RVR_SB - RVR_SB_PAD;                          \
+                            if (order == RVR_ORDER_C) {                                       \
+                                const T *row = src + (z * s1 + y) * s2;                       \
+                                if (x0 >= 0 && x0 + RVR_SB_DIM <= nx) {                       \
+                                    const T *sp = row + x0;                                   \
+                                    for (int l = 0; l < RVR_SB_DIM; l++) d[l] = CONV(sp[l]); \
+                                } else {                                                      \
+                                    for (int l = 0; l < RVR_SB_DIM; l++)                      \
+                                        d[l] = CONV(row[clampi(x0 + l, 0, nx - 1)]);          \
+                                }                                                             \
+                            } else {                                                          \
+                                const T *sp = src + z + s0 * y;                               \
+                                for (int l = 0; l < RVR_SB_DIM; l++)                          \
+                                    d[l] = CONV(sp[(int64_t)clampi(x0 + l, 0, nx - 1) * s0 * s1]); \
+                            }                                                                 \
+                        }                                                                     \
+                    }                                                                         \
+                }                                                                             \
+                pencil_minmax(g, sk, by, bz); /* while the pencil is in cache */                \
+            }                                                                                 \
+    } while (0)
+
+static int normalize_into(const void *data, int32_t dtype, int32_t order, const uint64_t shape[3],
+                          double lo, double hi, int nt, const rvr_grid *g, const rvr_skipgrid *sk) {
+    const int64_t s0 = (int64_t)shape[0], s1 = (int64_t)shape[1], s2 = (int64_t)shape[2];
+    (void)s2;
+    const double scale = 65535.0 / (hi - lo);
+    if (dtype == RVR_DTYPE_U8 || dtype == RVR_DTYPE_U16 || dtype == RVR_DTYPE_I16) {
+        /* small integer types: one table of every possible value */
+        uint16_t *tab = malloc(sizeof(uint16_t) * 65536);
+        if (!tab) return RVR_ERR_NOMEM;
+        if (dtype == RVR_DTYPE_I16)
+            for (int i = 0; i < 65536; i++) tab[i] = norm_d((double)(int16_t)(uint16_t)i, lo, scale);
+        else
+            for (int i = 0; i < 65536; i++) tab[i] = norm_d((double)i, lo, scale);
+#define TAB8(v) tab[(v)]
+#define TAB16(v) tab[(uint16_t)(v)]
+        if (dtype == RVR_DTYPE_U8) NORM_LOOP(uint8_t, TAB8);
+        else if (dtype == RVR_DTYPE_U16) NORM_LOOP(uint16_t, TAB16);
+        else NORM_LOOP(int16_t, TAB16);
+        free(tab);
+        return RVR_OK;
+    }
+#define CONVD(v) norm_d((double)(v), lo, scale)
+    if (dtype == RVR_DTYPE_U32) NORM_LOOP(uint32_t, CONVD);
+    else if (dtype == RVR_DTYPE_F32) NORM_LOOP(float, CONVD);
+    else NORM_LOOP(double, CONVD);
+    return RVR_OK;
+}
+
+/* Resolve the window: lo == hi -> data range; lo > hi or non-finite -> error. */
+static int window_resolve(double lo, double hi, const vstats *st, double *wlo, double *whi) {
+    if (!isfinite(lo) || !isfinite(hi) || lo > hi) return RVR_ERR_RANGE;
+    if (lo == hi) {
+        if (!isfinite(st->mn)) { /* all NaN */
+            lo = 0;
+            hi = 1;
+        } else {
+            lo = st->mn;
+            hi = st->mx > st->mn ? st->mx : st->mn + 1;
+        }
+    }
+    *wlo = lo;
+    *whi = hi;
+    return RVR_OK;
+}
+
+int rvr_renderer_set_volume(rvr_renderer *r, const rvr_volume_desc *desc, const void *data,
+                            uint64_t bytes) {
+    if (!r || !desc || !data) return RVR_ERR_INVALID;
+    int esz = rvr_dtype_size(desc->dtype);
+    if (esz < 0) return RVR_ERR_DTYPE;
+    if (desc->order != RVR_ORDER_C && desc->order != RVR_ORDER_F) return RVR_ERR_INVALID;
+    if (desc->flags & ~RVR_VOLUME_BORROW) return RVR_ERR_INVALID;
+    uint64_t n = 1;
+    for (int k = 0; k < 3; k++) {
+        uint64_t s = desc->shape[k];
+        if (s == 0) return RVR_ERR_INVALID;
+        if (s > (1u << 30)) return RVR_ERR_SIZE; /* int indices per axis */
+        if (n > UINT64_MAX / s) return RVR_ERR_SIZE;
+        n *= s;
+        float sp = desc->spacing[k];
+        if (sp != 0 && (!(sp > 0) || !isfinite(sp))) return RVR_ERR_INVALID;
+    }
+    if (n > UINT64_MAX / (uint64_t)esz || n * (uint64_t)esz != bytes) return RVR_ERR_SIZE;
+    if (!isfinite(desc->window_lo) || !isfinite(desc->window_hi) ||
+        desc->window_lo > desc->window_hi)
+        return RVR_ERR_RANGE;
+
+    const int nt = rvr__nthreads(r);
+    vstats st = {INFINITY, -INFINITY, 0};
+    stats_compute(data, desc->dtype, n, nt, &st);
+    double wlo, whi;
+    int rc = window_resolve(desc->window_lo, desc->window_hi, &st, &wlo, &whi);
+    if (rc) return rc;
+
+    const int nx = (int)desc->shape[2], ny = (int)desc->shape[1], nz = (int)desc->shape[0];
+    const int bx = (nx + RVR_BRICK - 1) / RVR_BRICK, by = (ny + RVR_BRICK - 1) / RVR_BRICK,
+              bz = (nz + RVR_BRICK - 1) / RVR_BRICK;
+    const size_t nb = (size_t)bx * by * bz;
+    rvr_grid g = {NULL, nx, ny, nz, (nx + RVR_SB - 1) / RVR_SB, (ny + RVR_SB - 1) / RVR_SB,
+                  (nz + RVR_SB - 1) / RVR_SB};
+    const size_t nstore = (size_t)g.sbx * g.sby * g.sbz * RVR_SB_VOX;
+    uint16_t *vol = NULL, *bmin = NULL, *bmax = NULL;
+    void *copy = NULL;
+    rc = RVR_ERR_NOMEM;
+    if (!(vol = malloc(nstore * sizeof(uint16_t)))) goto fail;
+    g.data = vol;
+    if (!(bmin = malloc(nb * sizeof(uint16_t))) || !(bmax = malloc(nb * sizeof(uint16_t))))
+        goto fail;
+    if (!(desc->flags & RVR_VOLUME_BORROW)) {
+        if (!(copy = malloc(bytes))) goto fail;
+        memcpy(copy, data, bytes);
+    }
+    const rvr_skipgrid sk = {bx, by, bz, bmin, bmax};
+    if ((rc = normalize_into(data, desc->dtype, desc->order, desc->shape, wlo, whi, nt, &g, &sk)))
+        goto fail;
+
+    /* commit */
+    free(r->vol);
+    free(r->bmin);
+    free(r->bmax);
+    free(r->orig_owned);
+    r->vol = vol;
+    r->grid = g;
+    r->bmin = bmin;
+    r->bmax = bmax;
+    r->orig_owned = copy;
+    r->orig = copy ? copy : data;
+    r->orig_bytes = bytes;
+    r->desc = *desc;
+    r->nx = nx;
+    r->ny = ny;
+    r->nz = nz;
+    r->bx = bx;
+    r->by = by;
+    r->bz = bz;
+    for (int k = 0; k < 3; k++) r->spacing[k] = desc->spacing[2 - k] > 0 ? desc->spacing[2 - k] : 1.0f;
+    r->win_lo = wlo;
+    r->win_hi = whi;
+    r->data_min = isfinite(st.mn) ? st.mn : NAN;
+    r->data_max = isfinite(st.mx) ? st.mx : NAN;
+    r->nan_count = st.nans;
+    r->has_volume = 1;
+    r->vol_version++;
+    return RVR_OK;
+fail:
+    free(copy);
+    free(bmax);
+    free(bmin);
+    free(vol);
+    return rc;
+}
+
+int rvr_renderer_set_window(rvr_renderer *r, double lo, double hi) {
+    if (!r) return RVR_ERR_INVALID;
+    if (!r->has_volume) return RVR_ERR_NO_VOLUME;
+    vstats st = {r->data_min, r->data_max, r->nan_count};
+    if (!isfinite(st.mn)) st.mn = st.mx = INFINITY;
+    double wlo, whi;
+    int rc = window_resolve(lo, hi, &st, &wlo, &whi);
+    if (rc) return rc;
+    const int nt = rvr__nthreads(r);
+    const rvr_skipgrid sk = {r->bx, r->by, r->bz, r->bmin, r->bmax};
+    rc = normalize_into(r->orig, r->desc.dtype, r->desc.order, r->desc.shape, wlo, whi, nt, &r->grid, &sk);
+    if (rc) return rc;
+    r->win_lo = wlo;
+    r->win_hi = whi;
+    r->vol_version++;
+    return RVR_OK;
+}
+
+int rvr_renderer_volume_info(const rvr_renderer *r, rvr_volume_info *out) {
+    if (!r || !out) return RVR_ERR_INVALID;
+    if (!r->has_volume) return RVR_ERR_NO_VOLUME;
+    rvr_volume_info i;
+    memset(&i, 0, sizeof i);
+    for (int k = 0; k < 3; k++) i.shape[k] = r->desc.shape[k];
+    i.dtype = r->desc.dtype;
+    i.order = r->desc.order;
+    i.window_lo = r->win_lo;
+    i.window_hi = r->win_hi;
+    i.data_min = r->data_min;
+    i.data_max = r->data_max;
+    i.nan_count = r->nan_count;
+    i.bytes = r->orig_bytes;
+    *out = i;
+    return RVR_OK;
+}

@@ -1,0 +1,85 @@
+/* util.h - helpers for the scene tests. */
+#ifndef RVR_TEST_UTIL_H
+#define RVR_TEST_UTIL_H
+
+#include "harness.h"
+#include "rvr.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static inline rvr_renderer *mk(void) {
+    rvr_renderer *r = NULL;
+    int rc = rvr_renderer_create(RVR_BACKEND_CPU, &r);
+    CHECK(rc == RVR_OK && r, "create: %s", rvr_strerror(rc));
+    return r;
+}
+
+static inline void set_vol(rvr_renderer *r, const void *data, int32_t dtype, int32_t order,
+                           uint64_t s0, uint64_t s1, uint64_t s2, double lo, double hi) {
+    rvr_volume_desc d;
+    memset(&d, 0, sizeof d);
+    d.shape[0] = s0;
+    d.shape[1] = s1;
+    d.shape[2] = s2;
+    d.dtype = dtype;
+    d.order = order;
+    d.window_lo = lo;
+    d.window_hi = hi;
+    CHECK_OK(rvr_renderer_set_volume(r, &d, data, s0 * s1 * s2 * (uint64_t)rvr_dtype_size(dtype)));
+}
+
+/* Orthographic camera looking down -axis (logical axis 0 = z, 1 = y, 2 = x) at a volume of world
+ * extent ext[3] (x, y, z), with one pixel per voxel: *W x *H. */
+static inline void cam_axis(const float ext[3], const float vox[3], int axis, rvr_camera *c,
+                            uint32_t *W, uint32_t *H) {
+    rvr_camera_init(c);
+    c->projection = RVR_PROJ_ORTHO;
+    for (int k = 0; k < 3; k++) c->target[k] = c->eye[k] = ext[k] / 2;
+    memset(c->up, 0, sizeof c->up);
+    int w = 2 - axis; /* world axis looked along */
+    c->eye[w] = ext[w] + 10;
+    c->target[w] = 0;
+    if (w == 2) { /* down -z: image x = +x, up = +y */
+        c->up[1] = 1;
+        *W = (uint32_t)lroundf(ext[0] / vox[0]);
+        *H = (uint32_t)lroundf(ext[1] / vox[1]);
+        c->ortho_height = ext[1];
+    } else if (w == 0) { /* down -x: image x = +y, up = +z */
+        c->up[2] = 1;
+        *W = (uint32_t)lroundf(ext[1] / vox[1]);
+        *H = (uint32_t)lroundf(ext[2] / vox[2]);
+        c->ortho_height = ext[2];
+    } else { /* down -y: image x = -x, up = +z */
+        c->up[2] = 1;
+        *W = (uint32_t)lroundf(ext[0] / vox[0]);
+        *H = (uint32_t)lroundf(ext[2] / vox[2]);
+        c->ortho_height = ext[2];
+    }
+}
+
+static inline uint8_t *img_new(uint32_t W, uint32_t H) {
+    uint8_t *p = malloc((size_t)W * H * 4);
+    CHECK(p, "malloc");
+    memset(p, 0xAB, (size_t)W * H * 4);
+    return p;
+}
+
+static inline uint32_t lcg(uint32_t *s) {
+    *s = *s * 1664525u + 1013904223u;
+    return *s >> 8;
+}
+
+/* Opaque-above-threshold TF: alpha 0 below t, 1 above; colour white. 256 entries. */
+static inline void tf_step(rvr_renderer *r, float t, float alpha) {
+    float tf[256 * 4];
+    for (int i = 0; i < 256; i++) {
+        tf[4 * i] = tf[4 * i + 1] = tf[4 * i + 2] = 1;
+        tf[4 * i + 3] = i / 255.0f >= t ? alpha : 0;
+    }
+    CHECK_OK(rvr_renderer_set_tf(r, tf, 256));
+}
+
+#endif
