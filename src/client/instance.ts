@@ -1,0 +1,240 @@
+/**
+ * The client side of one instance: its control socket and its SSC-RDMA data port. This is
+ * what `render_volume` of the paper does: announce the volume (prepare_volume), send it
+ * (ssc_send, no copy of the caller's array), then wait until the instance shows it.
+ *
+ *   const inst = await InstanceClient.connect(url);      // url with ?token=
+ *   await inst.renderVolume(float32Array, { shape: [z, y, x], spacing: [1, 1, 1] });
+ *   const png = await inst.screenshot({ width: 800, height: 600 });
+ */
+import { RemoteVisError } from "../errors.ts";
+import { DTYPE_ALIASES, VOLUME_DTYPE_BYTES, type RenderSettings, type View, type VolumeDtype } from "../protocol/control.ts";
+import { decodeHeader, encodeHeader } from "../transfer/header.ts";
+import { Connection } from "../transfer/transfer.ts";
+
+export type VolumeArray = Uint8Array | Uint16Array | Int16Array | Uint32Array | Float32Array | Float64Array;
+
+export interface RenderVolumeOptions {
+  shape: number[];
+  /** Default: from the array type (Uint8Array -> uint8, ...); required for raw bytes of wider types. */
+  dtype?: VolumeDtype | keyof typeof DTYPE_ALIASES;
+  order?: "C" | "F";
+  spacing?: [number, number, number];
+  name?: string;
+  checksum?: boolean;
+  onProgress?: (bytesDone: number, bytesTotal: number) => void;
+}
+
+export interface VolumeReady {
+  name: string;
+  shape: number[];
+  dtype: VolumeDtype;
+  bytes: number;
+  window: [number, number];
+  range: [number, number];
+  receiveMs: number;
+  uploadMs: number;
+}
+
+export interface Retrieved {
+  data: Uint8Array;
+  shape: [number, number, number];
+  dtype: VolumeDtype;
+  order: "C" | "F";
+  spacing: [number, number, number];
+}
+
+const ARRAY_DTYPE: [Function, VolumeDtype][] = [
+  [Uint16Array, "uint16"],
+  [Int16Array, "int16"],
+  [Uint32Array, "uint32"],
+  [Float32Array, "float32"],
+  [Float64Array, "float64"],
+  [Uint8Array, "uint8"],
+];
+
+function dtypeOf(data: VolumeArray, given: RenderVolumeOptions["dtype"]): VolumeDtype {
+  if (given) {
+    const d = (DTYPE_ALIASES[given] ?? given) as VolumeDtype;
+    if (!(d in VOLUME_DTYPE_BYTES)) throw new RemoteVisError("invalid_dtype", `dtype must be one of ${Object.keys(VOLUME_DTYPE_BYTES).join(", ")}`);
+    return d;
+  }
+  const hit = ARRAY_DTYPE.find(([ctor]) => data instanceof ctor);
+  if (!hit) throw new RemoteVisError("invalid_dtype", "cannot tell the dtype of this array; pass { dtype }");
+  return hit[1];
+}
+
+const asBytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+type Pending = { resolve: (v: { json: Record<string, unknown>; bytes?: Uint8Array }) => void; reject: (e: unknown) => void; wantsBytes: boolean };
+
+export class InstanceClient {
+  private next = 1;
+  private readonly pending = new Map<number, Pending>();
+  /** A reply that announced bytes waits here for the binary message that follows it. */
+  private awaitingBytes: { json: Record<string, unknown>; p: Pending } | undefined;
+  private readonly listeners = new Set<(e: Record<string, unknown>) => void>();
+  private closedWith: Error | undefined;
+
+  private constructor(
+    private readonly ws: WebSocket,
+    readonly url: URL,
+    private readonly secret: string,
+  ) {
+    ws.binaryType = "arraybuffer";
+    ws.onmessage = (e) => this.onMessage(e.data);
+    ws.onclose = () => this.failAll(new RemoteVisError("disconnected", "the control connection to the instance closed", 503));
+  }
+
+  /** Opens the control socket of the instance at `url` (the URL the middleware gave, with ?token=). */
+  static async connect(url: string, o: { timeoutMs?: number } = {}): Promise<InstanceClient> {
+    const u = new URL(url);
+    const secret = u.searchParams.get("token");
+    if (!secret) throw new RemoteVisError("usage", "the instance URL has no ?token=; use the URL the middleware gave");
+    const wsUrl = `${u.protocol === "https:" ? "wss" : "ws"}://${u.host}/control`;
+    const ws = new WebSocket(wsUrl, { headers: { authorization: `Instance ${secret}` } } as unknown as string[]);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new RemoteVisError("unreachable", `no answer from the instance at ${u.host}`, 504)), o.timeoutMs ?? 10_000);
+      ws.onopen = () => (clearTimeout(timer), resolve());
+      ws.onerror = () => (clearTimeout(timer), reject(new RemoteVisError("unreachable", `cannot open the control socket of the instance at ${u.host} (wrong token, or not running)`, 503)));
+    });
+    return new InstanceClient(ws, u, secret);
+  }
+
+  /** Scene events (transfer progress, new volume, ...). */
+  on(fn: (e: Record<string, unknown>) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private onMessage(data: string | ArrayBuffer): void {
+    if (typeof data !== "string") {
+      const w = this.awaitingBytes;
+      this.awaitingBytes = undefined;
+      w?.p.resolve({ json: w.json, bytes: new Uint8Array(data) });
+      return;
+    }
+    const msg = JSON.parse(data) as Record<string, unknown>;
+    if (typeof msg.event === "string") {
+      for (const fn of this.listeners) fn(msg);
+      return;
+    }
+    const p = this.pending.get(msg.id as number);
+    if (!p) return;
+    this.pending.delete(msg.id as number);
+    const err = msg.error as { code: string; message: string; details?: Record<string, unknown> } | undefined;
+    if (err) p.reject(new RemoteVisError(err.code, err.message, 400, err.details));
+    else {
+      const { id: _id, ok: _ok, ...json } = msg;
+      if (p.wantsBytes) this.awaitingBytes = { json, p };
+      else p.resolve({ json });
+    }
+  }
+
+  private failAll(err: Error): void {
+    this.closedWith ??= err;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    this.awaitingBytes?.p.reject(err);
+  }
+
+  /** One operation of protocol/control.ts. */
+  async request(op: string, body: Record<string, unknown> = {}, wantsBytes = false): Promise<{ json: Record<string, unknown>; bytes?: Uint8Array }> {
+    if (this.closedWith) throw this.closedWith;
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, wantsBytes });
+      this.ws.send(JSON.stringify({ ...body, id, op }));
+    });
+  }
+
+  private dataHeader(transfer: string, part: string): Uint8Array {
+    return encodeHeader({ secret: this.secret, transfer, part });
+  }
+
+  /** Sends a volume and resolves when the instance renders it. `data` is sent in place (no copy). */
+  async renderVolume(data: VolumeArray, o: RenderVolumeOptions): Promise<VolumeReady> {
+    const dtype = dtypeOf(data, o.dtype);
+    const bytes = asBytes(data);
+    const { json: t } = await this.request("prepare_volume", {
+      bytes: bytes.byteLength,
+      shape: o.shape,
+      dtype,
+      order: o.order ?? "C",
+      spacing: o.spacing ?? [1, 1, 1],
+      name: o.name ?? "volume",
+      checksum: o.checksum ?? false,
+    });
+    await this.push(t, [["volume", bytes]], o);
+    return (await this.request("wait_transfer", { transfer: t.transfer })).json as unknown as VolumeReady;
+  }
+
+  /** Sends points (xyz: N x 3 float32 world coordinates, values: N float32). */
+  async renderPoints(xyz: Float32Array, values: Float32Array, o: { name?: string; onProgress?: RenderVolumeOptions["onProgress"] } = {}): Promise<Record<string, unknown>> {
+    if (xyz.length !== values.length * 3) throw new RemoteVisError("invalid_points", `xyz must hold 3 floats per value: ${xyz.length} for ${values.length} values`);
+    const { json: t } = await this.request("prepare_points", { count: values.length, name: o.name ?? "points" });
+    await this.push(t, [
+      ["xyz", asBytes(xyz)],
+      ["values", asBytes(values)],
+    ], o);
+    return (await this.request("wait_transfer", { transfer: t.transfer })).json;
+  }
+
+  private async push(t: Record<string, unknown>, parts: [string, Uint8Array][], o: { checksum?: boolean; onProgress?: RenderVolumeOptions["onProgress"] }): Promise<void> {
+    const total = parts.reduce((n, [, b]) => n + b.byteLength, 0);
+    let before = 0;
+    try {
+      await using conn = await Connection.connect(String(t.host), Number(t.dataPort));
+      for (const [part, bytes] of parts) {
+        await conn.send(this.dataHeader(String(t.transfer), part), bytes, { checksum: o.checksum, onProgress: (n) => o.onProgress?.(before + n, total) });
+        before += bytes.byteLength;
+      }
+    } catch (err) {
+      // The instance may know better why (size, limit, protocol): ask it.
+      const why = await this.request("wait_transfer", { transfer: t.transfer, timeoutMs: 2000 }).then(
+        () => undefined,
+        (e) => e,
+      );
+      throw why instanceof RemoteVisError && why.code !== "timeout" ? why : err;
+    }
+  }
+
+  /** A box of the volume in its original bytes; box lo inclusive, hi exclusive, [z, y, x]. */
+  async retrieveVolume(o: { box?: { lo: number[]; hi: number[] }; step?: number | number[]; onProgress?: RenderVolumeOptions["onProgress"] } = {}): Promise<Retrieved> {
+    const { json: t } = await this.request("retrieve_volume", { ...(o.box ? { box: o.box } : {}), ...(o.step ? { step: o.step } : {}) });
+    await using conn = await Connection.connect(String(t.host), Number(t.dataPort));
+    await conn.send(this.dataHeader(String(t.transfer), "pull"), new Uint8Array(0));
+    const { header, size } = await conn.receiveHeader();
+    const meta = decodeHeader(header);
+    if (size !== t.bytes) throw new RemoteVisError("size_mismatch", `the instance announced ${t.bytes} bytes and sent ${size}`, 502);
+    const data = await conn.receivePayload(size, { onProgress: (n) => o.onProgress?.(n, size) });
+    return { data, shape: meta.shape as Retrieved["shape"], dtype: meta.dtype as VolumeDtype, order: meta.order as "C" | "F", spacing: meta.spacing as Retrieved["spacing"] };
+  }
+
+  /** RGBA8 pixels of the current view (or `view`), row 0 at the top. */
+  async screenshot(o: { width?: number; height?: number; view?: View } = {}): Promise<{ width: number; height: number; rgba: Uint8Array }> {
+    const r = await this.request("screenshot", { width: o.width ?? 1280, height: o.height ?? 720, ...(o.view ? { view: o.view } : {}) }, true);
+    return { width: Number(r.json.width), height: Number(r.json.height), rgba: r.bytes! };
+  }
+
+  async setView(view: View): Promise<void> {
+    await this.request("set_view", view as Record<string, unknown>);
+  }
+
+  async setRender(settings: RenderSettings): Promise<void> {
+    await this.request("set_render", settings as Record<string, unknown>);
+  }
+
+  async state(): Promise<Record<string, unknown>> {
+    return (await this.request("get_state")).json;
+  }
+
+  close(): void {
+    this.failAll(new RemoteVisError("closed", "the instance client was closed", 400));
+    this.ws.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * The SSC-RDMA side of an instance. An operation first *prepares* a transfer (checks limits,
+ * allocates the buffer, gets an id); the client then connects to the data port and sends the
+ * bytes with a header naming that id and the instance secret. Anything else (wrong secret,
+ * unknown id, wrong size, wrong part) is rejected before a payload byte lands, and the
+ * listener keeps serving. Retrieve is the same path reversed ("pull").
+ */
+import * as v from "valibot";
+import { RemoteVisError, messageOf } from "../errors.ts";
+import { DataHeader } from "../protocol/control.ts";
+import { SSC } from "../transfer/ffi.ts";
+import { decodeHeader, encodeHeader } from "../transfer/header.ts";
+import { allocReceiveBuffer, type Connection, type Listener } from "../transfer/transfer.ts";
+import { secretMatches } from "./auth.ts";
+
+/** Prepared but unused transfers are dropped (and their memory freed) after this long. */
+const EXPIRE_MS = 120_000;
+
+type Part = "volume" | "xyz" | "values" | "pull";
+
+export interface Progress {
+  (state: "started" | "progress" | "done" | "failed", done: number, message?: string): void;
+}
+
+interface Pending {
+  id: string;
+  kind: "volume" | "points" | "pull";
+  /** The parts expected, in order, with the bytes to receive into (or to send, for pull). */
+  parts: { part: Part; buf: Uint8Array; meta?: Record<string, unknown> }[];
+  /** Runs when every part arrived (upload to the renderer); its result is the transfer's. */
+  finish: () => Promise<Record<string, unknown>>;
+  progress?: Progress;
+  settled: Promise<Record<string, unknown>>;
+  resolve: (r: Record<string, unknown>) => void;
+  reject: (e: unknown) => void;
+  started: boolean;
+  timer: Timer;
+}
+
+export interface PrepareSpec {
+  kind: Pending["kind"];
+  parts: Pending["parts"];
+  finish: Pending["finish"];
+  progress?: Progress;
+}
+
+export class DataPort {
+  private readonly pending = new Map<string, Pending>();
+  private closed = false;
+  readonly host: string;
+
+  constructor(
+    private readonly listener: Listener,
+    host: string,
+    private readonly secret: string,
+    private readonly log: (line: string) => void = () => {},
+  ) {
+    this.host = host;
+    void this.acceptLoop();
+  }
+
+  get port(): number {
+    return this.listener.port;
+  }
+
+  /** A volume/points transfer is receiving or waiting to: only one at a time. */
+  busyWith(kind: Pending["kind"]): boolean {
+    for (const p of this.pending.values()) if (p.kind === kind) return true;
+    return false;
+  }
+
+  prepare(spec: PrepareSpec): { transfer: string; settled: Promise<Record<string, unknown>> } {
+    const id = crypto.randomUUID();
+    let resolve!: Pending["resolve"];
+    let reject!: Pending["reject"];
+    const settled = new Promise<Record<string, unknown>>((res, rej) => ((resolve = res), (reject = rej)));
+    settled.catch(() => {}); // a waiter may never come; the failure is reported to viewers anyway
+    const p: Pending = {
+      id,
+      ...spec,
+      settled,
+      resolve,
+      reject,
+      started: false,
+      timer: setTimeout(() => this.fail(p, new RemoteVisError("transfer_expired", `transfer ${id} was prepared but no data came within ${EXPIRE_MS / 1000} s`, 408)), EXPIRE_MS),
+    };
+    this.pending.set(id, p);
+    return { transfer: id, settled };
+  }
+
+  /** The result of a transfer once it settles (for wait_transfer). */
+  wait(id: string): Promise<Record<string, unknown>> | undefined {
+    return this.pending.get(id)?.settled ?? this.finished.get(id);
+  }
+
+  /** Recently settled transfers, so a late wait_transfer still gets the answer. */
+  private readonly finished = new Map<string, Promise<Record<string, unknown>>>();
+
+  private settle(p: Pending): void {
+    clearTimeout(p.timer);
+    this.pending.delete(p.id);
+    this.finished.set(p.id, p.settled);
+    if (this.finished.size > 64) this.finished.delete(this.finished.keys().next().value!);
+  }
+
+  private fail(p: Pending, err: unknown): void {
+    if (!this.pending.has(p.id)) return;
+    this.settle(p);
+    p.progress?.("failed", 0, messageOf(err));
+    p.reject(err);
+  }
+
+  private async acceptLoop(): Promise<void> {
+    while (!this.closed) {
+      let conn: Connection;
+      try {
+        conn = await this.listener.accept();
+      } catch (err) {
+        if (this.closed) return;
+        this.log(`data port: accept failed: ${messageOf(err)}`);
+        await Bun.sleep(100);
+        continue;
+      }
+      void this.serve(conn).finally(() => conn.close().catch(() => {}));
+    }
+  }
+
+  /** One connection: a header naming a prepared transfer, then its parts in order. */
+  private async serve(conn: Connection): Promise<void> {
+    let p: Pending | undefined;
+    try {
+      const first = await this.header(conn);
+      p = this.pending.get(first.header.transfer);
+      if (!p || p.started) {
+        await conn.reject(SSC.ERR_REJECTED);
+        this.log("data port: refused a transfer id that was not prepared (or is already in use)");
+        return;
+      }
+      p.started = true;
+      let next: { header: DataHeader; size: number } | undefined = first;
+      let done = 0;
+      const total = p.parts.reduce((n, x) => n + x.buf.byteLength, 0);
+      p.progress?.("started", 0);
+      for (const [i, expected] of p.parts.entries()) {
+        const h = next ?? (await this.header(conn));
+        next = undefined;
+        if (h.header.transfer !== p.id || h.header.part !== expected.part) {
+          await conn.reject(SSC.ERR_PROTOCOL);
+          throw new RemoteVisError("transfer_protocol", `transfer ${p.id}: expected part ${expected.part} (#${i + 1}), got another`, 400);
+        }
+        if (expected.part === "pull") {
+          if (h.size !== 0) {
+            await conn.reject(SSC.ERR_SIZE);
+            throw new RemoteVisError("transfer_protocol", "a retrieve request carries no payload", 400);
+          }
+          await conn.receivePayload(0);
+          await conn.send(encodeHeader({ ...expected.meta, bytes: expected.buf.byteLength }), expected.buf, {
+            onProgress: (n) => p!.progress?.("progress", done + n),
+          });
+        } else {
+          if (h.size !== expected.buf.byteLength) {
+            await conn.reject(SSC.ERR_SIZE);
+            throw new RemoteVisError("size_mismatch", `transfer ${p.id}: ${h.size} bytes sent for ${expected.part}, ${expected.buf.byteLength} were prepared`, 400);
+          }
+          await conn.receivePayload(h.size, { into: expected.buf, onProgress: (n) => p!.progress?.("progress", done + n) });
+        }
+        done += expected.buf.byteLength;
+      }
+      const result = await p.finish();
+      this.settle(p);
+      p.progress?.("done", total);
+      p.resolve(result);
+    } catch (err) {
+      if (p) this.fail(p, err);
+      else this.log(`data port: ${messageOf(err)}`);
+    }
+  }
+
+  /** Receives and checks a header; a wrong secret is refused without naming what was wrong. */
+  private async header(conn: Connection): Promise<{ header: DataHeader; size: number }> {
+    const { header, size } = await conn.receiveHeader({ timeoutMs: 30_000 });
+    let parsed: DataHeader;
+    try {
+      parsed = v.parse(DataHeader, decodeHeader(header));
+    } catch {
+      await conn.reject(SSC.ERR_PROTOCOL);
+      throw new RemoteVisError("transfer_protocol", "a connection sent a header that is not a RemoteVis data header", 400);
+    }
+    if (!secretMatches(parsed.secret, this.secret)) {
+      await conn.reject(SSC.ERR_REJECTED);
+      throw new RemoteVisError("unauthenticated", "a connection sent a data header with a wrong secret", 401);
+    }
+    return { header: parsed, size };
+  }
+
+  /** Receive buffers for a prepared transfer: pre-faulted, huge pages where possible. */
+  static alloc(bytes: number): Promise<Uint8Array> {
+    return allocReceiveBuffer(bytes);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const p of [...this.pending.values()]) this.fail(p, new RemoteVisError("instance_stopping", "the instance is stopping", 503));
+    await this.listener.close();
+  }
+}
