@@ -1,0 +1,45 @@
+/**
+ * `remotevis bench e2e`: render_volume of a large volume, from the call to the first frame
+ * rendered (a screenshot), against the bare SSC-RDMA transfer of the same bytes between two
+ * processes on the same transport, measured in the same run (target <= 1.3x).
+ */
+import { InstanceClient } from "../src/client/instance.ts";
+import { selfArgv } from "../src/cli/self.ts";
+import { run, start } from "../src/process/child.ts";
+import { print, result } from "./report.ts";
+
+export async function e2eBench(o: { size: number; tls: string; renderer: string }): Promise<void> {
+  const env = { UCX_LOG_LEVEL: "error", UCX_TLS: o.tls, REMOTEVIS_INSTANCE_SECRET: `bench-${crypto.randomUUID()}` };
+  // Bare transfer: receive + send of the same size and transport.
+  const rx = start([...selfArgv(), "receive", "--port", "0", "--out", "-", "--json", "-q", "--timeout", "60"], env);
+  const port = (await rx.waitFor(/"port":(\d+)/))[1]!;
+  const sent = JSON.parse((await run([...selfArgv(), "client", "send", "--to", `127.0.0.1:${port}`, "-", "--size", String(o.size), "--json", "-q", "--timeout", "60"], env)).trim().split("\n").pop()!);
+  await rx.done(120_000);
+  const bare = sent.seconds as number;
+
+  // The same bytes as a volume to a real instance, until its first frame.
+  const inst = start([...selfArgv(), "instance", "--renderer", o.renderer], env);
+  try {
+    const url = (await inst.waitFor(/url: (http\S+)/, 60_000))[1]!;
+    const c = await InstanceClient.connect(url);
+    const n = Math.round(Math.cbrt(o.size));
+    const vol = new Uint8Array(n * n * n);
+    for (let i = 0; i < vol.length; i += 61) vol[i] = (i >> 12) & 255;
+    const t0 = performance.now();
+    const ready = await c.renderVolume(vol, { shape: [n, n, n] });
+    await c.screenshot({ width: 1280, height: 720, lod: 4 });
+    const preview = (performance.now() - t0) / 1000;
+    await c.screenshot({ width: 1280, height: 720 });
+    const full = (performance.now() - t0) / 1000;
+    c.close();
+    const bareScaled = bare * (vol.byteLength / o.size);
+    const what = `${n}^3-u8-${o.tls}-${o.renderer}`;
+    const extra = { receive_s: ready.receiveMs / 1000, upload_s: ready.uploadMs / 1000, bytes: vol.byteLength };
+    // The viewer's first frame is the preview (lod 4); the full-quality one follows it.
+    print(result({ bench: "e2e", case: `render_volume-${what}-to-full-frame`, value: full, unit: "s", baseline: "bare ssc transfer", baseline_value: bareScaled, higher_is_better: false }, extra));
+    print(result({ bench: "e2e", case: `render_volume-${what}-to-first-frame`, value: preview, unit: "s", baseline: "bare ssc transfer", baseline_value: bareScaled, higher_is_better: false }, extra));
+  } finally {
+    inst.proc.kill("SIGTERM");
+    await inst.done(10_000).catch(() => {});
+  }
+}
