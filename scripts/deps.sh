@@ -13,6 +13,8 @@ PKGS=(
   libhdf5-103-1                       # HDF5 reader (src/formats/hdf5.ts, dlopen libhdf5_serial.so.103)
   python3-numpy python3-h5py          # scripts/testdata.sh writes the test volumes as npy and HDF5
   slurmctld slurmd slurm-client       # slurm mode: scripts/slurm-up.sh (one node on loopback), tests, bench
+  libturbojpeg0                       # viewer frames: JPEG through FFI (src/render/jpeg.ts)
+  chromium                            # browser tests of the viewer and `bench viewer` (playwright-core)
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -31,6 +31,8 @@ export interface Command {
   options?: Record<string, OptionSpec>;
   /** A command with subcommands dispatches on its first positional. */
   subcommands?: Command[];
+  /** Left out of help (internal commands, e.g. the io-worker processes). */
+  hidden?: boolean;
   run?: (args: ParsedArgs) => Promise<number> | number;
 }
 
@@ -41,8 +43,9 @@ export function helpText(cmd: Command, path: string[]): string {
   if (cmd.description) lines.push("", cmd.description.trim());
   if (cmd.subcommands?.length) {
     lines.push("", "commands:");
-    const w = Math.max(...cmd.subcommands.map((s) => s.name.length));
-    for (const s of cmd.subcommands) lines.push(`  ${s.name.padEnd(w)}  ${s.summary}`);
+    const shown = cmd.subcommands.filter((s) => !s.hidden);
+    const w = Math.max(...shown.map((s) => s.name.length));
+    for (const s of shown) lines.push(`  ${s.name.padEnd(w)}  ${s.summary}`);
     lines.push("", `Run 'remotevis ${[...path, "COMMAND"].join(" ")} --help' for the options of one command.`);
   }
   const opts = Object.entries({ ...cmd.options, help: HELP });

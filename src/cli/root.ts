@@ -4,6 +4,7 @@ import { client } from "./client.ts";
 import type { Command } from "./command.ts";
 import { instance } from "./instance.ts";
 import { info } from "./info.ts";
+import { io, ioWorker } from "./io.ts";
 import { receive } from "./receive.ts";
 import { serve } from "./serve.ts";
 
@@ -12,5 +13,5 @@ export const root: Command = {
   name: "remotevis",
   summary: `RemoteVis ${VERSION}: look at large 3D volumes in a browser while an HPC node renders them.`,
   usage: "COMMAND [options]   (remotevis --version for the version)",
-  subcommands: [serve, client, instance, receive, bench, info],
+  subcommands: [serve, client, instance, receive, bench, info, io, ioWorker],
 };

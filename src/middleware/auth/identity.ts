@@ -1,0 +1,14 @@
+/** Who is calling: a local account, proven by a MUNGE credential or an API token. */
+export interface Identity {
+  uid: number;
+  gid: number;
+  name: string;
+  /** How the caller proved it; token creation needs munge (a token cannot mint tokens). */
+  via: "munge" | "token";
+  tokenId?: string;
+}
+
+/** Turns the Authorization header into an Identity, or throws 401. */
+export interface Authenticator {
+  identify(authorization: string | undefined): Promise<Identity>;
+}

@@ -1,0 +1,62 @@
+/**
+ * Test helpers: an app with an in-memory store, a backend that starts no processes, and a
+ * MUNGE verifier that maps fake credentials "MUNGE:uid:gid:nonce" to identities (replays
+ * refused like munged does). Route tests use it through app.request() without a port.
+ */
+import { RemoteVisError } from "../errors.ts";
+import { createApp } from "./app.ts";
+import { createAuthenticator } from "./auth/authenticator.ts";
+import type { Backend, LaunchSpec, Launched } from "./backends/backend.ts";
+import { defaults, type Config } from "./config.ts";
+import { SecretKeeper } from "./keys.ts";
+import { InstanceService } from "./service.ts";
+import { Store, type InstanceRow } from "./store.ts";
+
+export class FakeBackend implements Backend {
+  readonly mode = "local" as const;
+  onExit?: (id: string, how: string, code: number | null) => void;
+  readonly launched: LaunchSpec[] = [];
+  readonly dead = new Set<string>();
+  readonly stopped: string[] = [];
+  private nextPid = 100000;
+
+  async launch(spec: LaunchSpec): Promise<Launched> {
+    this.launched.push(spec);
+    const pid = this.nextPid++;
+    return { pid, pgid: pid, procStart: null };
+  }
+  alive(row: InstanceRow): boolean {
+    return !this.dead.has(row.id) && !this.stopped.includes(row.id);
+  }
+  async stop(row: InstanceRow): Promise<void> {
+    this.stopped.push(row.id);
+  }
+}
+
+export function fakeMunge() {
+  const seen = new Set<string>();
+  return async (cred: string) => {
+    const m = /^MUNGE:(\d+):(\d+):\w+$/.exec(cred);
+    if (!m) throw new RemoteVisError("unauthenticated", "the MUNGE credential is malformed", 401);
+    if (seen.has(cred)) throw new RemoteVisError("unauthenticated", "the MUNGE credential was already used (replayed)", 401);
+    seen.add(cred);
+    return { uid: Number(m[1]), gid: Number(m[2]) };
+  };
+}
+
+let nonce = 0;
+/** A fresh fake credential of `uid`. */
+export function munge(uid: number): string {
+  return `MUNGE MUNGE:${uid}:${uid}:n${nonce++}`;
+}
+
+export function testApp(over: Partial<Config> = {}, onlyUid?: number) {
+  const cfg = { ...defaults(), stateDir: "/tmp/rv-route-tests", ...over };
+  const store = new Store(":memory:");
+  const backend = new FakeBackend();
+  const secrets = SecretKeeper.inMemory();
+  const service = new InstanceService(store, backend, secrets, { ...cfg, publicUrl: "http://127.0.0.1:1" });
+  const auth = createAuthenticator({ store, onlyUid, verifyMunge: fakeMunge() });
+  const app = createApp({ service, store, auth, mode: "local", ...(onlyUid !== undefined ? { onlyUser: { uid: onlyUid, name: String(onlyUid) } } : {}) });
+  return { app, store, backend, service, secrets, cfg };
+}
