@@ -18,6 +18,8 @@ export interface TransferBenchOpts {
 
 interface Where {
   tls: string;
+  /** Extra environment: shared memory needs libsscrdma's opt-in mode (ssc_rdma.h, SSC_UCX_ERR_MODE). */
+  env?: Record<string, string>;
   /** argv prefix that runs a command on the receiver/sender host. */
   rx: string[];
   tx: string[];
@@ -29,7 +31,10 @@ const UCX_ENV = { UCX_LOG_LEVEL: "error", UCX_WARN_UNUSED_ENV_VARS: "n" };
 
 function where(c: string): Where {
   if (c === "tcp") return { tls: "tcp", rx: [], tx: [], host: "127.0.0.1" };
-  if (c === "shm") return { tls: "sm,tcp", rx: [], tx: [], host: "127.0.0.1" };
+  // With peer-failure handling UCX 1.13 only takes transports that report a dead peer, which
+  // on one host means TCP; SSC_UCX_ERR_MODE=none lets it use shared memory (dead peers are
+  // then found by keepalive, ~1 s).
+  if (c === "shm") return { tls: "sm,tcp", rx: [], tx: [], host: "127.0.0.1", env: { SSC_UCX_ERR_MODE: "none" } };
   if (c === "veth")
     return { tls: "tcp", rx: ["ip", "netns", "exec", "rvA"], tx: ["ip", "netns", "exec", "rvB"], host: "10.203.77.1" };
   throw new Error(`unknown case ${c} (tcp, shm, veth)`);
@@ -37,7 +42,7 @@ function where(c: string): Where {
 
 /** Best of `reps` sends of our own CLI, in GB/s (10^9 bytes/s). */
 async function ours(w: Where, size: number, reps: number): Promise<number> {
-  const env = { ...UCX_ENV, UCX_TLS: w.tls };
+  const env = { ...UCX_ENV, UCX_TLS: w.tls, ...w.env };
   const rx = start([...w.rx, ...selfArgv(), "receive", "--port", "0", "--out", "-", "--json", "--count", String(reps), "--timeout", "30"], env);
   const port = (await rx.waitFor(/"port":(\d+)/))[1]!;
   let best = 0;
