@@ -52,6 +52,7 @@ export const RVR = {
   ERR_RANGE: -6,
   ERR_NO_VOLUME: -7,
   ERR_EMPTY: -8,
+  ERR_DEVICE: -9,
 } as const;
 
 const CODES: Record<number, [string, number]> = {
@@ -63,6 +64,7 @@ const CODES: Record<number, [string, number]> = {
   [-6]: ["out_of_range", 400],
   [-7]: ["no_volume", 409],
   [-8]: ["no_points", 400],
+  [-9]: ["gpu_error", 500],
 };
 
 /** A failed librvr call as the project's one error type. */

@@ -15,6 +15,7 @@ const char *rvr_strerror(int err) {
     case RVR_ERR_RANGE: return "box or window out of range";
     case RVR_ERR_NO_VOLUME: return "no volume set";
     case RVR_ERR_EMPTY: return "zero points";
+    case RVR_ERR_DEVICE: return "the GPU failed (a CUDA call returned an error)";
     default: return "unknown error";
     }
 }
@@ -41,4 +42,18 @@ double rvr__now_ms(void) {
 
 int rvr__nthreads(const rvr_renderer *r) {
     return (r && r->threads > 0) ? r->threads : omp_get_max_threads();
+}
+
+void rvr__memcpy_par(void *dst, const void *src, size_t n, int nt) {
+    const size_t piece = (size_t)1 << 20;
+    const int64_t np = (int64_t)((n + piece - 1) / piece);
+    if (np < 4 || nt <= 1) {
+        memcpy(dst, src, n);
+        return;
+    }
+    _Pragma("omp parallel for schedule(static) num_threads(nt)")
+    for (int64_t i = 0; i < np; i++) {
+        size_t off = (size_t)i * piece, len = n - off < piece ? n - off : piece;
+        memcpy((char *)dst + off, (const char *)src + off, len);
+    }
 }

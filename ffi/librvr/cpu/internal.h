@@ -46,6 +46,7 @@ typedef struct rvr_fgrid {
 struct rvr_renderer {
     int backend;
     int threads; /* 0 = OpenMP default */
+    void *gpu;   /* CUDA backend's device state (cuda/), NULL for the CPU backend */
 
     /* volume */
     int has_volume;
@@ -74,6 +75,7 @@ struct rvr_renderer {
     float pmin, pmax; /* finite values' range */
     float *cmap;
     uint32_t cmap_n;
+    uint64_t points_version;
 
     /* S2 cache */
     rvr_fgrid light;
@@ -88,6 +90,8 @@ struct rvr_renderer {
 /* ---- error.c / misc ---- */
 double rvr__now_ms(void);
 int rvr__nthreads(const rvr_renderer *r);
+/* memcpy over nt OpenMP threads (large copies into page-locked staging or host copies). */
+void rvr__memcpy_par(void *dst, const void *src, size_t n, int nt);
 
 /* ---- volume.c ---- */
 

@@ -32,6 +32,7 @@ int rvr_renderer_set_points(rvr_renderer *r, const float *xyz, const float *valu
     r->npoints = n;
     r->pmin = mn;
     r->pmax = mx;
+    r->points_version++;
     return RVR_OK;
 }
 
@@ -41,6 +42,7 @@ int rvr_renderer_clear_points(rvr_renderer *r) {
     free(r->pval);
     r->pxyz = r->pval = NULL;
     r->npoints = 0;
+    r->points_version++;
     return RVR_OK;
 }
 

@@ -1,5 +1,6 @@
 /* raycast.c - rvr_render: tiles of rays (OpenMP, dynamic), per ray the volume between the
  * clip bounds and the nearest point sphere; composite / MIP / MinIP / average / iso. */
+#include "gpu.h"
 #include "points.h"
 
 #include <float.h>
@@ -350,6 +351,7 @@ int rvr_render(rvr_renderer *r, const rvr_camera *cam, const rvr_render_settings
     frame F;
     memset(&F, 0, sizeof F);
     if ((rc = rvr__cam_setup(cam, W, H, &F.cam))) return rc;
+    if (r->backend == RVR_BACKEND_CUDA) return rvr__gpu_render(r, &F.cam, s, W, H, rgba, stats, t_start);
     F.r = r;
     F.s = s;
     F.mode = s->mode;

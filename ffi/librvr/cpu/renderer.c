@@ -1,5 +1,5 @@
 /* renderer.c - renderer lifetime, backend choice, defaults of the plain structs. */
-#include "internal.h"
+#include "gpu.h"
 
 #include <float.h>
 #include <stdlib.h>
@@ -7,20 +7,25 @@
 
 int rvr_renderer_create(int32_t backend, rvr_renderer **out) {
     if (!out) return RVR_ERR_INVALID;
-    switch (backend) {
-    case RVR_BACKEND_CPU:
-    case RVR_BACKEND_AUTO: break; /* AUTO: CUDA first once issue 9 builds it in */
-    case RVR_BACKEND_CUDA: return RVR_ERR_UNSUPPORTED;
-    default: return RVR_ERR_INVALID;
-    }
+    if (backend != RVR_BACKEND_CPU && backend != RVR_BACKEND_AUTO && backend != RVR_BACKEND_CUDA)
+        return RVR_ERR_INVALID;
+    if (backend == RVR_BACKEND_CUDA && !rvr__gpu_built) return RVR_ERR_UNSUPPORTED;
     rvr_renderer *r = calloc(1, sizeof *r);
     if (!r) return RVR_ERR_NOMEM;
     r->backend = RVR_BACKEND_CPU;
+    int rc;
+    if (backend != RVR_BACKEND_CPU) { /* AUTO: CUDA when built in and a device is usable */
+        rc = rvr__gpu_create(r);
+        if (rc == RVR_OK) r->backend = RVR_BACKEND_CUDA;
+        else if (backend == RVR_BACKEND_CUDA) {
+            free(r);
+            return rc;
+        }
+    }
     /* default TF: grey ramp, opacity 0 .. 0.05 per voxel */
     float tf[8] = {0, 0, 0, 0, 1, 1, 1, 0.05f};
     /* default point colormap: blue, cyan, green, yellow, red */
     float cm[20] = {0, 0, 1, 1, 0, 1, 1, 1, 0, 1, 0, 1, 1, 1, 0, 1, 1, 0, 0, 1};
-    int rc;
     if ((rc = rvr_renderer_set_tf(r, tf, 2)) != RVR_OK) goto fail;
     if ((rc = rvr_renderer_set_point_colormap(r, cm, 5)) != RVR_OK) goto fail;
     *out = r;
@@ -32,6 +37,7 @@ fail:
 
 void rvr_renderer_destroy(rvr_renderer *r) {
     if (!r) return;
+    rvr__gpu_destroy(r);
     free(r->ao.data);
     free(r->light.data);
     free(r->cmap);
@@ -80,4 +86,13 @@ void rvr_render_settings_init(rvr_render_settings *s) {
     s->point_scale = 1;
     s->point_filter_lo = -FLT_MAX;
     s->point_filter_hi = FLT_MAX;
+}
+
+int rvr_host_alloc(uint64_t bytes, void **out) {
+    if (!out || bytes == 0) return RVR_ERR_INVALID;
+    return rvr__gpu_host_alloc(bytes, out);
+}
+
+void rvr_host_free(void *p) {
+    if (p) rvr__gpu_host_free(p);
 }

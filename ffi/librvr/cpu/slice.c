@@ -1,5 +1,5 @@
 /* slice.c - 2D images of the volume on a plane (axis-aligned or oblique). */
-#include "internal.h"
+#include "gpu.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +46,7 @@ int rvr_render_slice(rvr_renderer *r, const rvr_slice *sl, const rvr_render_sett
             return RVR_ERR_INVALID;
     if (!r->has_volume) return RVR_ERR_NO_VOLUME;
     if (rgba_bytes < (uint64_t)W * H * 4) return RVR_ERR_SIZE;
+    if (r->backend == RVR_BACKEND_CUDA) return rvr__gpu_slice(r, sl, s, W, H, rgba, stats, t_start);
     float (*lut)[4] = malloc(sizeof(float) * 4 * RVR_LUT_N);
     if (!lut) return RVR_ERR_NOMEM;
     rvr__lut_build_plain(r, lut);

@@ -1,5 +1,5 @@
 /* volume.c - volumes of every dtype and order -> normalized uint16 (x fastest) + brick min/max. */
-#include "internal.h"
+#include "gpu.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -177,6 +177,54 @@ static int window_resolve(double lo, double hi, const vstats *st, double *wlo, d
     return RVR_OK;
 }
 
+/* Host-side facts of a new volume (both backends). */
+static void commit_facts(rvr_renderer *r, const rvr_volume_desc *desc, const vstats *st, double wlo,
+                         double whi) {
+    r->desc = *desc;
+    r->nx = (int)desc->shape[2];
+    r->ny = (int)desc->shape[1];
+    r->nz = (int)desc->shape[0];
+    r->bx = (r->nx + RVR_BRICK - 1) / RVR_BRICK;
+    r->by = (r->ny + RVR_BRICK - 1) / RVR_BRICK;
+    r->bz = (r->nz + RVR_BRICK - 1) / RVR_BRICK;
+    for (int k = 0; k < 3; k++) r->spacing[k] = desc->spacing[2 - k] > 0 ? desc->spacing[2 - k] : 1.0f;
+    r->win_lo = wlo;
+    r->win_hi = whi;
+    r->data_min = isfinite(st->mn) ? st->mn : NAN;
+    r->data_max = isfinite(st->mx) ? st->mx : NAN;
+    r->nan_count = st->nans;
+    r->has_volume = 1;
+    r->vol_version++;
+}
+
+/* CUDA backend: the original bytes go to the device, where min/max, normalization and the
+ * bricks' min/max are computed; the host keeps only the original bytes (retrieve, window). */
+static int gpu_set_volume(rvr_renderer *r, const rvr_volume_desc *desc, const void *data,
+                          uint64_t bytes) {
+    vstats st = {INFINITY, -INFINITY, 0};
+    void *copy = NULL;
+    double wlo, whi;
+    int rc = rvr__gpu_upload(r, desc, data, bytes, &st.mn, &st.mx, &st.nans);
+    if (rc) return rc;
+    if ((rc = window_resolve(desc->window_lo, desc->window_hi, &st, &wlo, &whi))) goto fail;
+    if (!(desc->flags & RVR_VOLUME_BORROW)) {
+        rc = RVR_ERR_NOMEM;
+        if (!(copy = malloc(bytes))) goto fail;
+        rvr__memcpy_par(copy, data, bytes, rvr__nthreads(r));
+    }
+    if ((rc = rvr__gpu_commit(r, desc, wlo, whi, st.mn, st.mx))) goto fail;
+    free(r->orig_owned);
+    r->orig_owned = copy;
+    r->orig = copy ? copy : data;
+    r->orig_bytes = bytes;
+    commit_facts(r, desc, &st, wlo, whi);
+    return RVR_OK;
+fail:
+    rvr__gpu_discard(r);
+    free(copy);
+    return rc;
+}
+
 int rvr_renderer_set_volume(rvr_renderer *r, const rvr_volume_desc *desc, const void *data,
                             uint64_t bytes) {
     if (!r || !desc || !data) return RVR_ERR_INVALID;
@@ -199,6 +247,7 @@ int rvr_renderer_set_volume(rvr_renderer *r, const rvr_volume_desc *desc, const 
         desc->window_lo > desc->window_hi)
         return RVR_ERR_RANGE;
 
+    if (r->backend == RVR_BACKEND_CUDA) return gpu_set_volume(r, desc, data, bytes);
     const int nt = rvr__nthreads(r);
     vstats st = {INFINITY, -INFINITY, 0};
     stats_compute(data, desc->dtype, n, nt, &st);
@@ -240,21 +289,7 @@ int rvr_renderer_set_volume(rvr_renderer *r, const rvr_volume_desc *desc, const 
     r->orig_owned = copy;
     r->orig = copy ? copy : data;
     r->orig_bytes = bytes;
-    r->desc = *desc;
-    r->nx = nx;
-    r->ny = ny;
-    r->nz = nz;
-    r->bx = bx;
-    r->by = by;
-    r->bz = bz;
-    for (int k = 0; k < 3; k++) r->spacing[k] = desc->spacing[2 - k] > 0 ? desc->spacing[2 - k] : 1.0f;
-    r->win_lo = wlo;
-    r->win_hi = whi;
-    r->data_min = isfinite(st.mn) ? st.mn : NAN;
-    r->data_max = isfinite(st.mx) ? st.mx : NAN;
-    r->nan_count = st.nans;
-    r->has_volume = 1;
-    r->vol_version++;
+    commit_facts(r, desc, &st, wlo, whi);
     return RVR_OK;
 fail:
     free(copy);
@@ -272,6 +307,19 @@ int rvr_renderer_set_window(rvr_renderer *r, double lo, double hi) {
     double wlo, whi;
     int rc = window_resolve(lo, hi, &st, &wlo, &whi);
     if (rc) return rc;
+    if (r->backend == RVR_BACKEND_CUDA) {
+        double a, b;
+        uint64_t c;
+        if ((rc = rvr__gpu_upload(r, &r->desc, r->orig, r->orig_bytes, &a, &b, &c))) return rc;
+        if ((rc = rvr__gpu_commit(r, &r->desc, wlo, whi, r->data_min, r->data_max))) {
+            rvr__gpu_discard(r);
+            return rc;
+        }
+        r->win_lo = wlo;
+        r->win_hi = whi;
+        r->vol_version++;
+        return RVR_OK;
+    }
     const int nt = rvr__nthreads(r);
     const rvr_skipgrid sk = {r->bx, r->by, r->bz, r->bmin, r->bmax};
     rc = normalize_into(r->orig, r->desc.dtype, r->desc.order, r->desc.shape, wlo, whi, nt, &r->grid, &sk);

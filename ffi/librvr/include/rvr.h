@@ -16,11 +16,26 @@
  * Backends
  * --------
  * A renderer is an opaque handle created for one backend:
- *   RVR_BACKEND_CPU   C + OpenMP (this build; always available)
- *   RVR_BACKEND_CUDA  CUDA (issue 9; this build returns RVR_ERR_UNSUPPORTED)
+ *   RVR_BACKEND_CPU   C + OpenMP (always available)
+ *   RVR_BACKEND_CUDA  CUDA, built in where nvcc was present at build time
+ *                     (static CUDA runtime: the library needs no CUDA
+ *                     library to load; libcuda.so.1, the driver, is opened at
+ *                     run time); RVR_ERR_UNSUPPORTED when not built in, or
+ *                     without a driver or a device
  *   RVR_BACKEND_AUTO  CUDA when it is built and a GPU is usable, else CPU
  * Every function below behaves the same for every backend; images of the
  * same scene agree within the tolerance stated by each backend's tests.
+ * CUDA backend (see cuda/README.md): the volume lives on device 0 as a 3D
+ * texture (uint8 when the dtype is u8 and the window covers the data, else
+ * the normalized uint16) sampled with the hardware's trilinear filter, whose
+ * weights have 8 fractional bits: images agree with the CPU backend's within
+ * a few levels per channel (tests/cuda_test.c states the tolerance; MIP/MinIP
+ * at voxel centres, slices with RVR_F_NEAREST and empty-space skipping are
+ * exact on both). Upload: from page-locked memory (rvr_host_alloc) straight
+ * by DMA, from ordinary memory through two page-locked staging buffers.
+ * The device needs room for the original bytes plus the texture (1 or 2
+ * bytes per voxel) during rvr_renderer_set_volume, and the old volume's
+ * texture while it is replaced; RVR_ERR_NOMEM when that does not fit.
  *
  * Typical use
  * -----------
@@ -114,7 +129,10 @@
  * -------
  * build/librvr.so links libgcc statically and depends on libgomp.so.1 (GCC's
  * OpenMP runtime, installed on every Debian/Ubuntu system with gcc or as the
- * package libgomp1), libm and libc.
+ * package libgomp1), libm and libc. Built with the CUDA backend it also holds
+ * the static CUDA runtime, which opens libcuda.so.1 (the NVIDIA driver) only
+ * when a CUDA renderer or rvr_host_alloc is asked for; without a driver those
+ * answer RVR_ERR_UNSUPPORTED and everything else works.
  */
 #ifndef RVR_H
 #define RVR_H
@@ -148,7 +166,8 @@ enum {
     RVR_ERR_SIZE = -5,        /**< byte count does not match shape*dtype, or output buffer too small */
     RVR_ERR_RANGE = -6,       /**< box outside the volume, empty box, bad window */
     RVR_ERR_NO_VOLUME = -7,   /**< the call needs a volume and none is set */
-    RVR_ERR_EMPTY = -8        /**< zero points given (use rvr_renderer_clear_points to remove points) */
+    RVR_ERR_EMPTY = -8,       /**< zero points given (use rvr_renderer_clear_points to remove points) */
+    RVR_ERR_DEVICE = -9       /**< the GPU failed: a CUDA call returned an unexpected error */
 };
 
 /** Text for an error code; never NULL ("unknown error"). Static string. Thread-safe. */
@@ -192,13 +211,27 @@ RVR_API int rvr_dtype_size(int32_t dtype);
  * @param backend  RVR_BACKEND_CPU, RVR_BACKEND_CUDA or RVR_BACKEND_AUTO.
  * @param out      receives the renderer on success.
  * @return RVR_OK; RVR_ERR_INVALID (out NULL, unknown backend);
- *         RVR_ERR_UNSUPPORTED (CUDA asked for but not built in or no GPU:
- *         this build has no CUDA backend); RVR_ERR_NOMEM.
+ *         RVR_ERR_UNSUPPORTED (CUDA asked for but not built in, or no
+ *         driver / no device); RVR_ERR_NOMEM; RVR_ERR_DEVICE.
  * A new renderer has no volume, no points, the default TF (grey ramp, opacity
  * 0 at v=0 rising linearly to 0.05 per voxel at v=1) and the default point
  * colormap (blue - cyan - green - yellow - red). Thread-safe.
  */
 RVR_API int rvr_renderer_create(int32_t backend, rvr_renderer **out);
+
+/**
+ * Page-locked ("pinned") host memory, for the buffer a volume is received
+ * into: rvr_renderer_set_volume uploads from it by DMA at full speed (about
+ * 8x faster than from ordinary memory), no staging copy. Free it with
+ * rvr_host_free. Works only when the CUDA backend is built in and a driver
+ * is present. Thread-safe.
+ * @return RVR_OK; RVR_ERR_INVALID (out NULL, bytes 0); RVR_ERR_UNSUPPORTED
+ *         (no CUDA backend or no driver: use ordinary memory); RVR_ERR_NOMEM.
+ */
+RVR_API int rvr_host_alloc(uint64_t bytes, void **out);
+
+/** Free memory from rvr_host_alloc. NULL-safe. Thread-safe. */
+RVR_API void rvr_host_free(void *p);
 
 /** Destroy a renderer and everything it owns. NULL-safe. A borrowed volume
  *  buffer is not touched (it is the caller's). */

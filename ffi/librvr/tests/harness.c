@@ -2,6 +2,7 @@
  * "FAIL NAME: reason" per case and "C tests: N passed, M failed" at the end.
  * Usage: rvr_tests [substring]   (only tests whose name contains it) */
 #include "harness.h"
+#include "rvr.h"
 
 #include <signal.h>
 #include <stdarg.h>
@@ -53,6 +54,14 @@ void harness_note(const char *fmt, ...) {
 int main(int argc, char **argv) {
     int passed = 0, failed = 0;
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc > 1 && strcmp(argv[1], "--has-cuda") == 0) { /* exit 0 when a CUDA renderer can be made */
+        rvr_renderer *r = NULL;
+        int rc = rvr_renderer_create(RVR_BACKEND_CUDA, &r);
+        rvr_renderer_destroy(r);
+        return rc == RVR_OK ? 0 : 1;
+    }
+    const char *be = getenv("RVR_TEST_BACKEND");
+    printf("C tests on the %s backend\n", be && strcmp(be, "cuda") == 0 ? "CUDA" : "CPU");
     for (int i = 0; i < ntests; i++) {
         if (argc > 1 && !strstr(tests[i].name, argv[1])) continue;
         int fds[2];

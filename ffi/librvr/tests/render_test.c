@@ -275,8 +275,16 @@ TEST(matches_reference_caster) {
             ndiff += dd > 0;
         }
         harness_note("shade %d: %d channel values differ, max diff %d", shade, ndiff, maxd);
-        CHECK(maxd <= 1 && ndiff <= (int)(W * H * 4 / 1000), "shade %d: %d values differ, max %d",
-              shade, ndiff, maxd);
+        if (test_backend() == RVR_BACKEND_CUDA) {
+            imgdiff dd;
+            int ok = img_close(a, b, W * H * 4, &dd);
+            harness_note("CUDA vs CPU reference: mean %.3f, %zu of %zu values off by > %d", dd.mean, dd.over, dd.n,
+                         CUDA_TOL_BIG);
+            CHECK(ok, "shade %d: beyond the CUDA tolerance", shade);
+        } else {
+            CHECK(maxd <= 1 && ndiff <= (int)(W * H * 4 / 1000), "shade %d: %d values differ, max %d", shade, ndiff,
+                  maxd);
+        }
     }
     free(lut);
     free(a);

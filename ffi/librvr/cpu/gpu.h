@@ -1,0 +1,38 @@
+/* gpu.h - entry points of the CUDA backend (the .cu files in cuda/ where nvcc built them, else
+ * cpu/gpu_stub.c, which answers RVR_ERR_UNSUPPORTED). The host-side state (original bytes,
+ * window, TF, points, caches' versions) stays in struct rvr_renderer; the device-side state
+ * (3D texture, brick min/max, S2/S3 grids, staging buffers) lives behind r->gpu. */
+#ifndef RVR_GPU_H
+#define RVR_GPU_H
+
+#include "internal.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* 1 when this library was built with the CUDA backend. */
+extern const int rvr__gpu_built;
+/* Pick a device and make r->gpu; RVR_ERR_UNSUPPORTED without a driver or device. */
+int rvr__gpu_create(rvr_renderer *r);
+void rvr__gpu_destroy(rvr_renderer *r);
+/* Copy the original bytes to the device (pending) and compute min, max, NaN count there. */
+int rvr__gpu_upload(rvr_renderer *r, const rvr_volume_desc *d, const void *data, uint64_t bytes,
+                    double *mn, double *mx, uint64_t *nans);
+/* Normalize the pending bytes with the window into the 3D texture, build the brick min/max,
+ * free the pending bytes and replace the old device volume. */
+int rvr__gpu_commit(rvr_renderer *r, const rvr_volume_desc *d, double lo, double hi, double mn,
+                    double mx);
+/* Free pending bytes after a failure (the old device volume stays). */
+void rvr__gpu_discard(rvr_renderer *r);
+int rvr__gpu_render(rvr_renderer *r, const rvr_cam *cam, const rvr_render_settings *s, uint32_t W,
+                    uint32_t H, uint8_t *rgba, rvr_render_stats *stats, double t_start);
+int rvr__gpu_slice(rvr_renderer *r, const rvr_slice *sl, const rvr_render_settings *s, uint32_t W,
+                   uint32_t H, uint8_t *rgba, rvr_render_stats *stats, double t_start);
+int rvr__gpu_host_alloc(uint64_t bytes, void **out); /* page-locked; RVR_ERR_UNSUPPORTED without CUDA */
+void rvr__gpu_host_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

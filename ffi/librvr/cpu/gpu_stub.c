@@ -1,0 +1,29 @@
+/* gpu_stub.c - the CUDA backend's entry points in a build without nvcc: no CUDA backend. */
+#include "gpu.h"
+
+const int rvr__gpu_built = 0;
+int rvr__gpu_create(rvr_renderer *r) { (void)r; return RVR_ERR_UNSUPPORTED; }
+void rvr__gpu_destroy(rvr_renderer *r) { (void)r; }
+int rvr__gpu_upload(rvr_renderer *r, const rvr_volume_desc *d, const void *data, uint64_t bytes,
+                    double *mn, double *mx, uint64_t *nans) {
+    (void)r; (void)d; (void)data; (void)bytes; (void)mn; (void)mx; (void)nans;
+    return RVR_ERR_UNSUPPORTED;
+}
+int rvr__gpu_commit(rvr_renderer *r, const rvr_volume_desc *d, double lo, double hi, double mn,
+                    double mx) {
+    (void)r; (void)d; (void)lo; (void)hi; (void)mn; (void)mx;
+    return RVR_ERR_UNSUPPORTED;
+}
+void rvr__gpu_discard(rvr_renderer *r) { (void)r; }
+int rvr__gpu_render(rvr_renderer *r, const rvr_cam *cam, const rvr_render_settings *s, uint32_t W,
+                    uint32_t H, uint8_t *rgba, rvr_render_stats *stats, double t_start) {
+    (void)r; (void)cam; (void)s; (void)W; (void)H; (void)rgba; (void)stats; (void)t_start;
+    return RVR_ERR_UNSUPPORTED;
+}
+int rvr__gpu_slice(rvr_renderer *r, const rvr_slice *sl, const rvr_render_settings *s, uint32_t W,
+                   uint32_t H, uint8_t *rgba, rvr_render_stats *stats, double t_start) {
+    (void)r; (void)sl; (void)s; (void)W; (void)H; (void)rgba; (void)stats; (void)t_start;
+    return RVR_ERR_UNSUPPORTED;
+}
+int rvr__gpu_host_alloc(uint64_t bytes, void **out) { (void)bytes; (void)out; return RVR_ERR_UNSUPPORTED; }
+void rvr__gpu_host_free(void *p) { (void)p; }

@@ -1,0 +1,129 @@
+/* gpu_internal.cuh - device state of the CUDA backend, shared by the .cu files (host C++ + kernels). */
+#ifndef RVR_GPU_INTERNAL_CUH
+#define RVR_GPU_INTERNAL_CUH
+
+/* system headers first: internal.h is C and is included with C linkage below */
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+extern "C" {
+#include "../cpu/gpu.h"
+#include "../cpu/points.h"
+}
+
+/* v16 (the CPU backend's uint16 scale) of a texture read t in [0, 1]: t * A + B for samples,
+ * (int)(t * A + Bv) for exact voxel values (the CPU's rounding). */
+struct gvol {
+    cudaArray_t arr;
+    cudaTextureObject_t lin, pt; /* trilinear / nearest, unnormalized coordinates, clamped */
+    int u8;                      /* texture holds the original u8 values (window covers the data) */
+    float A, B, Bv;
+    int nx, ny, nz, bx, by, bz;
+    float *bmin, *bmax;          /* per 16^3 brick, v16 scale, widened by 0.6 */
+};
+
+struct rvr_gpu {
+    int dev;
+    cudaStream_t st;
+    /* pending upload */
+    void *raw;
+    uint64_t raw_bytes;
+    /* current volume */
+    int has;
+    gvol v;
+    /* staging for pageable uploads */
+    void *stage[2];
+    cudaEvent_t ev[2];
+    /* per-frame caches */
+    float4 *lut;
+    int lut_ok, lut_kind;
+    uint64_t lut_tf;
+    float lut_step;
+    float hlut[4096][4];
+    uint8_t *empty;
+    size_t empty_n;
+    int empty_ok, empty_mode;
+    uint64_t empty_vol, empty_tf;
+    float empty_step, empty_iso;
+    int *cnt; /* 4097 prefix counts of visible LUT entries */
+    uchar4 *img;
+    size_t img_cap;
+    uint8_t *himg;
+    size_t himg_cap;
+    unsigned long long *counter;
+    /* S2 / S3 */
+    cudaArray_t light_arr;
+    cudaTextureObject_t light_tex;
+    int light_ok, light_f, light_perm[3];
+    float light_key[3];
+    uint64_t light_vol, light_tf;
+    cudaArray_t ao_arr;
+    cudaTextureObject_t ao_tex;
+    int ao_ok, ao_f;
+    float ao_key;
+    uint64_t ao_vol, ao_tf;
+    /* points */
+    float *pxyz;
+    uint64_t pver;
+    int p_ok;
+    uint32_t *pstart, *pidx;
+    float *prad, *pcol;
+    size_t cap_start, cap_idx, cap_n, cap_col;
+};
+
+static inline rvr_gpu *GPU(const rvr_renderer *r) { return (rvr_gpu *)r->gpu; }
+
+/* CUDA error -> rvr error (clears the runtime's last error). */
+static inline int gerr(cudaError_t e) {
+    if (e == cudaSuccess) return RVR_OK;
+    cudaGetLastError();
+    return e == cudaErrorMemoryAllocation ? RVR_ERR_NOMEM : RVR_ERR_DEVICE;
+}
+#define GTRY(expr)                               \
+    do {                                         \
+        int rc_ = gerr(expr);                    \
+        if (rc_) return rc_;                     \
+    } while (0)
+
+/* (re)allocate a device buffer to at least n bytes */
+static inline int gensure(void **p, size_t *cap, size_t n) {
+    if (*p && *cap >= n) return RVR_OK;
+    if (*p) cudaFree(*p);
+    *p = NULL;
+    *cap = 0;
+    GTRY(cudaMalloc(p, n ? n : 1));
+    *cap = n;
+    return RVR_OK;
+}
+
+/* Texture over a 3D array: linear or point filter, normalized-float reads, clamped edges,
+ * unnormalized coordinates (texel centres at i + 0.5). */
+static inline int gtex(cudaArray_t a, int linear, cudaTextureObject_t *out) {
+    cudaResourceDesc rd;
+    memset(&rd, 0, sizeof rd);
+    rd.resType = cudaResourceTypeArray;
+    rd.res.array.array = a;
+    cudaTextureDesc td;
+    memset(&td, 0, sizeof td);
+    for (int k = 0; k < 3; k++) td.addressMode[k] = cudaAddressModeClamp;
+    td.filterMode = linear ? cudaFilterModeLinear : cudaFilterModePoint;
+    td.readMode = cudaReadModeNormalizedFloat;
+    td.normalizedCoords = 0;
+    return gerr(cudaCreateTextureObject(out, &rd, &td, NULL));
+}
+
+/* float grid (linear, dimension 0 fastest) -> 3D float array + linear texture */
+int rvr__gpu_fgrid_texture(const float *d, int n0, int n1, int n2, cudaStream_t st, cudaArray_t *arr,
+                           cudaTextureObject_t *tex);
+void rvr__gpu_free_lighting(rvr_gpu *G);
+int rvr__gpu_light_ensure(rvr_renderer *r, const float dir_world[3]);
+int rvr__gpu_ao_ensure(rvr_renderer *r, float radius_vox);
+
+#endif

@@ -1,0 +1,769 @@
+/* gpu_render.cu - CUDA backend: rvr_render and rvr_render_slice. One 16x16 thread block per
+ * 16x16 tile of rays (the CPU backend's tile, so the points' tile lists are the same); the
+ * ray code is the CPU backend's (raycast.c) with the volume read through the 3D texture. */
+#include "gpu_internal.cuh"
+
+#include <float.h>
+
+enum { M_COMP = 0, M_ISO = 1, M_PROJ = 2 };
+
+struct Frame {
+    rvr_cam cam;
+    cudaTextureObject_t vt; /* trilinear or nearest */
+    float A, B;
+    int has_vol, mode, shading, flags;
+    float dt, ert;
+    float inv_s[3], hi[3];
+    int clip_box;
+    float clo[3], chi[3];
+    int num_planes;
+    float planes[RVR_MAX_CLIP_PLANES][4];
+    const float4 *lut;
+    const uint8_t *empty;
+    const float *bmin, *bmax;
+    int skip_proj, bx, byx;
+    float iso16, iso_rgb[3];
+    int headlight;
+    float Lw[3], li_off[3];
+    cudaTextureObject_t light, ao;
+    float light_inv, ao_inv;
+    int lperm[3];
+    float ambient, diffuse, specular, shininess;
+    float bg[4];
+    int lod, tw, th, W, H;
+    const uint32_t *pstart, *pidx;
+    const float *prad, *pcol, *pxyz;
+    unsigned long long *samples;
+    uchar4 *out;
+};
+
+__device__ __forceinline__ float vs(const Frame &F, float x, float y, float z) {
+    return fmaf(tex3D<float>(F.vt, x + 0.5f, y + 0.5f, z + 0.5f), F.A, F.B);
+}
+__device__ __forceinline__ float4 lut_at(const Frame &F, float v) {
+    int i = (int)v >> 4;
+    i = i < 0 ? 0 : (i > 4095 ? 4095 : i);
+    return __ldg(F.lut + i);
+}
+
+__device__ void cam_ray(const rvr_cam &c, float px, float py, float o[3], float d[3]) {
+    float u = (2.0f * px / c.W - 1.0f) * c.sx, v = (1.0f - 2.0f * py / c.H) * c.sy;
+    if (c.ortho) {
+        for (int k = 0; k < 3; k++) {
+            o[k] = c.eye[k] + u * c.right[k] + v * c.up[k];
+            d[k] = c.fwd[k];
+        }
+    } else {
+        for (int k = 0; k < 3; k++) {
+            o[k] = c.eye[k];
+            d[k] = c.fwd[k] + u * c.right[k] + v * c.up[k];
+        }
+        float l = sqrtf(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+        if (l > 0)
+            for (int k = 0; k < 3; k++) d[k] /= l;
+    }
+}
+
+__device__ __forceinline__ void clip_box(const float o[3], const float d[3], const float lo[3],
+                                         const float hi[3], float *t0, float *t1) {
+    for (int k = 0; k < 3; k++) {
+        if (d[k] == 0.0f) {
+            if (o[k] < lo[k] || o[k] > hi[k]) *t1 = -INFINITY;
+            continue;
+        }
+        float inv = 1.0f / d[k], ta = (lo[k] - o[k]) * inv, tb = (hi[k] - o[k]) * inv;
+        if (ta > tb) {
+            float t = ta;
+            ta = tb;
+            tb = t;
+        }
+        if (ta > *t0) *t0 = ta;
+        if (tb < *t1) *t1 = tb;
+    }
+}
+
+struct Ray {
+    float o[3], d[3];
+    float tv0, t0, t1;
+    int k0;
+};
+
+__device__ int ray_setup(const Frame &F, const float ow[3], const float dw[3], float tau_max, Ray &R) {
+    float dr[3];
+    for (int k = 0; k < 3; k++) {
+        R.o[k] = ow[k] * F.inv_s[k] - 0.5f;
+        dr[k] = dw[k] * F.inv_s[k];
+    }
+    float L = sqrtf(dr[0] * dr[0] + dr[1] * dr[1] + dr[2] * dr[2]);
+    for (int k = 0; k < 3; k++) R.d[k] = dr[k] / L;
+    const float lo[3] = {-0.5f, -0.5f, -0.5f};
+    float tv0 = 0, tv1 = INFINITY;
+    clip_box(R.o, R.d, lo, F.hi, &tv0, &tv1);
+    if (!(tv0 < tv1)) return 0;
+    float t0 = tv0, t1 = tv1;
+    if (F.clip_box) clip_box(R.o, R.d, F.clo, F.chi, &t0, &t1);
+    for (int p = 0; p < F.num_planes; p++) {
+        const float *pl = F.planes[p];
+        float nd = pl[0] * dw[0] + pl[1] * dw[1] + pl[2] * dw[2];
+        float no = pl[0] * ow[0] + pl[1] * ow[1] + pl[2] * ow[2] + pl[3];
+        if (nd == 0.0f) {
+            if (no < 0) return 0;
+        } else {
+            float tp = -no / nd * L;
+            if (nd > 0) {
+                if (tp > t0) t0 = tp;
+            } else if (tp < t1) {
+                t1 = tp;
+            }
+        }
+    }
+    if (tau_max * L < t1) t1 = tau_max * L;
+    if (!(t0 < t1)) return 0;
+    int k0 = (int)ceilf((t0 - tv0) / F.dt - 0.5f);
+    if (k0 < 0) k0 = 0;
+    while (tv0 + (k0 + 0.5f) * F.dt < t0) k0++;
+    R.tv0 = tv0;
+    R.t0 = t0;
+    R.t1 = t1;
+    R.k0 = k0;
+    return 1;
+}
+
+__device__ __forceinline__ int brick_of(const Frame &F, float x, float y, float z) {
+    return (((int)z) >> 4) * F.byx + (((int)y) >> 4) * F.bx + (((int)x) >> 4);
+}
+__device__ __forceinline__ int brick_next_k(const Frame &F, const Ray &R, float x, float y, float z, int k) {
+    const float p[3] = {x, y, z};
+    float te = INFINITY;
+#pragma unroll
+    for (int a = 0; a < 3; a++) {
+        int b = ((int)p[a]) >> 4;
+        float t;
+        if (R.d[a] > 0) t = ((b + 1) * 16 - R.o[a]) / R.d[a];
+        else if (R.d[a] < 0) t = ((b == 0 ? -1.0f : (float)(b * 16)) - R.o[a]) / R.d[a];
+        else continue;
+        te = t < te ? t : te;
+    }
+    int kn = (int)ceilf((te - R.tv0) / F.dt - 0.5f);
+    return kn > k ? kn : k + 1;
+}
+
+__device__ __forceinline__ float schlick_pow_d(float x, float n) { return x / (n - n * x + x); }
+
+__device__ __forceinline__ void shade(const Frame &F, float x, float y, float z, const float L[3],
+                                      const float H[3], float *sh, float *spec) {
+    float dif = F.diffuse, sp = 0, amb = F.ambient;
+    if (F.shading & RVR_SHADE_LOCAL) {
+        const float px = x + 0.5f, py = y + 0.5f, pz = z + 0.5f;
+        float gx = (tex3D<float>(F.vt, px + 1, py, pz) - tex3D<float>(F.vt, px - 1, py, pz)) * F.A;
+        float gy = (tex3D<float>(F.vt, px, py + 1, pz) - tex3D<float>(F.vt, px, py - 1, pz)) * F.A;
+        float gz = (tex3D<float>(F.vt, px, py, pz + 1) - tex3D<float>(F.vt, px, py, pz - 1)) * F.A;
+        if (gx * gx + gy * gy + gz * gz > 1.0f) {
+            gx *= F.inv_s[0];
+            gy *= F.inv_s[1];
+            gz *= F.inv_s[2];
+            float inv = rsqrtf(gx * gx + gy * gy + gz * gz);
+            float ndl = fabsf(gx * L[0] + gy * L[1] + gz * L[2]) * inv;
+            float ndh = fabsf(gx * H[0] + gy * H[1] + gz * H[2]) * inv;
+            dif *= ndl;
+            sp = F.specular * schlick_pow_d(ndh, F.shininess);
+        }
+    }
+    if (F.shading & RVR_SHADE_SHADOW) {
+        const float p[3] = {x + F.li_off[0], y + F.li_off[1], z + F.li_off[2]};
+        float T = tex3D<float>(F.light, (p[F.lperm[0]] + 0.5f) * F.light_inv, (p[F.lperm[1]] + 0.5f) * F.light_inv,
+                               (p[F.lperm[2]] + 0.5f) * F.light_inv);
+        dif *= T;
+        sp *= T;
+    }
+    if (F.shading & RVR_SHADE_AO)
+        amb *= tex3D<float>(F.ao, (x + 0.5f) * F.ao_inv, (y + 0.5f) * F.ao_inv, (z + 0.5f) * F.ao_inv);
+    *sh = amb + dif;
+    *spec = sp;
+}
+
+template <bool SHADE>
+__device__ void trace_composite(const Frame &F, const Ray &R, const float L[3], const float H[3],
+                                float acc[4], unsigned *ns) {
+    const float dt = F.dt, tv0 = R.tv0, t1 = R.t1, ert = F.ert;
+    const float ox = R.o[0], oy = R.o[1], oz = R.o[2], dx = R.d[0], dy = R.d[1], dz = R.d[2];
+    const uint8_t *empty = F.empty;
+    unsigned n = 0;
+    float r = 0, g = 0, b = 0, a = 0;
+    int k = R.k0;
+    for (float t = tv0 + (k + 0.5f) * dt; t < t1; t = tv0 + (k + 0.5f) * dt) {
+        float x = ox + t * dx, y = oy + t * dy, z = oz + t * dz;
+        if (empty && __ldg(empty + brick_of(F, x, y, z))) {
+            k = brick_next_k(F, R, x, y, z, k);
+            continue;
+        }
+        k++;
+        float v = vs(F, x, y, z);
+        n++;
+        float4 e = lut_at(F, v);
+        if (e.w <= 0.0f) continue;
+        float w = 1.0f - a;
+        if (SHADE) {
+            float sh, sp;
+            shade(F, x, y, z, L, H, &sh, &sp);
+            r += w * (e.x * sh + sp * e.w);
+            g += w * (e.y * sh + sp * e.w);
+            b += w * (e.z * sh + sp * e.w);
+        } else {
+            r += w * e.x;
+            g += w * e.y;
+            b += w * e.z;
+        }
+        a += w * e.w;
+        if (a >= ert) break;
+    }
+    acc[0] = r;
+    acc[1] = g;
+    acc[2] = b;
+    acc[3] = a;
+    *ns += n;
+}
+
+__device__ float trace_project(const Frame &F, const Ray &R, unsigned *ns) {
+    const float dt = F.dt, tv0 = R.tv0, t1 = R.t1;
+    const int mode = F.mode;
+    float best = mode == RVR_MODE_MIP ? -1.0f : 65536.0f;
+    double sum = 0;
+    unsigned n = 0;
+    int k = R.k0;
+    for (float t = tv0 + (k + 0.5f) * dt; t < t1; t = tv0 + (k + 0.5f) * dt) {
+        float x = R.o[0] + t * R.d[0], y = R.o[1] + t * R.d[1], z = R.o[2] + t * R.d[2];
+        if (F.skip_proj) {
+            int bi = brick_of(F, x, y, z);
+            if (mode == RVR_MODE_MIP ? __ldg(F.bmax + bi) <= best : __ldg(F.bmin + bi) >= best) {
+                k = brick_next_k(F, R, x, y, z, k);
+                continue;
+            }
+        }
+        k++;
+        float v = vs(F, x, y, z);
+        n++;
+        if (mode == RVR_MODE_MIP) best = v > best ? v : best;
+        else if (mode == RVR_MODE_MINIP) best = v < best ? v : best;
+        else sum += v;
+    }
+    *ns += n;
+    if (mode == RVR_MODE_AVERAGE) return n ? (float)(sum / (double)n) : -1.0f;
+    if (mode == RVR_MODE_MIP) return best;
+    return best > 65535.5f ? -1.0f : best;
+}
+
+__device__ int trace_iso(const Frame &F, const Ray &R, const float L[3], const float H[3], float acc[4],
+                         unsigned *ns) {
+    const float dt = F.dt, tv0 = R.tv0, t1 = R.t1, iso = F.iso16;
+    unsigned n = 0;
+    int k = R.k0, prev_ok = 0;
+    float prev_v = 0;
+    for (float t = tv0 + (k + 0.5f) * dt; t < t1; t = tv0 + (k + 0.5f) * dt) {
+        float x = R.o[0] + t * R.d[0], y = R.o[1] + t * R.d[1], z = R.o[2] + t * R.d[2];
+        if (F.empty && __ldg(F.empty + brick_of(F, x, y, z))) {
+            k = brick_next_k(F, R, x, y, z, k);
+            prev_ok = 0;
+            continue;
+        }
+        float v = vs(F, x, y, z);
+        n++;
+        if (v >= iso) {
+            float th = t;
+            if (k > R.k0) {
+                if (!prev_ok) {
+                    float tp = t - dt;
+                    prev_v = vs(F, R.o[0] + tp * R.d[0], R.o[1] + tp * R.d[1], R.o[2] + tp * R.d[2]);
+                }
+                if (prev_v < iso) th = t - dt + (iso - prev_v) / (v - prev_v) * dt;
+            }
+            float hx = R.o[0] + th * R.d[0], hy = R.o[1] + th * R.d[1], hz = R.o[2] + th * R.d[2];
+            float sh, sp;
+            shade(F, hx, hy, hz, L, H, &sh, &sp);
+            for (int c = 0; c < 3; c++) acc[c] = F.iso_rgb[c] * sh + sp;
+            acc[3] = 1;
+            *ns += n;
+            return 1;
+        }
+        prev_v = v;
+        prev_ok = 1;
+        k++;
+    }
+    *ns += n;
+    return 0;
+}
+
+__device__ __forceinline__ unsigned char to8(float v) {
+    if (!(v > 0)) return 0;
+    if (v >= 1) return 255;
+    return (unsigned char)(v * 255.0f + 0.5f);
+}
+
+__device__ __forceinline__ uchar4 write_px(const float bg[4], int pm, const float acc[4]) {
+    float w = 1 - acc[3];
+    float oa = acc[3] + w * bg[3];
+    float o[3];
+    for (int c = 0; c < 3; c++) o[c] = acc[c] + w * bg[c] * bg[3];
+    if (!pm) {
+        float inv = oa > 0 ? 1.0f / oa : 0.0f;
+        for (int c = 0; c < 3; c++) o[c] *= inv;
+    }
+    return make_uchar4(to8(o[0]), to8(o[1]), to8(o[2]), to8(oa));
+}
+
+template <int MODE, bool SHADE>
+__global__ void __launch_bounds__(256) k_render(const __grid_constant__ Frame F) {
+    const int ci = blockIdx.x * 16 + threadIdx.x, cj = blockIdx.y * 16 + threadIdx.y;
+    const int tile = blockIdx.y * gridDim.x + blockIdx.x;
+    unsigned ns = 0;
+    if (ci < F.tw && cj < F.th) {
+        const int lod = F.lod;
+        const int x0 = ci * lod, y0 = cj * lod;
+        const int x1 = x0 + lod < F.W ? x0 + lod : F.W, y1 = y0 + lod < F.H ? y0 + lod : F.H;
+        float ro[3], rd[3];
+        cam_ray(F.cam, 0.5f * (float)(x0 + x1), 0.5f * (float)(y0 + y1), ro, rd);
+        /* nearest point sphere */
+        float tau = INFINITY;
+        int hit = -1;
+        if (F.pstart) {
+            for (uint32_t q = F.pstart[tile]; q < F.pstart[tile + 1]; q++) {
+                uint32_t i = F.pidx[q];
+                const float *c = F.pxyz + 3 * (size_t)i;
+                float rad = F.prad[i], r2 = rad * rad;
+                float oc[3] = {ro[0] - c[0], ro[1] - c[1], ro[2] - c[2]};
+                float b = oc[0] * rd[0] + oc[1] * rd[1] + oc[2] * rd[2];
+                float cc = oc[0] * oc[0] + oc[1] * oc[1] + oc[2] * oc[2] - r2;
+                float disc = b * b - cc;
+                if (disc < 0) continue;
+                float sq = sqrtf(disc), t = -b - sq;
+                if (t < 0) t = -b + sq;
+                if (t >= 0 && t < tau) {
+                    tau = t;
+                    hit = (int)i;
+                }
+            }
+        }
+        float acc[4] = {0, 0, 0, 0};
+        float L[3], Hh[3];
+        if (F.headlight) {
+            for (int k = 0; k < 3; k++) L[k] = Hh[k] = -rd[k];
+        } else {
+            for (int k = 0; k < 3; k++) {
+                L[k] = F.Lw[k];
+                Hh[k] = F.Lw[k] - rd[k];
+            }
+            float l = sqrtf(Hh[0] * Hh[0] + Hh[1] * Hh[1] + Hh[2] * Hh[2]);
+            if (l > 0)
+                for (int k = 0; k < 3; k++) Hh[k] /= l;
+        }
+        Ray R;
+        if (F.has_vol && ray_setup(F, ro, rd, tau, R)) {
+            if (MODE == M_COMP) {
+                trace_composite<SHADE>(F, R, L, Hh, acc, &ns);
+            } else if (MODE == M_ISO) {
+                trace_iso(F, R, L, Hh, acc, &ns);
+            } else {
+                float v = trace_project(F, R, &ns);
+                if (v >= 0) {
+                    if (F.flags & RVR_F_GRAY) {
+                        float gv = v / 65535.0f;
+                        acc[0] = acc[1] = acc[2] = gv;
+                        acc[3] = 1;
+                    } else {
+                        float4 c = lut_at(F, v);
+                        acc[0] = c.x * c.w;
+                        acc[1] = c.y * c.w;
+                        acc[2] = c.z * c.w;
+                        acc[3] = c.w;
+                    }
+                }
+            }
+        }
+        if (hit >= 0 && acc[3] < 1) {
+            const float *c = F.pxyz + 3 * (size_t)hit;
+            float n[3] = {ro[0] + tau * rd[0] - c[0], ro[1] + tau * rd[1] - c[1], ro[2] + tau * rd[2] - c[2]};
+            float l = sqrtf(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
+            if (l > 0)
+                for (int k = 0; k < 3; k++) n[k] /= l;
+            float ndl = n[0] * L[0] + n[1] * L[1] + n[2] * L[2];
+            ndl = ndl > 0 ? ndl : 0;
+            float h[3] = {L[0] - rd[0], L[1] - rd[1], L[2] - rd[2]};
+            l = sqrtf(h[0] * h[0] + h[1] * h[1] + h[2] * h[2]);
+            if (l > 0)
+                for (int k = 0; k < 3; k++) h[k] /= l;
+            float ndh = n[0] * h[0] + n[1] * h[1] + n[2] * h[2];
+            ndh = ndh > 0 ? ndh : 0;
+            float spec = F.specular * schlick_pow_d(ndh, F.shininess);
+            float sh = F.ambient + F.diffuse * ndl;
+            const float *col = F.pcol + 3 * (size_t)hit;
+            float w = 1 - acc[3];
+            for (int k = 0; k < 3; k++) acc[k] += w * (col[k] * sh + spec);
+            acc[3] = 1;
+        }
+        uchar4 px = write_px(F.bg, (F.flags & RVR_F_PREMULTIPLIED) != 0, acc);
+        for (int y = y0; y < y1; y++)
+            for (int x = x0; x < x1; x++) F.out[(size_t)y * F.W + x] = px;
+    }
+    /* samples: warp sum, one atomic per warp */
+    unsigned s = __reduce_add_sync(0xffffffffu, ns);
+    if (((threadIdx.y * 16 + threadIdx.x) & 31) == 0 && s) atomicAdd(F.samples, (unsigned long long)s);
+}
+
+/* per brick: nothing visible (composite: no LUT entry with alpha > 0 in its value range widened
+ * by one entry; iso: its max below the iso value) */
+__global__ void k_empty(const float *bmin, const float *bmax, size_t nb, const int *cnt, int iso_mode,
+                        float iso16, uint8_t *empty) {
+    size_t b = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (b >= nb) return;
+    if (iso_mode) {
+        empty[b] = bmax[b] < iso16;
+        return;
+    }
+    float mn = fmaxf(bmin[b], 0.0f), mx = fminf(bmax[b], 65535.0f);
+    int lo = ((int)mn >> 4) - 1, hi = ((int)mx >> 4) + 1;
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > 4095 ? 4095 : hi;
+    empty[b] = cnt[hi + 1] - cnt[lo] == 0;
+}
+
+template <int MODE, bool SHADE>
+static void launch(const Frame &F, dim3 g, cudaStream_t st) {
+    k_render<MODE, SHADE><<<g, dim3(16, 16), 0, st>>>(F);
+}
+
+/* LUT on the device: composite (premultiplied, corrected for the step) or plain */
+static int ensure_lut(rvr_renderer *r, rvr_gpu *G, int composite, float dt) {
+    if (G->lut_ok && G->lut_tf == r->tf_version && G->lut_kind == composite && (!composite || G->lut_step == dt))
+        return RVR_OK;
+    if (composite) rvr__lut_build(r, dt, G->hlut);
+    else rvr__lut_build_plain(r, G->hlut);
+    GTRY(cudaMemcpyAsync(G->lut, G->hlut, sizeof G->hlut, cudaMemcpyHostToDevice, G->st));
+    G->lut_ok = 1;
+    G->lut_tf = r->tf_version;
+    G->lut_kind = composite;
+    G->lut_step = dt;
+    G->empty_ok = 0;
+    return RVR_OK;
+}
+
+static int ensure_empty(rvr_renderer *r, rvr_gpu *G, int mode, float dt, float iso16) {
+    const size_t nb = (size_t)G->v.bx * G->v.by * G->v.bz;
+    if (G->empty_ok && G->empty_vol == r->vol_version && G->empty_tf == r->tf_version && G->empty_mode == mode &&
+        G->empty_step == dt && G->empty_iso == iso16 && G->empty_n >= nb)
+        return RVR_OK;
+    size_t cap = G->empty_n;
+    int rc = gensure((void **)&G->empty, &cap, nb);
+    if (rc) return rc;
+    G->empty_n = cap;
+    static thread_local int cnt[4097];
+    cnt[0] = 0;
+    for (int i = 0; i < 4096; i++) cnt[i + 1] = cnt[i] + (G->hlut[i][3] > 0);
+    GTRY(cudaMemcpyAsync(G->cnt, cnt, sizeof cnt, cudaMemcpyHostToDevice, G->st));
+    k_empty<<<(unsigned)((nb + 255) / 256), 256, 0, G->st>>>(G->v.bmin, G->v.bmax, nb, G->cnt,
+                                                              mode == RVR_MODE_ISO, iso16, G->empty);
+    GTRY(cudaGetLastError());
+    GTRY(cudaStreamSynchronize(G->st)); /* cnt is reused by the next call */
+    G->empty_ok = 1;
+    G->empty_vol = r->vol_version;
+    G->empty_tf = r->tf_version;
+    G->empty_mode = mode;
+    G->empty_step = dt;
+    G->empty_iso = iso16;
+    return RVR_OK;
+}
+
+/* The finished image: device -> the caller's buffer (DMA when it is page-locked, else through
+ * a page-locked buffer and a parallel copy). */
+static int image_out(rvr_renderer *r, rvr_gpu *G, uint8_t *rgba, size_t bytes) {
+    cudaPointerAttributes at;
+    int pinned = cudaPointerGetAttributes(&at, rgba) == cudaSuccess && at.type == cudaMemoryTypeHost;
+    cudaGetLastError();
+    if (pinned) {
+        GTRY(cudaMemcpyAsync(rgba, G->img, bytes, cudaMemcpyDeviceToHost, G->st));
+        GTRY(cudaStreamSynchronize(G->st));
+        return RVR_OK;
+    }
+    if (G->himg_cap < bytes) {
+        if (G->himg) cudaFreeHost(G->himg);
+        G->himg = NULL;
+        G->himg_cap = 0;
+        GTRY(cudaHostAlloc((void **)&G->himg, bytes, cudaHostAllocPortable));
+        G->himg_cap = bytes;
+    }
+    GTRY(cudaMemcpyAsync(G->himg, G->img, bytes, cudaMemcpyDeviceToHost, G->st));
+    GTRY(cudaStreamSynchronize(G->st));
+    int nt = rvr__nthreads(r);
+    rvr__memcpy_par(rgba, G->himg, bytes, nt > 8 ? 8 : nt);
+    return RVR_OK;
+}
+
+static int upload_points(rvr_renderer *r, rvr_gpu *G, const rvr_pointpass *pp, int ntiles, Frame &F) {
+    if (!pp->start) return RVR_OK;
+    const size_t n = r->npoints;
+    if (!G->p_ok || G->pver != r->points_version) {
+        if (G->pxyz) cudaFree(G->pxyz);
+        G->pxyz = NULL;
+        G->p_ok = 0;
+        GTRY(cudaMalloc(&G->pxyz, n * 3 * sizeof(float)));
+        GTRY(cudaMemcpyAsync(G->pxyz, r->pxyz, n * 3 * sizeof(float), cudaMemcpyHostToDevice, G->st));
+        G->p_ok = 1;
+        G->pver = r->points_version;
+    }
+    const size_t total = pp->start[ntiles];
+    int rc;
+    if ((rc = gensure((void **)&G->pstart, &G->cap_start, (ntiles + 1) * sizeof(uint32_t)))) return rc;
+    if ((rc = gensure((void **)&G->pidx, &G->cap_idx, (total ? total : 1) * sizeof(uint32_t)))) return rc;
+    if ((rc = gensure((void **)&G->prad, &G->cap_n, n * sizeof(float)))) return rc;
+    if ((rc = gensure((void **)&G->pcol, &G->cap_col, n * 3 * sizeof(float)))) return rc;
+    GTRY(cudaMemcpyAsync(G->pstart, pp->start, (ntiles + 1) * sizeof(uint32_t), cudaMemcpyHostToDevice, G->st));
+    if (total) GTRY(cudaMemcpyAsync(G->pidx, pp->idx, total * sizeof(uint32_t), cudaMemcpyHostToDevice, G->st));
+    GTRY(cudaMemcpyAsync(G->prad, pp->rad, n * sizeof(float), cudaMemcpyHostToDevice, G->st));
+    GTRY(cudaMemcpyAsync(G->pcol, pp->col, n * 3 * sizeof(float), cudaMemcpyHostToDevice, G->st));
+    F.pstart = G->pstart;
+    F.pidx = G->pidx;
+    F.prad = G->prad;
+    F.pcol = G->pcol;
+    F.pxyz = G->pxyz;
+    return RVR_OK;
+}
+
+extern "C" int rvr__gpu_render(rvr_renderer *r, const rvr_cam *cam, const rvr_render_settings *s, uint32_t W,
+                               uint32_t H, uint8_t *rgba, rvr_render_stats *stats, double t_start) {
+    rvr_gpu *G = GPU(r);
+    GTRY(cudaSetDevice(G->dev));
+    Frame F;
+    memset(&F, 0, sizeof F);
+    F.cam = *cam;
+    F.mode = s->mode;
+    F.flags = (int)s->flags;
+    F.shading = (int)s->shading;
+    if (F.mode == RVR_MODE_ISO && !F.shading) F.shading = RVR_SHADE_LOCAL;
+    if (F.mode != RVR_MODE_COMPOSITE && F.mode != RVR_MODE_ISO) F.shading = 0;
+    F.dt = s->step > 0 ? s->step : 1.0f;
+    F.ert = (s->flags & RVR_F_NO_ERT) ? 2.0f : (s->ert_alpha > 0 ? s->ert_alpha : 0.99f);
+    F.has_vol = r->has_volume && G->has && !(s->flags & RVR_F_HIDE_VOLUME);
+    F.lod = s->lod > 1 ? (int)s->lod : 1;
+    F.W = (int)W;
+    F.H = (int)H;
+    F.tw = ((int)W + F.lod - 1) / F.lod;
+    F.th = ((int)H + F.lod - 1) / F.lod;
+    F.ambient = s->ambient;
+    F.diffuse = s->diffuse;
+    F.specular = s->specular;
+    F.shininess = s->shininess;
+    for (int k = 0; k < 4; k++) F.bg[k] = s->background[k];
+    F.num_planes = (int)s->num_planes;
+    memcpy(F.planes, s->planes, sizeof F.planes);
+    F.headlight = !(s->light_dir[0] != 0 || s->light_dir[1] != 0 || s->light_dir[2] != 0);
+    if (!F.headlight) {
+        memcpy(F.Lw, s->light_dir, sizeof F.Lw);
+        v3norm(F.Lw);
+    } else {
+        for (int k = 0; k < 3; k++) F.Lw[k] = -cam->fwd[k];
+    }
+    double pre_ms = 0;
+    int rc;
+    if (F.has_vol) {
+        const gvol &v = G->v;
+        F.vt = (s->flags & RVR_F_NEAREST) ? v.pt : v.lin;
+        F.A = v.A;
+        F.B = v.B;
+        for (int k = 0; k < 3; k++) F.inv_s[k] = 1.0f / r->spacing[k];
+        F.hi[0] = r->nx - 0.5f;
+        F.hi[1] = r->ny - 0.5f;
+        F.hi[2] = r->nz - 0.5f;
+        if (s->flags & RVR_F_CLIP_BOX) {
+            F.clip_box = 1;
+            for (int k = 0; k < 3; k++) {
+                F.clo[k] = s->clip_min[k] * F.inv_s[k] - 0.5f;
+                F.chi[k] = s->clip_max[k] * F.inv_s[k] - 0.5f;
+            }
+        }
+        F.bx = v.bx;
+        F.byx = v.bx * v.by;
+        F.bmin = v.bmin;
+        F.bmax = v.bmax;
+        if ((rc = ensure_lut(r, G, F.mode == RVR_MODE_COMPOSITE, F.dt))) return rc;
+        F.lut = G->lut;
+        F.iso16 = s->iso_value * 65535.0f;
+        if (F.mode == RVR_MODE_ISO) {
+            const float *c = G->hlut[(int)F.iso16 >> 4];
+            for (int k = 0; k < 3; k++) F.iso_rgb[k] = c[k];
+        }
+        const int skip = !(s->flags & RVR_F_NO_SKIP);
+        if (skip && (F.mode == RVR_MODE_COMPOSITE || F.mode == RVR_MODE_ISO)) {
+            if ((rc = ensure_empty(r, G, F.mode, F.dt, F.iso16))) return rc;
+            F.empty = G->empty;
+        }
+        F.skip_proj = skip && (F.mode == RVR_MODE_MIP || F.mode == RVR_MODE_MINIP);
+        double p0 = rvr__now_ms();
+        if (F.shading & RVR_SHADE_SHADOW) {
+            if ((rc = rvr__gpu_light_ensure(r, F.Lw))) return rc;
+            F.light = G->light_tex;
+            F.light_inv = 1.0f / (float)G->light_f;
+            for (int k = 0; k < 3; k++) F.lperm[k] = G->light_perm[k];
+            float li[3] = {F.Lw[0] * F.inv_s[0], F.Lw[1] * F.inv_s[1], F.Lw[2] * F.inv_s[2]};
+            v3norm(li);
+            for (int k = 0; k < 3; k++) F.li_off[k] = li[k] * (float)G->light_f;
+        }
+        if (F.shading & RVR_SHADE_AO) {
+            if ((rc = rvr__gpu_ao_ensure(r, s->ao_radius))) return rc;
+            F.ao = G->ao_tex;
+            F.ao_inv = 1.0f / (float)G->ao_f;
+        }
+        pre_ms = rvr__now_ms() - p0;
+    }
+    rvr_pointpass pp;
+    if ((rc = rvr__points_prepare(r, s, cam, F.lod, F.tw, F.th, &pp))) return rc;
+    const int ntx = (F.tw + 15) / 16, nty = (F.th + 15) / 16;
+    const size_t bytes = (size_t)W * H * 4;
+    size_t cap = G->img_cap;
+    if ((rc = upload_points(r, G, &pp, ntx * nty, F))) goto out;
+    if ((rc = gensure((void **)&G->img, &cap, bytes))) goto out;
+    G->img_cap = cap;
+    F.out = G->img;
+    F.samples = G->counter;
+    if ((rc = gerr(cudaMemsetAsync(G->counter, 0, sizeof(unsigned long long), G->st)))) goto out;
+    {
+        dim3 g((unsigned)ntx, (unsigned)nty);
+        const int sh = F.shading != 0;
+        if (F.mode == RVR_MODE_COMPOSITE) {
+            if (sh) launch<M_COMP, true>(F, g, G->st);
+            else launch<M_COMP, false>(F, g, G->st);
+        } else if (F.mode == RVR_MODE_ISO) {
+            launch<M_ISO, true>(F, g, G->st);
+        } else {
+            launch<M_PROJ, false>(F, g, G->st);
+        }
+    }
+    if ((rc = gerr(cudaGetLastError()))) goto out;
+    {
+        unsigned long long ns = 0;
+        if ((rc = gerr(cudaMemcpyAsync(&ns, G->counter, sizeof ns, cudaMemcpyDeviceToHost, G->st)))) goto out;
+        if ((rc = image_out(r, G, rgba, bytes))) goto out; /* synchronizes the stream */
+        if (stats) {
+            rvr_render_stats st;
+            memset(&st, 0, sizeof st);
+            st.samples = ns;
+            st.rays = (uint64_t)F.tw * F.th;
+            st.precompute_ms = pre_ms;
+            st.traced_width = (uint32_t)F.tw;
+            st.traced_height = (uint32_t)F.th;
+            st.points_drawn = pp.drawn;
+            st.total_ms = rvr__now_ms() - t_start;
+            *stats = st;
+        }
+    }
+    rc = RVR_OK;
+out:
+    cudaStreamSynchronize(G->st); /* copies may still read the host arrays freed below */
+    rvr__points_free(&pp);
+    return rc;
+}
+
+/* ---- slices ---- */
+
+struct SliceArgs {
+    rvr_slice sl;
+    cudaTextureObject_t vt;
+    float A, B;
+    float inv_s[3], lim[3];
+    int gray, clip, pm;
+    float cmin[3], cmax[3];
+    int num_planes;
+    float planes[RVR_MAX_CLIP_PLANES][4];
+    float bg[4];
+    int W, H;
+    const float4 *lut;
+    uchar4 *out;
+};
+
+__global__ void k_slice(const __grid_constant__ SliceArgs S) {
+    const int i = blockIdx.x * blockDim.x + threadIdx.x, j = blockIdx.y * blockDim.y + threadIdx.y;
+    if (i >= S.W || j >= S.H) return;
+    float a = ((float)i + 0.5f) / (float)S.W - 0.5f, b = ((float)j + 0.5f) / (float)S.H - 0.5f;
+    float p[3], q[3];
+    int inside = 1;
+    for (int k = 0; k < 3; k++) {
+        p[k] = S.sl.origin[k] + a * S.sl.u[k] + b * S.sl.v[k];
+        q[k] = p[k] * S.inv_s[k] - 0.5f;
+        if (!(q[k] >= -0.5f && q[k] <= S.lim[k])) inside = 0;
+        if (S.clip && !(p[k] >= S.cmin[k] && p[k] <= S.cmax[k])) inside = 0;
+    }
+    for (int pl = 0; pl < S.num_planes && inside; pl++) {
+        const float *n = S.planes[pl];
+        if (n[0] * p[0] + n[1] * p[1] + n[2] * p[2] + n[3] < 0) inside = 0;
+    }
+    float acc[4] = {0, 0, 0, 0};
+    if (inside) {
+        float v = fmaf(tex3D<float>(S.vt, q[0] + 0.5f, q[1] + 0.5f, q[2] + 0.5f), S.A, S.B);
+        if (S.gray) {
+            acc[0] = acc[1] = acc[2] = v / 65535.0f;
+            acc[3] = 1;
+        } else {
+            int li = (int)v >> 4;
+            li = li < 0 ? 0 : (li > 4095 ? 4095 : li);
+            float4 c = __ldg(S.lut + li);
+            acc[0] = c.x * c.w;
+            acc[1] = c.y * c.w;
+            acc[2] = c.z * c.w;
+            acc[3] = c.w;
+        }
+    }
+    float w = 1 - acc[3], oa = acc[3] + w * S.bg[3], o[3];
+    for (int k = 0; k < 3; k++) o[k] = acc[k] + w * S.bg[k] * S.bg[3];
+    if (!S.pm)
+        for (int k = 0; k < 3; k++) o[k] = oa > 0 ? o[k] / oa : 0;
+    S.out[(size_t)j * S.W + i] = make_uchar4(to8(o[0]), to8(o[1]), to8(o[2]), to8(oa));
+}
+
+extern "C" int rvr__gpu_slice(rvr_renderer *r, const rvr_slice *sl, const rvr_render_settings *s, uint32_t W,
+                              uint32_t H, uint8_t *rgba, rvr_render_stats *stats, double t_start) {
+    rvr_gpu *G = GPU(r);
+    GTRY(cudaSetDevice(G->dev));
+    if (!G->has) return RVR_ERR_NO_VOLUME;
+    int rc;
+    if ((rc = ensure_lut(r, G, 0, 1.0f))) return rc;
+    SliceArgs S;
+    memset(&S, 0, sizeof S);
+    S.sl = *sl;
+    S.vt = (s->flags & RVR_F_NEAREST) ? G->v.pt : G->v.lin;
+    S.A = G->v.A;
+    S.B = G->v.B;
+    for (int k = 0; k < 3; k++) S.inv_s[k] = 1.0f / r->spacing[k];
+    S.lim[0] = r->nx - 0.5f;
+    S.lim[1] = r->ny - 0.5f;
+    S.lim[2] = r->nz - 0.5f;
+    S.gray = (s->flags & RVR_F_GRAY) != 0;
+    S.clip = (s->flags & RVR_F_CLIP_BOX) != 0;
+    S.pm = (s->flags & RVR_F_PREMULTIPLIED) != 0;
+    for (int k = 0; k < 3; k++) {
+        S.cmin[k] = s->clip_min[k];
+        S.cmax[k] = s->clip_max[k];
+    }
+    S.num_planes = (int)s->num_planes;
+    memcpy(S.planes, s->planes, sizeof S.planes);
+    for (int k = 0; k < 4; k++) S.bg[k] = s->background[k];
+    S.W = (int)W;
+    S.H = (int)H;
+    S.lut = G->lut;
+    const size_t bytes = (size_t)W * H * 4;
+    size_t cap = G->img_cap;
+    if ((rc = gensure((void **)&G->img, &cap, bytes))) return rc;
+    G->img_cap = cap;
+    S.out = G->img;
+    k_slice<<<dim3((W + 15) / 16, (H + 15) / 16), dim3(16, 16), 0, G->st>>>(S);
+    GTRY(cudaGetLastError());
+    if ((rc = image_out(r, G, rgba, bytes))) return rc;
+    if (stats) {
+        rvr_render_stats st;
+        memset(&st, 0, sizeof st);
+        st.samples = (uint64_t)W * H;
+        st.rays = (uint64_t)W * H;
+        st.traced_width = W;
+        st.traced_height = H;
+        st.total_ms = rvr__now_ms() - t_start;
+        *stats = st;
+    }
+    return RVR_OK;
+}
