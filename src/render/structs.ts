@@ -86,6 +86,7 @@ export const FLAGS = {
   noSkip: 32,
   noErt: 64,
   hideVolume: 128,
+  jitter: 256,
 } as const;
 
 export interface Settings {
@@ -116,7 +117,8 @@ export function defaultSettings(): Settings {
   return {
     mode: "composite",
     shading: 1,
-    flags: 0,
+    // Jittered sample offsets: fine noise instead of "wood grain" rings on smooth surfaces.
+    flags: FLAGS.jitter,
     step: 1,
     ertAlpha: 0.99,
     iso: 0.5,

@@ -35,7 +35,8 @@ typedef struct frame {
 
 int rvr__settings_check(const rvr_render_settings *s) {
     const uint32_t known = RVR_F_NEAREST | RVR_F_GRAY | RVR_F_PREMULTIPLIED | RVR_F_CLIP_BOX |
-                           RVR_F_POINT_FILTER | RVR_F_NO_SKIP | RVR_F_NO_ERT | RVR_F_HIDE_VOLUME;
+                           RVR_F_POINT_FILTER | RVR_F_NO_SKIP | RVR_F_NO_ERT | RVR_F_HIDE_VOLUME |
+                           RVR_F_JITTER;
     if (s->mode < RVR_MODE_COMPOSITE || s->mode > RVR_MODE_ISO) return RVR_ERR_INVALID;
     if (s->flags & ~known) return RVR_ERR_INVALID;
     if (s->shading & ~(RVR_SHADE_LOCAL | RVR_SHADE_SHADOW | RVR_SHADE_AO)) return RVR_ERR_INVALID;
@@ -88,7 +89,8 @@ typedef struct ray {
     float L;        /* index-space length per world length */
 } ray;
 
-static int ray_setup(const frame *F, const float ow[3], const float dw[3], float tau_max, ray *R) {
+/* jit: the sample grid's offset in steps (0.5 = centred, the default; RVR_F_JITTER varies it). */
+static int ray_setup(const frame *F, const float ow[3], const float dw[3], float tau_max, float jit, ray *R) {
     float dr[3];
     for (int k = 0; k < 3; k++) {
         R->o[k] = ow[k] * F->inv_s[k] - 0.5f;
@@ -121,6 +123,8 @@ static int ray_setup(const frame *F, const float ow[3], const float dw[3], float
     }
     if (tau_max * L < t1) t1 = tau_max * L;
     if (!(t0 < t1)) return 0;
+    /* The loops sample at tv0 + (k + 0.5) dt: moving the anchor by (jit - 0.5) dt moves the grid. */
+    tv0 += (jit - 0.5f) * F->dt;
     int k0 = (int)ceilf((t0 - tv0) / F->dt - 0.5f);
     if (k0 < 0) k0 = 0;
     while (tv0 + (k0 + 0.5f) * F->dt < t0) k0++;
@@ -480,7 +484,8 @@ int rvr_render(rvr_renderer *r, const rvr_camera *cam, const rvr_render_settings
                 v3norm(Hh);
             }
             ray R;
-            if (F.has_vol && ray_setup(&F, ro[q], rd[q], tau[q], &R)) {
+            const float jit = (s->flags & RVR_F_JITTER) ? rvr__jitter((uint32_t)(cx0 + q % cw), (uint32_t)(cy0 + q / cw)) : 0.5f;
+            if (F.has_vol && ray_setup(&F, ro[q], rd[q], tau[q], jit, &R)) {
                 if (F.mode == RVR_MODE_COMPOSITE) {
                     trace_composite(&F, &R, L, Hh, acc, &ns);
                 } else if (F.mode == RVR_MODE_ISO) {

@@ -88,7 +88,8 @@ struct Ray {
     int k0;
 };
 
-__device__ int ray_setup(const Frame &F, const float ow[3], const float dw[3], float tau_max, Ray &R) {
+/* jit: the sample grid's offset in steps (0.5 = centred; RVR_F_JITTER varies it per pixel). */
+__device__ int ray_setup(const Frame &F, const float ow[3], const float dw[3], float tau_max, float jit, Ray &R) {
     float dr[3];
     for (int k = 0; k < 3; k++) {
         R.o[k] = ow[k] * F.inv_s[k] - 0.5f;
@@ -119,6 +120,7 @@ __device__ int ray_setup(const Frame &F, const float ow[3], const float dw[3], f
     }
     if (tau_max * L < t1) t1 = tau_max * L;
     if (!(t0 < t1)) return 0;
+    tv0 += (jit - 0.5f) * F.dt; /* as on the CPU: moves the sample grid */
     int k0 = (int)ceilf((t0 - tv0) / F.dt - 0.5f);
     if (k0 < 0) k0 = 0;
     while (tv0 + (k0 + 0.5f) * F.dt < t0) k0++;
@@ -357,7 +359,8 @@ __global__ void __launch_bounds__(256) k_render(const __grid_constant__ Frame F)
                 for (int k = 0; k < 3; k++) Hh[k] /= l;
         }
         Ray R;
-        if (F.has_vol && ray_setup(F, ro, rd, tau, R)) {
+        const float jit = (F.flags & RVR_F_JITTER) ? jitter((uint32_t)ci, (uint32_t)cj) : 0.5f;
+        if (F.has_vol && ray_setup(F, ro, rd, tau, jit, R)) {
             if (MODE == M_COMP) {
                 trace_composite<SHADE>(F, R, L, Hh, acc, &ns);
             } else if (MODE == M_ISO) {

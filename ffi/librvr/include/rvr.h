@@ -474,6 +474,12 @@ enum {
 #define RVR_F_NO_SKIP 32u      /**< disable empty-space skipping (tests, benchmarks) */
 #define RVR_F_NO_ERT 64u       /**< disable early ray termination (tests, benchmarks) */
 #define RVR_F_HIDE_VOLUME 128u /**< draw only the points */
+/** Offset each ray's sample grid by a fixed per-pixel fraction of a step (a hash of the pixel,
+ *  the same on every backend and every frame): regular sampling leaves "wood grain" rings on
+ *  smooth surfaces; this turns them into fine noise. Samples are then no longer at
+ *  t0 + (k + 0.5) * step but at t0 + (k + j) * step, j in [0, 1) per pixel. Off by default, so
+ *  the exactness statements above hold; viewers turn it on. */
+#define RVR_F_JITTER 256u
 
 #define RVR_MAX_CLIP_PLANES 6
 

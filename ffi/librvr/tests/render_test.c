@@ -488,3 +488,33 @@ TEST(camera_inside_the_volume) {
     free(img);
     rvr_renderer_destroy(r);
 }
+
+/* RVR_F_JITTER moves samples within a step per pixel: the picture changes a little (noise
+ * instead of rings), the same every frame, and its mean brightness stays what it was. */
+TEST(jitter_is_deterministic_and_unbiased) {
+    const int N = 96;
+    rvr_renderer *r = pores_renderer(N, 0.3f);
+    rvr_camera c;
+    scene_orbit(N, 0.7f, &c);
+    const uint32_t W = 120, H = 90;
+    uint8_t *a = img_new(W, H), *b = img_new(W, H), *j = img_new(W, H);
+    rvr_render_settings s;
+    rvr_render_settings_init(&s);
+    s.shading = RVR_SHADE_LOCAL;
+    CHECK_OK(rvr_render(r, &c, &s, W, H, a, W * H * 4, NULL));
+    s.flags |= RVR_F_JITTER;
+    CHECK_OK(rvr_render(r, &c, &s, W, H, j, W * H * 4, NULL));
+    CHECK_OK(rvr_render(r, &c, &s, W, H, b, W * H * 4, NULL));
+    CHECK(memcmp(j, b, W * H * 4) == 0, "jittered frames differ between two renders");
+    CHECK(memcmp(a, j, W * H * 4) != 0, "jitter changed nothing");
+    double ma = 0, mj = 0;
+    for (size_t i = 0; i < (size_t)W * H * 4; i += 4) ma += a[i], mj += j[i];
+    ma /= W * H;
+    mj /= W * H;
+    CHECK(fabs(ma - mj) < 2.0, "mean red %.2f without jitter, %.2f with", ma, mj);
+    harness_note("mean red %.2f without jitter, %.2f with", ma, mj);
+    free(a);
+    free(b);
+    free(j);
+    rvr_renderer_destroy(r);
+}
