@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test suite (C tests of ffi/*, then bun test) and prints one closing line
+# Runs every test suite (C tests of ffi/*, bun test, then pytest of python/tests) and prints one closing line
 # "N passed, N failed" counting all of them; also written to build/test-summary.txt for .ci/run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +32,28 @@ passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped +
 if [ -z "$p$f" ] && [ "$rc" -ne 0 ]; then
   echo "bun test did not run to its summary (exit $rc)"
   failed=$((failed + 1))
+fi
+echo "== Python tests (python/tests: the Python client and the C example)"
+py=""
+for c in ${PYTHON:-} python3 /usr/bin/python3; do
+  if command -v "$c" >/dev/null && "$c" -c 'import numpy, pytest' 2>/dev/null; then py=$c; break; fi
+done
+if [ -z "$py" ]; then
+  echo "no python3 with numpy and pytest (Debian: python3-numpy python3-pytest; scripts/deps.sh install)"
+  failed=$((failed + 1))
+else
+  "$py" -m pytest -q -p no:cacheprovider python/tests 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  # pytest's last line: "3 failed, 40 passed, 1 skipped, 2 errors in 20.1s" (any subset, any order)
+  line=$(grep -E '^=*\s*([0-9]+ [a-z]+(, )?)+ in [0-9.]+s' "$log" | tail -1)
+  count() { grep -oE "[0-9]+ $1" <<<"$line" | grep -oE '[0-9]+' || echo 0; }
+  passed=$((passed + $(count passed)))
+  failed=$((failed + $(count failed) + $(count error)))
+  skipped=$((skipped + $(count skipped)))
+  if [ -z "$line" ] && [ "$rc" -ne 0 ]; then
+    echo "pytest did not run to its summary (exit $rc)"
+    failed=$((failed + 1))
+  fi
 fi
 rm -f "$log"
 
