@@ -8,8 +8,14 @@ import { selfArgv } from "../src/cli/self.ts";
 import { run, start } from "../src/process/child.ts";
 import { print, result } from "./report.ts";
 
-export async function e2eBench(o: { size: number; tls: string; renderer: string }): Promise<void> {
-  const env = { UCX_LOG_LEVEL: "error", UCX_TLS: o.tls, REMOTEVIS_INSTANCE_SECRET: `bench-${crypto.randomUUID()}` };
+export async function e2eBench(o: { size: number; tls: string; renderer: string; dtype: "uint8" | "float32" }): Promise<void> {
+  const env = {
+    UCX_LOG_LEVEL: "error",
+    UCX_TLS: o.tls,
+    REMOTEVIS_INSTANCE_SECRET: `bench-${crypto.randomUUID()}`,
+    // Shared memory needs libsscrdma's opt-in mode (see ssc_rdma.h): otherwise UCX takes TCP.
+    ...(o.tls.split(",").includes("sm") ? { SSC_UCX_ERR_MODE: "none" } : {}),
+  };
   // Bare transfer: receive + send of the same size and transport.
   const rx = start([...selfArgv(), "receive", "--port", "0", "--out", "-", "--json", "-q", "--timeout", "60"], env);
   const port = (await rx.waitFor(/"port":(\d+)/))[1]!;
@@ -22,8 +28,9 @@ export async function e2eBench(o: { size: number; tls: string; renderer: string 
   try {
     const url = (await inst.waitFor(/url: (http\S+)/, 60_000))[1]!;
     const c = await InstanceClient.connect(url);
-    const n = Math.round(Math.cbrt(o.size));
-    const vol = new Uint8Array(n * n * n);
+    const itemsize = o.dtype === "float32" ? 4 : 1;
+    const n = Math.round(Math.cbrt(o.size / itemsize));
+    const vol = o.dtype === "float32" ? new Float32Array(n * n * n) : new Uint8Array(n * n * n);
     for (let i = 0; i < vol.length; i += 61) vol[i] = (i >> 12) & 255;
     const t0 = performance.now();
     const ready = await c.renderVolume(vol, { shape: [n, n, n] });
@@ -32,8 +39,8 @@ export async function e2eBench(o: { size: number; tls: string; renderer: string 
     await c.screenshot({ width: 1280, height: 720 });
     const full = (performance.now() - t0) / 1000;
     c.close();
-    const bareScaled = bare * (vol.byteLength / o.size);
-    const what = `${n}^3-u8-${o.tls}-${o.renderer}`;
+    const bareScaled = bare * (vol.byteLength / o.size); // the cube is a little off the asked size
+    const what = `${n}^3-${o.dtype}-${o.tls}-${o.renderer}`;
     const extra = { receive_s: ready.receiveMs / 1000, upload_s: ready.uploadMs / 1000, bytes: vol.byteLength };
     // The viewer's first frame is the preview (lod 4); the full-quality one follows it.
     print(result({ bench: "e2e", case: `render_volume-${what}-to-full-frame`, value: full, unit: "s", baseline: "bare ssc transfer", baseline_value: bareScaled, higher_is_better: false }, extra));
