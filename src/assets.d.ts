@@ -10,3 +10,9 @@ declare module "*.css" {
   const text: string;
   export default text;
 }
+
+// The MPI helper of the distributed renderer (ffi/rvrmpi/build/rvr_ranks), embedded the same way.
+declare module "*/rvr_ranks" {
+  const path: string;
+  export default path;
+}

@@ -1,7 +1,7 @@
 /**
  * The operations of an instance (prepare_volume, prepare_points, retrieve_volume, screenshot,
- * set_view, set_render, clear_points, get_state, wait_transfer), shared by the WebSocket and
- * the REST routes. Each checks its input with the schemas of protocol/control.ts and the byte
+ * set_view, set_render, clear_points, get_state, wait_transfer; for the viewer: histogram,
+ * probe, pick, slice), shared by the control and viewer WebSockets and the REST routes. Each checks its input with the schemas of protocol/control.ts and the byte
  * limit the middleware fixed at start; replies are plain JSON (screenshot adds RGBA bytes).
  */
 import { RemoteVisError } from "../errors.ts";
@@ -13,7 +13,11 @@ import { FLAGS, type Settings, type Vec3 } from "../render/structs.ts";
 import { cameraBasis, intersectBox, rayThrough, worldExtent, type OrbitView } from "../render/view.ts";
 import { DataPort } from "./data-port.ts";
 import { checkTransferAllowed } from "./limits.ts";
+import { listFiles, loadFile } from "./load-file.ts";
+import type { ListFiles, LoadFile } from "../protocol/control.ts";
 import type { Scene } from "./scene.ts";
+import type { PrepareModel, SaveLabels, Segment, SetLabels } from "../protocol/segment.ts";
+import { Segmentation } from "../segment/segmentation.ts";
 
 export interface Reply {
   json: Record<string, unknown>;
@@ -22,10 +26,15 @@ export interface Reply {
 }
 
 export class Control {
+  /** prepare_model, segment, cancel_segment, set_labels, save_labels (src/segment/). */
+  readonly segmentation: Segmentation;
+
   constructor(
     private readonly scene: Scene,
     private readonly data: DataPort,
-  ) {}
+  ) {
+    this.segmentation = new Segmentation(scene, data);
+  }
 
   async run(op: ControlOp, body: unknown): Promise<Reply> {
     const req = parseOrThrow(CONTROL_OPS[op], body ?? {}, op);
@@ -46,7 +55,7 @@ export class Control {
         await this.scene.clearPoints();
         return { json: {} };
       case "get_state":
-        return { json: this.scene.state() as unknown as Record<string, unknown> };
+        return { json: { ...(this.scene.state() as unknown as Record<string, unknown>), segmentation: this.segmentation.state() } };
       case "wait_transfer":
         return { json: await this.waitTransfer(req as { transfer: string; timeoutMs?: number }) };
       case "histogram":
@@ -57,6 +66,20 @@ export class Control {
         return { json: await this.pick(req as Pick) };
       case "slice":
         return this.slice(req as SliceRequest);
+      case "load_file":
+        return { json: await loadFile(this.scene, req as LoadFile) };
+      case "list_files":
+        return { json: listFiles(req as ListFiles) };
+      case "prepare_model":
+        return { json: await this.segmentation.prepareModel(req as PrepareModel) };
+      case "segment":
+        return { json: await this.segmentation.segment(req as Segment) };
+      case "cancel_segment":
+        return { json: await this.segmentation.cancel() };
+      case "set_labels":
+        return { json: await this.segmentation.setLabels(req as SetLabels) };
+      case "save_labels":
+        return { json: await this.segmentation.saveLabels(req as SaveLabels) };
       default:
         throw new RemoteVisError("no_route", `no operation ${String(op)}`, 404);
     }
@@ -146,7 +169,8 @@ export class Control {
     const s = this.scene.settings;
     const mode = s.mode;
     const gray = mode !== "composite";
-    const f = await this.scene.renderer.slice(slice, { ...s, flags: (s.flags & FLAGS.clipBox) | (gray ? FLAGS.gray : 0) }, width, 1);
+    // Over a transparent background the slice's alpha is the TF's opacity of each sample.
+    const f = await this.scene.renderer.slice(slice, { ...s, flags: (s.flags & FLAGS.clipBox) | (gray ? FLAGS.gray : 0), background: [0, 0, 0, 0] }, width, 1);
     const px = f.rgba;
     let best = -1;
     if (mode === "composite") {
@@ -174,7 +198,9 @@ export class Control {
       }
     }
     if (best < 0) return { hit: false };
-    const world = at(hit[0] + ((best + 0.5) / width) * (hit[1] - hit[0]));
+    // Half a voxel further in: the sample where the opacity built up sits on the boundary,
+    // and the voxel it lies in may still be the (transparent) outside.
+    const world = at(Math.min(hit[1] - 1e-6, hit[0] + ((best + 0.5) / width) * (hit[1] - hit[0]) + 0.5 * minSpacing));
     return { hit: true, ...(await this.probe({ world })) };
   }
 
@@ -182,7 +208,8 @@ export class Control {
   private async slice(r: SliceRequest): Promise<Reply> {
     const { vol } = this.requireVolume();
     const s = this.scene.settings;
-    const settings: Settings = { ...s, flags: (s.flags & FLAGS.clipBox) | FLAGS.nearest | (r.tf ? 0 : FLAGS.gray), background: [0, 0, 0, 1] };
+    // Slices show all the data (the clip box is for the 3D view), nearest voxel, grey through the window.
+    const settings: Settings = { ...s, flags: FLAGS.nearest | (r.tf ? 0 : FLAGS.gray), background: [0, 0, 0, 1] };
     if (r.axis !== undefined) {
       if (!(r.index! < vol.shape[r.axis])) throw new RemoteVisError("out_of_range", `index must be below ${vol.shape[r.axis]} on axis ${r.axis}`, 400);
       const f = await this.scene.renderer.sliceAxis(r.axis, r.index!, settings);
@@ -214,7 +241,8 @@ export class Control {
       throw new RemoteVisError("size_mismatch", `bytes (${r.bytes}) must equal shape ${r.shape.join("x")} x ${VOLUME_DTYPE_BYTES[r.dtype]} bytes of ${r.dtype} = ${expected}`, 400);
     checkTransferAllowed(r.bytes);
     if (this.data.busyWith("volume")) throw new RemoteVisError("busy", "another volume is being sent to this instance; wait for it to finish", 409);
-    const buf = await DataPort.alloc(r.bytes);
+    // The distributed renderer receives into shared memory that its ranks map slab by slab.
+    const buf = await (this.scene.renderer.allocVolume?.(r.bytes) ?? DataPort.alloc(r.bytes));
     const meta = { name: r.name, shape: r.shape as Vec3, dtype: r.dtype, order: r.order, spacing: r.spacing as Vec3, bytes: r.bytes };
     const t0 = performance.now();
     const { transfer } = this.data.prepare({
@@ -259,6 +287,15 @@ export class Control {
         throw new RemoteVisError("out_of_range", `box must satisfy 0 <= lo < hi <= shape on every axis; shape is [${vol.shape.join(", ")}]`, 400, { axis: k });
       if (!(step[k]! >= 1)) throw new RemoteVisError("invalid_step", "step must be >= 1 on every axis", 400);
     }
+    if (r.labels) {
+      // The label volume (uint8, the volume's order) of the last segmentation.
+      const buf = this.segmentation.labelBox(lo, hi, step);
+      checkTransferAllowed(buf.byteLength);
+      const shape = [0, 1, 2].map((k) => Math.ceil((hi[k]! - lo[k]!) / step[k]!));
+      const meta = { shape, dtype: "uint8", order: vol.order, spacing: vol.spacing.map((s, k) => s * step[k]!), labels: true };
+      const { transfer } = this.data.prepare({ kind: "pull", parts: [{ part: "pull", buf, meta }], finish: async () => ({ bytes: buf.byteLength }) });
+      return { ...this.ticket(transfer, buf.byteLength), ...meta, box: { lo, hi }, step };
+    }
     const bytes = await this.scene.renderer.retrieveSize(lo, hi, step);
     checkTransferAllowed(bytes);
     const buf = new Uint8Array(bytes);
@@ -271,7 +308,7 @@ export class Control {
 
   private async screenshot(r: Screenshot): Promise<Reply> {
     const view = r.view ? { ...this.scene.view, ...Object.fromEntries(Object.entries(r.view).filter(([, x]) => x !== undefined)) } : undefined;
-    const f = await this.scene.frame(r.width, r.height, { view });
+    const f = await this.scene.frame(r.width, r.height, { view, lod: r.lod });
     return { json: { width: f.width, height: f.height, bytes: f.rgba.byteLength, format: "rgba8", renderMs: f.stats?.totalMs }, bytes: f.rgba };
   }
 

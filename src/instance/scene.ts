@@ -6,7 +6,7 @@
 import { RemoteVisError } from "../errors.ts";
 import type { RenderSettings, View, VolumeDtype } from "../protocol/control.ts";
 import { colormap, presetTf, sampleTf, type TfPoint } from "../render/presets.ts";
-import type { Frame, Renderer } from "../render/renderer.ts";
+import type { Frame, RenderEngine } from "../render/engine.ts";
 import { defaultSettings, type Settings, type Vec3, type VolumeInfo } from "../render/structs.ts";
 import { DEFAULT_VIEW, orbitCamera, worldExtent, type OrbitView } from "../render/view.ts";
 
@@ -33,13 +33,17 @@ export type SceneEvent =
   | { type: "points"; points: PointsMeta | null }
   | { type: "render"; settings: RenderSettings }
   | { type: "view"; view: OrbitView }
-  | { type: "transfer"; transfer: string; kind: string; state: "started" | "progress" | "done" | "failed"; bytes: number; done: number; message?: string };
+  | { type: "transfer"; transfer: string; kind: string; state: "started" | "progress" | "done" | "failed"; bytes: number; done: number; message?: string }
+  /** Segmentation (src/segment/segmentation.ts): a model accepted, progress of a run, label display. */
+  | { type: "model" | "segment" | "labels"; [key: string]: unknown };
 
 const SHADING = { S0: 0, S1: 1, S2: 3, S3: 7 } as const;
 
 export class Scene {
   volume: VolumeMeta | undefined;
   info: VolumeInfo | undefined;
+  /** The volume's original bytes (as the renderer borrows them; segmentation reads them). */
+  data: Uint8Array | undefined;
   points: PointsMeta | undefined;
   view: OrbitView = { ...DEFAULT_VIEW };
   readonly settings: Settings = defaultSettings();
@@ -48,7 +52,7 @@ export class Scene {
   version = 0;
   private readonly listeners = new Set<(e: SceneEvent) => void>();
 
-  constructor(readonly renderer: Renderer) {}
+  constructor(readonly renderer: RenderEngine) {}
 
   on(fn: (e: SceneEvent) => void): () => void {
     this.listeners.add(fn);
@@ -65,6 +69,7 @@ export class Scene {
     const info = await this.renderer.setVolume({ shape: meta.shape, spacing: meta.spacing, dtype: meta.dtype, order: meta.order, window: this.render.window ?? undefined }, data);
     this.volume = meta;
     this.info = info;
+    this.data = data;
     await this.applyTf();
     this.emit({ type: "volume", volume: meta, info });
     return info;

@@ -154,7 +154,10 @@ describe("middleware routes", () => {
     const { id, secret } = await runningFor(t, A);
     const hb = (auth: string) =>
       t.app.request(`/api/v1/instances/${id}/heartbeat`, { ...json({ connections: 0 }), headers: { "content-type": "application/json", authorization: auth } });
-    expect(await (await hb(`Instance ${secret}`)).json()).toEqual({ action: "continue" });
+    // The answer carries the deadline too, for the viewer's "about to be stopped" banner.
+    const beat = (await (await hb(`Instance ${secret}`)).json()) as { action: string; deadline: unknown };
+    expect(beat.action).toBe("continue");
+    expect(beat.deadline).toEqual(v.parse(Instance, await (await t.app.request(`/api/v1/instances/${id}`, { headers: { authorization: munge(A) } })).json()).deadline);
     await errorOf(await hb(munge(A)), 401);
     await errorOf(await hb(`Instance ${t.secrets.secretFor("i-0000000000000000")}`), 401);
     const acc = await t.app.request(`/api/v1/instances/${id}/access`, { ...json({ kind: "viewer" }), headers: { "content-type": "application/json", authorization: `Instance ${secret}` } });
@@ -162,7 +165,7 @@ describe("middleware routes", () => {
     const got = v.parse(Instance, await (await t.app.request(`/api/v1/instances/${id}`, { headers: { authorization: munge(A) } })).json());
     expect(got.openedAt).not.toBeNull();
     await t.app.request(`/api/v1/instances/${id}`, { method: "DELETE", headers: { authorization: munge(A) } });
-    expect(await (await hb(`Instance ${secret}`)).json()).toEqual({ action: "stop" });
+    expect(await (await hb(`Instance ${secret}`)).json()).toMatchObject({ action: "stop" });
   });
 
   test("lifecycle: grace stops the unopened one, not the opened one; start timeout fails with reason", async () => {

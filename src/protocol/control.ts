@@ -4,6 +4,7 @@
  * (`POST /api/OP` with the same body). Data moves over SSC-RDMA, announced here first.
  */
 import * as v from "valibot";
+import { PrepareModel, SaveLabels, Segment, SetLabels } from "./segment.ts";
 
 /** Element types the renderer takes (the middleware knows more for its estimate). */
 export const VOLUME_DTYPES = ["uint8", "uint16", "int16", "uint32", "float32", "float64"] as const;
@@ -59,6 +60,8 @@ export const RetrieveVolume = v.strictObject({
     v.union([v.pipe(Whole("step", 2 ** 31), v.minValue(1, "step must be >= 1")), v.tuple([Whole("step"), Whole("step"), Whole("step")])], "step must be a number or [z, y, x]"),
     1,
   ),
+  /** The label volume of the last segmentation (uint8) instead of the data. */
+  labels: v.optional(v.boolean("labels must be true or false"), false),
 });
 export type RetrieveVolume = v.InferOutput<typeof RetrieveVolume>;
 
@@ -79,6 +82,8 @@ export const Screenshot = v.strictObject({
   width: v.optional(v.pipe(Whole("width", 8192), v.minValue(1, "width must be >= 1")), 1280),
   height: v.optional(v.pipe(Whole("height", 8192), v.minValue(1, "height must be >= 1")), 720),
   view: v.optional(View),
+  /** 1 = full quality; k > 1 = one ray per k x k block (the viewer's first, fast frame). */
+  lod: v.optional(v.pipe(Whole("lod", 16), v.minValue(1, "lod must be >= 1")), 1),
 });
 export type Screenshot = v.InferOutput<typeof Screenshot>;
 
@@ -160,6 +165,27 @@ export const SliceRequest = v.pipe(
 );
 export type SliceRequest = v.InferOutput<typeof SliceRequest>;
 
+/** A path on central storage (checked further by the instance: roots, NUL, '..', PATH_MAX). */
+const StoragePath = v.pipe(v.string("path must be a string"), v.maxLength(65536, "path is too long"));
+
+/** Read a file under the instance's storage roots and show it (volume or point cloud). */
+export const LoadFile = v.strictObject({
+  path: StoragePath,
+  /** HDF5: the dataset inside the file (default: the usual NeXus/tomography path or the only volume). */
+  dataset: v.optional(v.pipe(v.string("dataset must be a string"), v.maxLength(4096, "dataset is too long"))),
+  /** HDF5: SSC-IO worker processes (default: the CPU count, at most 16). */
+  procs: v.optional(v.pipe(Whole("procs", 256), v.minValue(1, "procs must be >= 1"))),
+});
+export type LoadFile = v.InferOutput<typeof LoadFile>;
+
+/** A folder under the storage roots (omit path for the roots themselves). */
+export const ListFiles = v.strictObject({
+  path: v.optional(StoragePath),
+  /** List the datasets of HDF5 files (default true). */
+  datasets: v.optional(v.boolean("datasets must be true or false"), true),
+});
+export type ListFiles = v.InferOutput<typeof ListFiles>;
+
 /** The operations and their request schemas; the reply shapes are documented in control.ts. */
 export const CONTROL_OPS = {
   prepare_volume: PrepareVolume,
@@ -175,6 +201,14 @@ export const CONTROL_OPS = {
   probe: Probe,
   pick: Pick,
   slice: SliceRequest,
+  load_file: LoadFile,
+  list_files: ListFiles,
+  // Segmentation (protocol/segment.ts, src/segment/).
+  prepare_model: PrepareModel,
+  segment: Segment,
+  cancel_segment: v.strictObject({}),
+  set_labels: SetLabels,
+  save_labels: SaveLabels,
 } as const;
 export type ControlOp = keyof typeof CONTROL_OPS;
 export const CONTROL_OP_NAMES = Object.keys(CONTROL_OPS) as ControlOp[];
@@ -189,7 +223,7 @@ export const ControlEnvelope = v.object({
 export const DataHeader = v.object({
   secret: v.pipe(v.string(), v.maxLength(256)),
   transfer: v.pipe(v.string(), v.maxLength(64)),
-  part: v.picklist(["volume", "xyz", "values", "pull"]),
+  part: v.picklist(["volume", "xyz", "values", "pull", "model"]),
 });
 export type DataHeader = v.InferOutput<typeof DataHeader>;
 

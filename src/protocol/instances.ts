@@ -52,6 +52,11 @@ export const CreateInstanceRequest = v.strictObject({
     v.pipe(v.number("gpus must be a number"), v.integer("gpus must be a whole number"), v.minValue(1, "gpus must be at least 1"), v.maxValue(1024, "gpus must be at most 1024")),
   ),
   name: v.optional(Name),
+  /** slurm mode: one of the partitions the site allows (slurm-partitions), and a time limit up to slurm-time. */
+  partition: v.optional(v.pipe(v.string("partition must be a string"), v.regex(/^[A-Za-z0-9._-]{1,64}$/, "partition must be a slurm partition name"))),
+  timeMinutes: v.optional(
+    v.pipe(v.number("timeMinutes must be a number"), v.integer("timeMinutes must be a whole number"), v.minValue(1, "timeMinutes must be at least 1"), v.maxValue(525_600, "timeMinutes must be at most a year")),
+  ),
 });
 export type CreateInstanceRequest = v.InferOutput<typeof CreateInstanceRequest>;
 

@@ -7,6 +7,7 @@
 import { ptr } from "bun:ffi";
 import { WorkerRpc } from "../process/worker-rpc.ts";
 import { workerUrl } from "../process/worker-url.ts";
+import type { Frame, RenderEngine } from "./engine.ts";
 import { renderError } from "./ffi.ts";
 import {
   cameraBytes,
@@ -24,14 +25,9 @@ import {
 export type Backend = "auto" | "cpu" | "cuda";
 const BACKENDS: Record<Backend, number> = { auto: 0, cpu: 1, cuda: 2 };
 
-export interface Frame {
-  rgba: Uint8Array<ArrayBuffer>;
-  width: number;
-  height: number;
-  stats?: RenderStats;
-}
+export type { Frame } from "./engine.ts";
 
-export class Renderer {
+export class Renderer implements RenderEngine {
   private readonly rpc = new WorkerRpc(workerUrl("render/worker.ts", new URL("./worker.ts", import.meta.url)), (code, what) => renderError(code, what));
   /** The bytes the renderer borrows; must stay alive until the next volume replaced them. */
   private borrowed: Uint8Array | undefined;

@@ -1,0 +1,34 @@
+/**
+ * What a Scene needs from a renderer. Two implement it: Renderer (one librvr on a render
+ * thread of this process) and DistributedRenderer (librvr on several MPI ranks, rvr_ranks).
+ */
+import type { Camera, RenderStats, Settings, Slice, VolumeDesc, VolumeInfo } from "./structs.ts";
+
+export interface Frame {
+  rgba: Uint8Array<ArrayBuffer>;
+  width: number;
+  height: number;
+  stats?: RenderStats;
+}
+
+export interface RenderEngine {
+  readonly backend: "cpu" | "cuda";
+  readonly hasVolume: boolean;
+  /** A buffer to receive a volume into that this engine can use without another copy (shared
+   *  memory for the ranks); engines without one use the transfer layer's buffer. */
+  allocVolume?(bytes: number): Promise<Uint8Array>;
+  setVolume(desc: Omit<VolumeDesc, "borrow">, data: Uint8Array): Promise<VolumeInfo>;
+  setWindow(lo: number, hi: number): Promise<VolumeInfo>;
+  info(): Promise<VolumeInfo>;
+  setTransferFunction(rgba: Float32Array): Promise<void>;
+  setPoints(xyz: Float32Array, values: Float32Array): Promise<void>;
+  clearPoints(): Promise<void>;
+  setPointColormap(rgba: Float32Array): Promise<void>;
+  render(camera: Camera, settings: Settings, width: number, height: number): Promise<Frame>;
+  renderJpeg(camera: Camera, settings: Settings, width: number, height: number, quality: number): Promise<{ jpeg: Uint8Array<ArrayBuffer>; stats: RenderStats; encodeMs: number }>;
+  sliceAxis(axis: number, index: number, settings: Settings): Promise<Frame>;
+  slice(slice: Slice, settings: Settings, width: number, height: number): Promise<Frame>;
+  retrieveSize(lo: number[], hi: number[], step: number[]): Promise<number>;
+  retrieve(lo: number[], hi: number[], step: number[], out: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+}
