@@ -56,10 +56,12 @@ def instance_html(inst: Mapping[str, Any], height: int = 600) -> str:
     ident = html.escape(str(inst.get("id")))
     url = inst.get("url")
     if state == "running" and url:
+        # /embed: the instance's viewer for iframes (no cookie across sites; token stays in the URL)
+        frame = html.escape(str(url).replace("/?token=", "/embed?token=", 1), quote=True)
         u = html.escape(str(url), quote=True)
         return (f'<div><div style="font:12px sans-serif;margin:2px 0">RemoteVis instance <b>{name}</b> ({ident}) '
                 f'&middot; <a href="{u}" target="_blank" rel="noopener noreferrer">open in a new tab</a></div>'
-                f'<iframe src="{u}" width="100%" height="{int(height)}" style="border:1px solid #ccc" '
+                f'<iframe src="{frame}" width="100%" height="{int(height)}" style="border:1px solid #ccc" '
                 f'allow="fullscreen" title="RemoteVis {ident}"></iframe></div>')
     reason = inst.get("reason")
     tail = f": {html.escape(str(reason))}" if reason else ""

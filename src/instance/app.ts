@@ -64,6 +64,7 @@ export function createInstanceApp(s: InstanceState, scene: Scene, control: Contr
     const token = c.req.query("token");
     if (token !== undefined) {
       if (!secretMatches(token, s.secret)) return c.html(forbiddenHtml, 403, noStore);
+      s.opened("viewer"); // following the link counts as opening it (grace period)
       setCookie(c, cookieName, token, { httpOnly: true, sameSite: "Strict", path: "/" });
       const nonce = crypto.randomUUID().replace(/-/g, "");
       return c.html(enterHtml(nonce), 200, { ...noStore, "content-security-policy": `default-src 'none'; script-src 'nonce-${nonce}'` });
@@ -73,6 +74,20 @@ export function createInstanceApp(s: InstanceState, scene: Scene, control: Contr
     return c.html(viewerHtml(`RemoteVis ${s.id}`), 200, {
       ...noStore,
       "content-security-policy": "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+    });
+  });
+  // The viewer inside another page (Jupyter's _repr_html_): a third-party iframe gets no
+  // SameSite=Strict cookie, so the token stays in the URL and the page passes it on to its
+  // assets, socket and screenshot requests; embedding is allowed only on this route.
+  app.get("/embed", (c) => {
+    const token = c.req.query("token");
+    if (!token || !secretMatches(token, s.secret)) return c.html(forbiddenHtml, 403, noStore);
+    s.opened("viewer");
+    const q = `?token=${encodeURIComponent(token)}`;
+    const html = viewerHtml(`RemoteVis ${s.id}`).replace('href="web/viewer.css"', `href="web/viewer.css${q}"`).replace('src="web/viewer.js"', `src="web/viewer.js${q}"`);
+    return c.html(html, 200, {
+      ...noStore,
+      "content-security-policy": "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors *",
     });
   });
   app.get("/favicon.ico", (c) => c.body(null, 204));

@@ -102,6 +102,32 @@ describe.skipIf(!ready)("web viewer in chromium", () => {
     expect((await fetch(`${inst.base}/api/get_state`, { method: "POST", headers: { ...sent, origin: "http://127.0.0.1:1" } })).status).toBe(401);
   }, T);
 
+  test("embedded in another site's page (Jupyter's inline viewer) it shows the volume; a wrong token gets 403", async () => {
+    expect((await fetch(`${inst.base}/embed?token=wrong`)).status).toBe(403);
+    const token = new URL(inst.url).searchParams.get("token")!;
+    // A page on another origin (another port is another site for cookies) with the iframe.
+    const host = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response(`<!doctype html><iframe id="f" width="640" height="400" src="${inst.base}/embed?token=${token}"></iframe>`, { headers: { "content-type": "text/html" } }) });
+    const outer = await browser.context.newPage();
+    try {
+      await outer.goto(`http://localhost:${host.port}/`);
+      const frame = await (await outer.waitForSelector("#f")).contentFrame();
+      await frame!.waitForFunction(() => !!(window as Any).remotevis?.lastFrame, undefined, { timeout: 20_000 });
+      const std = await frame!.evaluate(() => {
+        const c = document.querySelector("#view");
+        const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+        let sum = 0;
+        let sq = 0;
+        for (let i = 0; i < d.length; i += 4) (sum += d[i]), (sq += d[i] * d[i]);
+        const n = d.length / 4;
+        return Math.sqrt(sq / n - (sum / n) ** 2);
+      });
+      expect(std).toBeGreaterThan(10);
+    } finally {
+      await outer.close();
+      await host.stop(true);
+    }
+  }, T);
+
   test("the canvas shows a non-blank image within a few seconds", async () => {
     const t0 = Date.now();
     await fullFrame(page);

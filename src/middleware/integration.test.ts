@@ -110,7 +110,7 @@ describe.skipIf(!isRoot)("middleware as root with real munge and users", () => {
     expect(procUid(hb.body.pid)).toBe(uidB);
     // The instance refuses anyone without its token.
     expect((await fetch(`${new URL(ia.url!).origin}/health`)).status).toBe(401);
-    expect((await fetch(`${new URL(ia.url!).origin}/?token=${"x".repeat(43)}`)).status).toBe(401);
+    expect((await fetch(`${new URL(ia.url!).origin}/?token=${"x".repeat(43)}`)).status).toBe(403); // the viewer's "no access" page
     // B cannot see, query or stop A's instance: 404 like a missing id.
     await expect(b.status(ia.id)).rejects.toMatchObject({ status: 404, code: "not_found" });
     await expect(b.stop(ia.id)).rejects.toMatchObject({ status: 404, code: "not_found" });

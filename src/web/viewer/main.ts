@@ -83,9 +83,16 @@ function worldPerPixel(v: OrbitView = view): number {
 
 // ---------------------------------------------------------------- connection
 
+/** Embedded (/embed?token=, e.g. in Jupyter) there is no cookie: requests carry the token. */
+const EMBED_TOKEN = location.pathname.endsWith("/embed") ? new URLSearchParams(location.search).get("token") : null;
+function withEmbedToken(u: URL): URL {
+  if (EMBED_TOKEN) u.searchParams.set("token", EMBED_TOKEN);
+  return u;
+}
+
 function connect(): void {
   // Relative to the page, so that the viewer also works under the middleware's /i/ID/ proxy.
-  const sock = new WebSocket(new URL("viewer", location.href.replace(/^http/, "ws")).href);
+  const sock = new WebSocket(withEmbedToken(new URL("viewer", location.href.replace(/^http/, "ws"))).href);
   sock.binaryType = "arraybuffer";
   ws = sock;
   sock.onopen = () => {
@@ -1003,7 +1010,7 @@ async function screenshot(): Promise<void> {
   const status = $("#shot-status");
   status.textContent = "rendering…";
   try {
-    const res = await fetch("api/screenshot", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ width, height, view }), credentials: "same-origin" });
+    const res = await fetch(withEmbedToken(new URL("api/screenshot", location.href)), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ width, height, view }), credentials: "same-origin" });
     if (!res.ok) throw new Error(((await res.json().catch(() => ({}))) as { error?: { message?: string } }).error?.message ?? `HTTP ${res.status}`);
     const blob = await res.blob();
     const a = document.createElement("a");
