@@ -21,6 +21,14 @@ function rendererBackend(name: string | undefined): Backend {
   throw new RemoteVisError("usage", "--renderer must be auto, cpu or cuda");
 }
 
+/** --ranks: a number, or auto: one rank per GPU when the instance was given several. */
+export function rankCount(value: string | undefined, gpus: number, backend: Backend): number {
+  if (value === undefined || value === "auto") return gpus > 1 && backend !== "cpu" ? gpus : 1;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 4096) throw new RemoteVisError("usage", "--ranks must be auto or an integer from 1 to 4096");
+  return n;
+}
+
 export const instance: Command = {
   name: "instance",
   summary: "run one visualization instance (the middleware starts these)",
@@ -39,6 +47,7 @@ its URL. Transfers larger than --max-bytes are refused.`,
     host: { type: "string", value: "ADDR", help: "address to bind and report ('auto': the one facing the middleware)", default: "127.0.0.1" },
     heartbeat: { type: "string", value: "SECONDS", help: "heartbeat interval", default: "10" },
     renderer: { type: "string", value: "auto|cpu|cuda", help: "renderer backend (auto = CUDA when a GPU is usable)", default: "auto" },
+    ranks: { type: "string", value: "N|auto", help: "MPI ranks of the distributed renderer (mpirun, or srun in a slurm job); auto = --gpus when > 1 and the renderer is not cpu", default: "auto" },
     "storage-root": { type: "string", multiple: true, value: "DIR", help: "folder files may be loaded from (repeatable)" },
   },
   async run(args) {
@@ -60,6 +69,7 @@ its URL. Transfers larger than --max-bytes are refused.`,
       heartbeatMs: Math.max(0.1, num("heartbeat")) * 1000,
       storageRoots: Array.isArray(roots) ? roots.map(String) : [],
       renderer: rendererBackend(str(args, "renderer")),
+      ranks: rankCount(str(args, "ranks"), num("gpus"), rendererBackend(str(args, "renderer"))),
     });
   },
 };

@@ -12,7 +12,9 @@ import { defaultSettings, type Camera, type Vec3 } from "./structs.ts";
 import { rankCount } from "../cli/instance.ts";
 
 const hasMpi = spawnSync("sh", ["-c", "command -v mpirun"]).status === 0 && Bun.file("ffi/rvrmpi/build/rvr_ranks").size > 1000;
-const slurmUp = hasMpi && spawnSync("scripts/slurm-up.sh", ["status"]).status === 0;
+// Opt-in (RVR_TEST_SRUN=1): in this CI container srun's job steps fail ("_send_slurmstepd_init
+// failed", rank exit 139) and leave the loopback node "completing", which blocks other tests.
+const slurmUp = hasMpi && process.env.RVR_TEST_SRUN === "1" && spawnSync("scripts/slurm-up.sh", ["status"]).status === 0;
 const env = { OMP_NUM_THREADS: "1" };
 
 function volume(n: number): Uint8Array {

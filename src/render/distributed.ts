@@ -9,7 +9,7 @@
  * fails with a `ranks_failed` error that names the cause (no hang: there is also a timeout per
  * request).
  */
-import { chmodSync, closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ranksExe from "../../ffi/rvrmpi/build/rvr_ranks" with { type: "file" };
@@ -54,31 +54,18 @@ export interface DistributedFrameStats extends RenderStats {
 }
 
 /** Where rvr_ranks is: beside its librvr.so in the build tree, or written out of the executable. */
-export function ranksExecutable(dir: string): string {
+export async function ranksExecutable(dir: string): Promise<string> {
   if (!ranksExe.startsWith("/$bunfs/") && !ranksExe.startsWith("B:/~BUN")) return ranksExe;
-  const out = join(dir, "rvr_ranks");
   // Embedded: both files go to a private folder (rvr_ranks finds librvr.so by rpath $ORIGIN).
   for (const [src, name, mode] of [
     [ranksExe, "rvr_ranks", 0o755],
     [rvrLib, "librvr.so", 0o644],
   ] as const) {
-    const bytes = new Uint8Array(Bun.file(src).size);
-    const fd = openSync(src, "r");
-    try {
-      readSync(fd, bytes, 0, bytes.length, 0);
-    } finally {
-      closeSync(fd);
-    }
     const dst = join(dir, name);
-    const w = openSync(dst, "w", mode);
-    try {
-      writeSync(w, bytes);
-    } finally {
-      closeSync(w);
-    }
+    await Bun.write(dst, new Uint8Array(await Bun.file(src).arrayBuffer()));
     chmodSync(dst, mode);
   }
-  return out;
+  return join(dir, "rvr_ranks");
 }
 
 /** The launcher's argv (data, never a shell string). */
@@ -150,7 +137,7 @@ export class DistributedRenderer implements RenderEngine {
 
   private async start(): Promise<void> {
     const socketPath = join(this.dir, "control.sock");
-    const exe = ranksExecutable(this.dir);
+    const exe = await ranksExecutable(this.dir);
     let connected!: () => void;
     const connectedP = new Promise<void>((res) => (connected = res));
     this.listener = Bun.listen({

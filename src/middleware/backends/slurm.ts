@@ -94,11 +94,12 @@ export class SlurmBackend implements Backend {
       ...SLURM_ARGV.submit,
       `--job-name=remotevis-${spec.id}`,
       `--output=${this.outputPath(spec)}`,
-      `--time=${Math.max(1, Math.ceil(o.timeMs / 60_000))}`,
-      "--nodes=1",
-      "--ntasks=1",
+      `--time=${Math.max(1, Math.ceil((spec.slurm?.timeMs ?? o.timeMs) / 60_000))}`,
+      // Several GPUs: one task per GPU (the instance starts its MPI ranks in them with srun);
+      // slurm adds nodes when one node has too few GPUs.
+      ...(spec.gpus > 1 ? [`--ntasks=${spec.gpus}`] : ["--nodes=1", "--ntasks=1"]),
       ...(o.gpusOption ? fill([o.gpusOption], { gpus: String(spec.gpus) }) : []),
-      ...opt("partition", o.partition),
+      ...opt("partition", spec.slurm?.partition || o.partition),
       ...opt("account", o.account),
       ...opt("qos", o.qos),
       ...opt("constraint", o.constraint),

@@ -1,0 +1,146 @@
+/*
+ * rvr_ranks.h - the control channel of rvr_ranks, librvr across several GPUs / nodes.
+ *
+ * THIS HEADER IS THE MANUAL of the program build/rvr_ranks and of its wire protocol.
+ *
+ * What it is
+ * ----------
+ * rvr_ranks is an MPI program (Debian openmpi) started with one rank per GPU (or per CPU
+ * socket / node without GPUs):
+ *   mpirun -n N rvr_ranks --socket PATH [--backend cpu|cuda|auto] [--composite auto|bswap|direct]
+ *                         [--op-timeout SECONDS]
+ *   srun   -n N rvr_ranks --socket PATH ...           (inside a slurm allocation)
+ * Rank 0 connects to the UNIX socket PATH (the instance listens there) and serves requests;
+ * every rank owns one librvr renderer. Each rank renders its part of the volume into a
+ * premultiplied RGBA image with a transparent background; the partial images are composited
+ * in visibility order (sort-last) and the final image reaches rank 0, which answers with it.
+ *
+ * Decomposition
+ * -------------
+ * The volume is cut into slabs along its slowest memory axis (logical axis 0 for C order,
+ * logical axis 2 for F order), at multiples of 16 layers (bricks of 16^3), so that every
+ * rank's part is one contiguous byte range of the shared-memory file the volume arrived in.
+ * The cuts balance a cost per 16-layer block: 8 per non-empty 16^3 brick + 1 per brick, a
+ * brick being non-empty when its max exceeds data_min + 5% of the data range (a proxy of
+ * "the transfer function shows something there" that does not depend on the TF, so a TF
+ * change never moves data). Each rank holds its slab plus 2 ghost layers on each side
+ * (trilinear samples and the S1 central differences of boundary samples stay inside), renders
+ * only the samples of its own slab (clip box), in global world coordinates (the camera, clip
+ * box, clip planes and points are translated by the slab's origin). The normalization window
+ * is the global one (auto = min..max of the whole volume, computed by rank 0's scan).
+ * Points are distributed by position along the same axis (each point to the slab holding its
+ * centre); the point colormap range, when automatic, is the global min..max of the values.
+ *
+ * Data paths (nothing is staged twice on one host)
+ * ----------
+ * SET_VOLUME names a file (normally in /dev/shm) that holds the whole volume, as received by
+ * the instance. A rank on the same host as rank 0 maps only its slab (+ghosts) of that file,
+ * read-only, and librvr borrows the mapping (RVR_VOLUME_BORROW). A rank on another host
+ * receives its slab from rank 0 with MPI (chunks of 256 MiB). RETRIEVE names an output file
+ * of exactly the result's size: ranks on rank 0's host write their part straight into it,
+ * others send it to rank 0, which writes it.
+ *
+ * Compositing
+ * -----------
+ * bswap:  binary swap over the largest power of two P <= N ranks; with N > P, the first
+ *         N - P pairs of neighbouring slabs are folded first (the odd rank sends its whole
+ *         image to the even one). log2(P) exchange rounds of halves, then a gather.
+ * direct: direct send: the image is cut into N pixel ranges, rank j composites range j from
+ *         all N partial images (one all-to-all), then a gather.
+ * auto:   bswap when N is a power of two, else direct (the measurements are in README.md).
+ * Composite/ISO/slices use "over" in slab visibility order; MIP/MinIP render grey values
+ * (RVR_F_GRAY) and combine them with max/min; rank 0 applies the TF and the background.
+ * AVERAGE is refused with several ranks (RR_ERR_UNSUPPORTED: the sample counts per ray are
+ * not in the partial images).
+ * Exactness: sample positions of a ray start where it enters the rank's sub-box, not the
+ * whole volume, and partial images are 8-bit; images equal the single-rank image within a
+ * few levels (tests/ranks_test.c states the tolerance). S2 shadows and S3 occlusion are
+ * computed per slab (light blocked by another rank's slab is not seen).
+ *
+ * Failures
+ * --------
+ * MPI errors return (MPI_ERRORS_RETURN) and become RR_ERR_MPI answers. A rank that dies ends
+ * the job (mpirun / srun --kill-on-bad-exit kill the others), so the instance sees the socket
+ * close and reports it; rank 0 also has a watchdog: a request running longer than
+ * --op-timeout seconds (default 120) is answered with RR_ERR_TIMEOUT and the job is aborted.
+ * If the socket closes, all ranks exit.
+ *
+ * Wire protocol (little endian, host order; UNIX stream socket)
+ * -------------
+ * request: rr_req (16 bytes) + len payload bytes;  answer: rr_rep (16 bytes) + len bytes.
+ * An answer with status < 0 carries a UTF-8 error message as payload. Payload layouts below
+ * give byte offsets (packed, no padding).
+ */
+#ifndef RVR_RANKS_H
+#define RVR_RANKS_H
+
+#include <stdint.h>
+
+#define RR_REQ_MAGIC 0x51525652u /* "RVRQ" */
+#define RR_REP_MAGIC 0x41525652u /* "RVRA" */
+#define RR_PATH_MAX 256
+
+typedef struct rr_req {
+    uint32_t magic;
+    uint32_t op;
+    uint64_t len;
+} rr_req;
+
+typedef struct rr_rep {
+    uint32_t magic;
+    int32_t status;
+    uint64_t len;
+} rr_rep;
+
+/* Status codes besides librvr's RVR_ERR_* (which pass through). */
+enum {
+    RR_ERR_UNSUPPORTED = -3, /* = RVR_ERR_UNSUPPORTED */
+    RR_ERR_MPI = -100,       /* an MPI call failed (a rank died, network) */
+    RR_ERR_TIMEOUT = -101,   /* the watchdog fired: the request took longer than --op-timeout */
+    RR_ERR_PROTO = -102,     /* malformed request */
+    RR_ERR_IO = -103         /* cannot open / map / write a named file */
+};
+
+enum {
+    /* -> 16 + 4*N: int32 ranks, int32 backend (RVR_BACKEND_*), int32 hosts, int32 composite
+     *    (1 bswap, 2 direct), then int32 pid[N] (rank order) */
+    RR_OP_HELLO = 1,
+    /* <- 64 rvr_volume_desc, 8 uint64 bytes, 256 char path[] (NUL-terminated)
+     * -> 80 rvr_volume_info (global), 32 double ms[4] (scan, distribute, upload max, total),
+     *    then uint64 bounds[N+1]: slab cuts in layers of the slab axis */
+    RR_OP_SET_VOLUME = 2,
+    /* <- 16: double lo, hi (lo == hi: automatic)  -> 80 rvr_volume_info */
+    RR_OP_SET_WINDOW = 3,
+    /* <- float rgba[4n] */
+    RR_OP_SET_TF = 4,
+    /* <- 8 uint64 n, float xyz[3n], float values[n] */
+    RR_OP_SET_POINTS = 5,
+    RR_OP_CLEAR_POINTS = 6,
+    /* <- float rgba[4n] */
+    RR_OP_SET_POINT_CMAP = 7,
+    /* <- 48 rvr_camera, 224 rvr_render_settings, uint32 width, uint32 height (280 bytes)
+     * -> 64 rr_frame_stats, then width*height*4 RGBA */
+    RR_OP_RENDER = 8,
+    /* <- 36 rvr_slice, 224 rvr_render_settings, uint32 width, uint32 height (268 bytes)
+     * -> 64 rr_frame_stats, then width*height*4 RGBA */
+    RR_OP_SLICE = 9,
+    /* <- uint64 lo[3], uint64 hi[3], uint32 step[3], uint32 0, char path[256]
+     *    (the file must exist with at least the result's size) -> 8 uint64 bytes written */
+    RR_OP_RETRIEVE = 10,
+    /* -> nothing; every rank exits */
+    RR_OP_QUIT = 11
+};
+
+/** Answer header of RENDER / SLICE. 64 bytes. */
+typedef struct rr_frame_stats {
+    double total_ms;        /* the request at rank 0 */
+    double render_ms_max;   /* slowest rank's rvr_render */
+    double render_ms_min;   /* fastest rank's rvr_render */
+    double composite_ms;    /* exchange + compositing (rank 0) */
+    double gather_ms;       /* gather of the final pieces to rank 0 + background (rank 0) */
+    uint64_t composite_bytes; /* bytes sent between ranks for this frame (all ranks) */
+    uint64_t samples;       /* sum over ranks */
+    uint64_t rays;          /* sum over ranks */
+} rr_frame_stats;
+
+#endif

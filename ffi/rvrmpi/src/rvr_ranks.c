@@ -1,0 +1,1087 @@
+/*
+ * rvr_ranks.c - librvr on several MPI ranks (one per GPU / socket); see include/rvr_ranks.h.
+ *
+ * Every request that rank 0 reads from the instance's socket is broadcast (op + payload) to
+ * all ranks, and all ranks run the same handler; collective steps inside the handlers agree on
+ * errors (the smallest status wins, with the rank that produced it). Idle ranks wait for the
+ * next request with a non-blocking broadcast polled every few ms, so an idle job does not
+ * burn its cores.
+ */
+#define _GNU_SOURCE
+#include "rvr_ranks.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <mpi.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "composite.h"
+#include "decomp.h"
+#include "rvr.h"
+
+typedef struct ctx {
+    int rank, n, local_rank, local_n, hosts;
+    char host[MPI_MAX_PROCESSOR_NAME];
+    rvr_renderer *r;
+    int backend, algo;
+    /* volume (all ranks know the global layout) */
+    int has_global, vol_ok;
+    rvr_volume_desc gdesc;
+    uint64_t abc[3];
+    int esize, laxis, waxis;
+    double sp;            /* spacing along the slab axis */
+    uint64_t *bounds;     /* [n+1] layers */
+    double *bw;           /* [n+1] world coordinates of the cuts on the slab axis */
+    double win_lo, win_hi, data_min, data_max;
+    uint64_t nan_count, maxdim;
+    void *map;            /* this rank's slab (+ghosts): a mapping or malloc'd */
+    size_t map_len;
+    int map_is_mmap;
+    uint64_t g0, g1;      /* local layers (with ghosts) */
+    /* points: rank 0 keeps all of them to redistribute when the volume changes */
+    float *pxyz, *pval;
+    uint64_t pn;
+    float pmin, pmax;
+    int has_points;
+    /* TF copy (rank 0 colours MIP/MinIP values) */
+    float *tf;
+    uint32_t tfn;
+    int sock;
+    int test_delay_ms;
+} ctx;
+
+static int g_sock = -1;
+static volatile sig_atomic_t g_alarm_armed = 0;
+
+static double now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+/* ---------------------------------------------------------------- socket I/O (rank 0) ---- */
+
+static int read_full(int fd, void *buf, size_t n) {
+    uint8_t *p = buf;
+    while (n) {
+        ssize_t k = read(fd, p, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        p += k, n -= (size_t)k;
+    }
+    return 0;
+}
+
+static int write_full(int fd, const void *buf, size_t n) {
+    const uint8_t *p = buf;
+    while (n) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        p += k, n -= (size_t)k;
+    }
+    return 0;
+}
+
+static int reply(int status, const void *a, size_t alen, const void *b, size_t blen) {
+    rr_rep h = {RR_REP_MAGIC, status, alen + blen};
+    if (write_full(g_sock, &h, sizeof h)) return -1;
+    if (alen && write_full(g_sock, a, alen)) return -1;
+    if (blen && write_full(g_sock, b, blen)) return -1;
+    return 0;
+}
+
+static int reply_error(int status, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (k < 0) k = 0;
+    if (k >= (int)sizeof msg) k = sizeof msg - 1;
+    return reply(status, msg, (size_t)k, NULL, 0);
+}
+
+/* Watchdog: answers RR_ERR_TIMEOUT and ends the job (async-signal-safe calls only). */
+static char g_timeout_msg[200];
+static void on_alarm(int sig) {
+    (void)sig;
+    if (!g_alarm_armed) return;
+    size_t len = strlen(g_timeout_msg);
+    rr_rep h = {RR_REP_MAGIC, RR_ERR_TIMEOUT, len};
+    if (write(g_sock, &h, sizeof h) == (ssize_t)sizeof h) {
+        ssize_t w = write(g_sock, g_timeout_msg, len);
+        (void)w;
+    }
+    _exit(70);
+}
+
+/* ------------------------------------------------------------------------ MPI helpers ---- */
+
+/* Agree on a status across ranks: the smallest (most negative) wins; *who gets its rank. */
+static int agree(int rc, int *who) {
+    struct {
+        int v, r;
+    } in = {rc, 0}, out;
+    MPI_Comm_rank(MPI_COMM_WORLD, &in.r);
+    int mrc = MPI_Allreduce(&in, &out, 1, MPI_2INT, MPI_MINLOC, MPI_COMM_WORLD);
+    if (mrc != MPI_SUCCESS) {
+        if (who) *who = -1;
+        return RR_ERR_MPI;
+    }
+    if (who) *who = out.r;
+    return out.v;
+}
+
+static void mpi_fail(ctx *c, int mrc, const char *what) {
+    char s[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(mrc, s, &len);
+    if (c->rank == 0) reply_error(RR_ERR_MPI, "rank 0: MPI %s failed: %s", what, s);
+    fprintf(stderr, "rvr_ranks: rank %d: MPI %s failed: %s\n", c->rank, what, s);
+    MPI_Abort(MPI_COMM_WORLD, 3);
+    _exit(3);
+}
+
+#define MPI_CHECK(c, call, what)                              \
+    do {                                                      \
+        int mrc_ = (call);                                    \
+        if (mrc_ != MPI_SUCCESS) mpi_fail((c), mrc_, (what)); \
+    } while (0)
+
+static void bcast_big(ctx *c, void *buf, size_t len) {
+    const size_t chunk = (size_t)1 << 28;
+    for (size_t off = 0; off < len; off += chunk) {
+        size_t k = len - off < chunk ? len - off : chunk;
+        MPI_CHECK(c, MPI_Bcast((uint8_t *)buf + off, (int)k, MPI_BYTE, 0, MPI_COMM_WORLD), "broadcast");
+    }
+}
+
+/* --------------------------------------------------------------------------- volume ---- */
+
+static uint64_t layer_bytes(const ctx *c) { return c->abc[1] * c->abc[2] * (uint64_t)c->esize; }
+
+static void drop_local(ctx *c) {
+    if (c->map) {
+        if (c->map_is_mmap) munmap(c->map, c->map_len);
+        else free(c->map);
+    }
+    c->map = NULL;
+    c->map_len = 0;
+}
+
+/* Local layers (with ghosts) of rank i; 0 layers when its slab is empty. */
+static void local_range(const ctx *c, int i, uint64_t *g0, uint64_t *g1) {
+    const uint64_t z0 = c->bounds[i], z1 = c->bounds[i + 1];
+    if (z0 >= z1) {
+        *g0 = *g1 = 0;
+        return;
+    }
+    *g0 = z0 >= RR_GHOST ? z0 - RR_GHOST : 0;
+    *g1 = z1 + RR_GHOST < c->abc[0] ? z1 + RR_GHOST : c->abc[0];
+}
+
+static int has_local(const ctx *c, int i) {
+    return c->has_global && c->vol_ok && c->bounds[i] < c->bounds[i + 1];
+}
+
+/* World offset of rank i's local volume along the slab axis. */
+static double origin_of(const ctx *c, int i) {
+    if (!has_local(c, i)) return 0;
+    uint64_t g0, g1;
+    local_range(c, i, &g0, &g1);
+    return (double)g0 * c->sp;
+}
+
+static void fill_info(const ctx *c, rvr_volume_info *info) {
+    memset(info, 0, sizeof *info);
+    memcpy(info->shape, c->gdesc.shape, sizeof info->shape);
+    info->dtype = c->gdesc.dtype;
+    info->order = c->gdesc.order;
+    info->window_lo = c->win_lo;
+    info->window_hi = c->win_hi;
+    info->data_min = c->data_min;
+    info->data_max = c->data_max;
+    info->nan_count = c->nan_count;
+    info->bytes = c->gdesc.shape[0] * c->gdesc.shape[1] * c->gdesc.shape[2] * (uint64_t)c->esize;
+}
+
+typedef struct vol_plan {
+    int32_t rc;
+    int32_t pad;
+    double win_lo, win_hi, min, max;
+    uint64_t nan_count;
+    char host[MPI_MAX_PROCESSOR_NAME];
+    char msg[256];
+} vol_plan;
+
+static int distribute_points(ctx *c);
+
+static void op_set_volume(ctx *c, const uint8_t *p, uint64_t len) {
+    const double t0 = now_ms();
+    rvr_volume_desc d;
+    uint64_t bytes = 0;
+    char path[RR_PATH_MAX];
+    memset(&d, 0, sizeof d);
+    if (len >= 64 + 8 + RR_PATH_MAX) {
+        memcpy(&d, p, 64);
+        memcpy(&bytes, p + 64, 8);
+        memcpy(path, p + 72, RR_PATH_MAX);
+        path[RR_PATH_MAX - 1] = 0;
+    }
+    vol_plan plan;
+    memset(&plan, 0, sizeof plan);
+    uint64_t *bounds = calloc((size_t)c->n + 1, sizeof(uint64_t));
+    uint64_t abc[3];
+    const int esize = rvr_dtype_size(d.dtype);
+    double t_scan = 0;
+    if (c->rank == 0) {
+        memcpy(plan.host, c->host, sizeof plan.host);
+        uint64_t count = d.shape[0] * d.shape[1] * d.shape[2];
+        if (len < 64 + 8 + RR_PATH_MAX) plan.rc = RR_ERR_PROTO;
+        else if (esize < 0) plan.rc = RVR_ERR_DTYPE;
+        else if (!d.shape[0] || !d.shape[1] || !d.shape[2] || (d.order != 0 && d.order != 1)) plan.rc = RVR_ERR_INVALID;
+        else if (count * (uint64_t)esize != bytes) plan.rc = RVR_ERR_SIZE;
+        else if (d.window_lo > d.window_hi || !isfinite(d.window_lo) || !isfinite(d.window_hi)) plan.rc = RVR_ERR_RANGE;
+        if (!bounds) plan.rc = RVR_ERR_NOMEM;
+        void *all = NULL;
+        int fd = -1;
+        if (plan.rc == 0) {
+            fd = open(path, O_RDONLY);
+            struct stat st;
+            if (fd < 0 || fstat(fd, &st) || (uint64_t)st.st_size < bytes) {
+                plan.rc = RR_ERR_IO;
+                snprintf(plan.msg, sizeof plan.msg, "cannot open %s with %llu bytes: %s", path,
+                         (unsigned long long)bytes, fd < 0 ? strerror(errno) : "too small");
+            } else {
+                all = mmap(NULL, bytes, PROT_READ, MAP_SHARED, fd, 0);
+                if (all == MAP_FAILED) {
+                    all = NULL;
+                    plan.rc = RR_ERR_IO;
+                    snprintf(plan.msg, sizeof plan.msg, "cannot map %s: %s", path, strerror(errno));
+                }
+            }
+        }
+        if (plan.rc == 0) {
+            rr_mem_axes(d.shape, d.order, abc);
+            rr_scan sc;
+            const double ts = now_ms();
+            int src = rr_scan_volume(all, d.dtype, abc, &sc);
+            t_scan = now_ms() - ts;
+            if (src) plan.rc = src;
+            else {
+                rr_cut(sc.cost, sc.blocks, abc[0], c->n, bounds);
+                plan.min = sc.min, plan.max = sc.max, plan.nan_count = sc.nan_count;
+                if (d.window_lo == d.window_hi) rr_auto_window(sc.min, sc.max, &plan.win_lo, &plan.win_hi);
+                else plan.win_lo = d.window_lo, plan.win_hi = d.window_hi;
+                rr_scan_free(&sc);
+            }
+        }
+        if (all) munmap(all, bytes);
+        if (fd >= 0) close(fd);
+    }
+    MPI_CHECK(c, MPI_Bcast(&plan, sizeof plan, MPI_BYTE, 0, MPI_COMM_WORLD), "broadcast");
+    if (plan.rc) {
+        free(bounds);
+        if (c->rank == 0) reply_error(plan.rc, "set volume: %s", plan.msg[0] ? plan.msg : rvr_strerror(plan.rc));
+        return;
+    }
+    MPI_CHECK(c, MPI_Bcast(bounds, c->n + 1, MPI_UINT64_T, 0, MPI_COMM_WORLD), "broadcast");
+    rr_mem_axes(d.shape, d.order, abc);
+    /* Adopt the new layout (the old local volume stays mapped until librvr replaced it). */
+    free(c->bounds);
+    c->bounds = bounds;
+    c->gdesc = d;
+    memcpy(c->abc, abc, sizeof abc);
+    c->esize = esize;
+    c->laxis = d.order == 1 ? 2 : 0;
+    c->waxis = d.order == 1 ? 0 : 2; /* logical axis 0 is world z, axis 2 world x */
+    c->sp = d.spacing[c->laxis] > 0 ? d.spacing[c->laxis] : 1.0;
+    c->win_lo = plan.win_lo, c->win_hi = plan.win_hi;
+    c->data_min = plan.min, c->data_max = plan.max, c->nan_count = plan.nan_count;
+    c->maxdim = d.shape[0] > d.shape[1] ? d.shape[0] : d.shape[1];
+    if (d.shape[2] > c->maxdim) c->maxdim = d.shape[2];
+    free(c->bw);
+    c->bw = malloc(sizeof(double) * ((size_t)c->n + 1));
+    for (int i = 0; i <= c->n; i++) c->bw[i] = (double)bounds[i] * c->sp;
+    c->has_global = 1;
+    c->vol_ok = 1;
+
+    /* Local bytes: map the slab from the file on rank 0's host, else receive it. */
+    const double td = now_ms();
+    uint64_t g0, g1;
+    local_range(c, c->rank, &g0, &g1);
+    const uint64_t lb = layer_bytes(c);
+    void *mine = NULL;
+    size_t mine_len = 0;
+    int mine_mmap = 0, rc = 0;
+    int want_remote = 0;
+    if (g1 > g0) {
+        if (strcmp(plan.host, c->host) == 0) {
+            int fd = open(path, O_RDONLY);
+            if (fd >= 0) {
+                const long pg = sysconf(_SC_PAGESIZE);
+                const uint64_t off = g0 * lb, aoff = off / (uint64_t)pg * (uint64_t)pg;
+                const size_t mlen = (size_t)((g1 - g0) * lb + (off - aoff));
+                void *m = mmap(NULL, mlen, PROT_READ, MAP_SHARED, fd, (off_t)aoff);
+                close(fd);
+                if (m != MAP_FAILED) {
+                    mine = m;
+                    mine_len = mlen;
+                    mine_mmap = 1;
+                }
+            }
+        }
+        if (!mine) want_remote = 1;
+    }
+    int *remote = calloc((size_t)c->n, sizeof(int));
+    MPI_CHECK(c, MPI_Allgather(&want_remote, 1, MPI_INT, remote, 1, MPI_INT, MPI_COMM_WORLD), "allgather");
+    const size_t chunk = (size_t)1 << 28;
+    if (c->rank == 0) {
+        int fd = -1;
+        for (int i = 1; i < c->n; i++) {
+            if (!remote[i]) continue;
+            uint64_t a0, a1;
+            local_range(c, i, &a0, &a1);
+            if (fd < 0) fd = open(path, O_RDONLY);
+            const size_t total = (size_t)((a1 - a0) * lb);
+            void *m = fd >= 0 ? mmap(NULL, total + (size_t)(a0 * lb % (uint64_t)sysconf(_SC_PAGESIZE)), PROT_READ, MAP_SHARED, fd,
+                                     (off_t)(a0 * lb / (uint64_t)sysconf(_SC_PAGESIZE) * (uint64_t)sysconf(_SC_PAGESIZE)))
+                              : MAP_FAILED;
+            const uint8_t *src = m == MAP_FAILED ? NULL : (const uint8_t *)m + a0 * lb % (uint64_t)sysconf(_SC_PAGESIZE);
+            for (size_t off = 0; off < total; off += chunk) {
+                size_t k = total - off < chunk ? total - off : chunk;
+                /* a failed map sends zeros of the right size; the error is reported below */
+                static uint8_t zeros[1];
+                MPI_CHECK(c, MPI_Send(src ? src + off : zeros, src ? (int)k : 0, MPI_BYTE, i, 401, MPI_COMM_WORLD), "send slab");
+            }
+            if (!src) rc = RR_ERR_IO;
+            if (m != MAP_FAILED) munmap(m, total + (size_t)(a0 * lb % (uint64_t)sysconf(_SC_PAGESIZE)));
+        }
+        if (fd >= 0) close(fd);
+    } else if (want_remote) {
+        const size_t total = (size_t)((g1 - g0) * lb);
+        mine = malloc(total ? total : 1);
+        mine_len = total;
+        for (size_t off = 0; off < total; off += chunk) {
+            size_t k = total - off < chunk ? total - off : chunk;
+            MPI_Status st;
+            MPI_CHECK(c, MPI_Recv(mine ? (uint8_t *)mine + off : NULL, mine ? (int)k : 0, MPI_BYTE, 0, 401, MPI_COMM_WORLD, &st), "receive slab");
+            int got = 0;
+            MPI_Get_count(&st, MPI_BYTE, &got);
+            if ((size_t)got != k) rc = RR_ERR_IO;
+        }
+        if (!mine) rc = RVR_ERR_NOMEM;
+    }
+    free(remote);
+    const double t_dist = now_ms() - td;
+
+    const double tu = now_ms();
+    if (rc == 0 && g1 > g0) {
+        rvr_volume_desc ld = d;
+        ld.shape[c->laxis] = g1 - g0;
+        ld.window_lo = c->win_lo;
+        ld.window_hi = c->win_hi;
+        ld.flags |= RVR_VOLUME_BORROW;
+        const uint8_t *data = mine_mmap ? (const uint8_t *)mine + (g0 * lb % (uint64_t)sysconf(_SC_PAGESIZE)) : mine;
+        rc = rvr_renderer_set_volume(c->r, &ld, data, (g1 - g0) * lb);
+    }
+    double t_up = now_ms() - tu, t_up_max = 0;
+    MPI_CHECK(c, MPI_Reduce(&t_up, &t_up_max, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD), "reduce");
+    if (rc == 0) {
+        drop_local(c);
+        c->map = mine;
+        c->map_len = mine_len;
+        c->map_is_mmap = mine_mmap;
+        c->g0 = g0, c->g1 = g1;
+    } else if (mine) {
+        if (mine_mmap) munmap(mine, mine_len);
+        else free(mine);
+    }
+    int who = 0;
+    int arc = agree(rc, &who);
+    if (arc) c->vol_ok = 0; /* some rank failed: no volume is shown until the next one */
+    int prc = distribute_points(c);
+    if (c->rank == 0) {
+        if (arc) {
+            reply_error(arc, "set volume: rank %d: %s", who, rvr_strerror(arc));
+            return;
+        }
+        if (prc) {
+            reply_error(prc, "set volume: redistributing the points: %s", rvr_strerror(prc));
+            return;
+        }
+        uint8_t head[80 + 32];
+        rvr_volume_info info;
+        fill_info(c, &info);
+        memcpy(head, &info, 80);
+        double ms[4] = {t_scan, t_dist, t_up_max, now_ms() - t0};
+        memcpy(head + 80, ms, 32);
+        reply(0, head, sizeof head, c->bounds, sizeof(uint64_t) * ((size_t)c->n + 1));
+    }
+}
+
+static void op_set_window(ctx *c, const uint8_t *p, uint64_t len) {
+    double lo = 0, hi = 0;
+    int rc = 0;
+    if (len < 16) rc = RR_ERR_PROTO;
+    else memcpy(&lo, p, 8), memcpy(&hi, p + 8, 8);
+    if (!rc && !c->has_global) rc = RVR_ERR_NO_VOLUME;
+    if (!rc && (!isfinite(lo) || !isfinite(hi) || lo > hi)) rc = RVR_ERR_RANGE;
+    if (!rc && lo == hi) rr_auto_window(c->data_min, c->data_max, &lo, &hi);
+    if (!rc && has_local(c, c->rank)) rc = rvr_renderer_set_window(c->r, lo, hi);
+    int who = 0;
+    rc = agree(rc, &who);
+    if (!rc) c->win_lo = lo, c->win_hi = hi;
+    if (c->rank != 0) return;
+    if (rc) {
+        reply_error(rc, "set window: rank %d: %s", who, rvr_strerror(rc));
+        return;
+    }
+    rvr_volume_info info;
+    fill_info(c, &info);
+    reply(0, &info, sizeof info, NULL, 0);
+}
+
+static void op_floats(ctx *c, int op, const uint8_t *p, uint64_t len) {
+    const uint32_t n = (uint32_t)(len / 16);
+    float *f = malloc(len ? len : 1);
+    int rc = f ? 0 : RVR_ERR_NOMEM;
+    if (f) memcpy(f, p, len);
+    if (!rc) rc = op == RR_OP_SET_TF ? rvr_renderer_set_tf(c->r, f, n) : rvr_renderer_set_point_colormap(c->r, f, n);
+    if (!rc && op == RR_OP_SET_TF) {
+        free(c->tf);
+        c->tf = f;
+        c->tfn = n;
+        f = NULL;
+    }
+    free(f);
+    int who = 0;
+    rc = agree(rc, &who);
+    if (c->rank == 0) {
+        if (rc) reply_error(rc, "%s: rank %d: %s", op == RR_OP_SET_TF ? "set TF" : "set point colormap", who, rvr_strerror(rc));
+        else reply(0, NULL, 0, NULL, 0);
+    }
+}
+
+/* --------------------------------------------------------------------------- points ---- */
+
+static int slab_of(const ctx *c, double x) {
+    int k = 0;
+    while (k + 1 < c->n && x >= c->bw[k + 1]) k++;
+    return k;
+}
+
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/* Rank 0 sends every rank the points of its slab (translated into its local frame). */
+static int distribute_points(ctx *c) {
+    int has = c->rank == 0 ? c->has_points : 0;
+    MPI_CHECK(c, MPI_Bcast(&has, 1, MPI_INT, 0, MPI_COMM_WORLD), "broadcast");
+    c->has_points = has;
+    int rc = 0;
+    if (!has) {
+        rc = rvr_renderer_clear_points(c->r);
+        return agree(rc, NULL);
+    }
+    float range[2] = {c->pmin, c->pmax};
+    MPI_CHECK(c, MPI_Bcast(range, 2, MPI_FLOAT, 0, MPI_COMM_WORLD), "broadcast");
+    c->pmin = range[0], c->pmax = range[1];
+    if (!c->has_global) {
+        /* no volume: slabs of equal point counts along world z */
+        c->waxis = 2;
+        free(c->bw);
+        c->bw = malloc(sizeof(double) * ((size_t)c->n + 1));
+        if (c->rank == 0) {
+            float *z = malloc(sizeof(float) * (c->pn ? c->pn : 1));
+            for (uint64_t i = 0; i < c->pn; i++) z[i] = c->pxyz[3 * i + 2];
+            qsort(z, c->pn, sizeof(float), cmp_float);
+            for (int k = 0; k <= c->n; k++) c->bw[k] = c->pn ? z[(c->pn - 1) * (uint64_t)k / (uint64_t)c->n] : 0;
+            free(z);
+        }
+        MPI_CHECK(c, MPI_Bcast(c->bw, c->n + 1, MPI_DOUBLE, 0, MPI_COMM_WORLD), "broadcast");
+    }
+    int *counts = NULL, *displs3 = NULL, *counts3 = NULL, *displs = NULL;
+    float *sx = NULL, *sv = NULL;
+    if (c->rank == 0) {
+        counts = calloc((size_t)c->n, sizeof(int));
+        counts3 = calloc((size_t)c->n, sizeof(int));
+        displs = calloc((size_t)c->n, sizeof(int));
+        displs3 = calloc((size_t)c->n, sizeof(int));
+        sx = malloc(sizeof(float) * 3 * (c->pn ? c->pn : 1));
+        sv = malloc(sizeof(float) * (c->pn ? c->pn : 1));
+        int *slab = malloc(sizeof(int) * (c->pn ? c->pn : 1));
+        for (uint64_t i = 0; i < c->pn; i++) {
+            slab[i] = slab_of(c, c->pxyz[3 * i + c->waxis]);
+            counts[slab[i]]++;
+        }
+        for (int k = 1; k < c->n; k++) displs[k] = displs[k - 1] + counts[k - 1];
+        int *fill = calloc((size_t)c->n, sizeof(int));
+        for (uint64_t i = 0; i < c->pn; i++) {
+            const int k = slab[i];
+            const size_t j = (size_t)displs[k] + (size_t)fill[k]++;
+            const double o = origin_of(c, k);
+            for (int a = 0; a < 3; a++) sx[3 * j + a] = c->pxyz[3 * i + a] - (a == c->waxis ? (float)o : 0.f);
+            sv[j] = c->pval[i];
+        }
+        for (int k = 0; k < c->n; k++) counts3[k] = 3 * counts[k], displs3[k] = 3 * displs[k];
+        free(fill);
+        free(slab);
+    }
+    int mine = 0;
+    MPI_CHECK(c, MPI_Scatter(counts, 1, MPI_INT, &mine, 1, MPI_INT, 0, MPI_COMM_WORLD), "scatter");
+    float *xyz = malloc(sizeof(float) * 3 * ((size_t)mine + 1)), *val = malloc(sizeof(float) * ((size_t)mine + 1));
+    MPI_CHECK(c, MPI_Scatterv(sx, counts3, displs3, MPI_FLOAT, xyz, 3 * mine, MPI_FLOAT, 0, MPI_COMM_WORLD), "scatter");
+    MPI_CHECK(c, MPI_Scatterv(sv, counts, displs, MPI_FLOAT, val, mine, MPI_FLOAT, 0, MPI_COMM_WORLD), "scatter");
+    rc = mine ? rvr_renderer_set_points(c->r, xyz, val, (uint64_t)mine) : rvr_renderer_clear_points(c->r);
+    free(xyz), free(val), free(counts), free(counts3), free(displs), free(displs3), free(sx), free(sv);
+    return agree(rc, NULL);
+}
+
+static void op_set_points(ctx *c, const uint8_t *p, uint64_t len) {
+    int rc = 0;
+    if (c->rank == 0) {
+        uint64_t n = 0;
+        if (len >= 8) memcpy(&n, p, 8);
+        if (len < 8 || len != 8 + 16 * n) rc = RR_ERR_PROTO;
+        else if (n == 0) rc = RVR_ERR_EMPTY;
+        float *xyz = NULL, *val = NULL;
+        if (!rc) {
+            xyz = malloc(12 * n);
+            val = malloc(4 * n);
+            if (!xyz || !val) rc = RVR_ERR_NOMEM;
+        }
+        if (!rc) {
+            memcpy(xyz, p + 8, 12 * n);
+            memcpy(val, p + 8 + 12 * n, 4 * n);
+            free(c->pxyz), free(c->pval);
+            c->pxyz = xyz, c->pval = val, c->pn = n, c->has_points = 1;
+            float mn = INFINITY, mx = -INFINITY;
+            for (uint64_t i = 0; i < n; i++)
+                if (isfinite(val[i])) mn = fminf(mn, val[i]), mx = fmaxf(mx, val[i]);
+            c->pmin = mn, c->pmax = mx;
+        } else {
+            free(xyz), free(val);
+        }
+    }
+    MPI_CHECK(c, MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD), "broadcast");
+    if (rc) {
+        if (c->rank == 0) reply_error(rc, "set points: %s", rvr_strerror(rc));
+        return;
+    }
+    rc = distribute_points(c);
+    if (c->rank == 0) {
+        if (rc) reply_error(rc, "set points: %s", rvr_strerror(rc));
+        else reply(0, NULL, 0, NULL, 0);
+    }
+}
+
+static void op_clear_points(ctx *c) {
+    if (c->rank == 0) {
+        free(c->pxyz), free(c->pval);
+        c->pxyz = c->pval = NULL;
+        c->pn = 0;
+        c->has_points = 0;
+    }
+    int rc = distribute_points(c);
+    if (c->rank == 0) {
+        if (rc) reply_error(rc, "clear points: %s", rvr_strerror(rc));
+        else reply(0, NULL, 0, NULL, 0);
+    }
+}
+
+/* --------------------------------------------------------------------------- render ---- */
+
+/* The per-rank settings: premultiplied on transparent black, own slab only, local frame. */
+static void local_settings(const ctx *c, const rvr_render_settings *s, rvr_render_settings *ls, double origin) {
+    *ls = *s;
+    ls->flags |= RVR_F_PREMULTIPLIED;
+    ls->background[0] = ls->background[1] = ls->background[2] = ls->background[3] = 0;
+    if (s->mode == RVR_MODE_MIP || s->mode == RVR_MODE_MINIP) ls->flags |= RVR_F_GRAY;
+    if (ls->ao_radius == 0 && c->maxdim) ls->ao_radius = fmaxf(4.f, (float)c->maxdim / 16.f);
+    if (c->has_points && !(s->point_cmap_lo < s->point_cmap_hi) && c->pmin <= c->pmax) {
+        ls->point_cmap_lo = c->pmin;
+        ls->point_cmap_hi = c->pmax > c->pmin ? c->pmax : c->pmin + 1;
+    }
+    if (!has_local(c, c->rank)) {
+        ls->flags |= RVR_F_HIDE_VOLUME;
+        return;
+    }
+    const int w = c->waxis;
+    float mn[3], mx[3];
+    if (s->flags & RVR_F_CLIP_BOX) {
+        memcpy(mn, s->clip_min, sizeof mn);
+        memcpy(mx, s->clip_max, sizeof mx);
+    } else {
+        for (int k = 0; k < 3; k++) mn[k] = -1e30f, mx[k] = 1e30f;
+    }
+    for (int k = 0; k < 3; k++) {
+        double lo = mn[k], hi = mx[k];
+        if (k == w) {
+            if (c->rank > 0) lo = fmax(lo, c->bw[c->rank]);
+            if (c->rank < c->n - 1) hi = fmin(hi, c->bw[c->rank + 1]);
+        }
+        ls->clip_min[k] = (float)(k == w && lo > -1e29 ? lo - origin : lo);
+        float h = (float)(k == w && hi < 1e29 ? hi - origin : hi);
+        /* a sample exactly on a cut belongs to the upper slab */
+        if (k == w && c->rank < c->n - 1) h = nextafterf(h, -INFINITY);
+        ls->clip_max[k] = h;
+    }
+    ls->flags |= RVR_F_CLIP_BOX;
+    for (uint32_t i = 0; i < ls->num_planes && i < RVR_MAX_CLIP_PLANES; i++)
+        ls->planes[i][3] = (float)(s->planes[i][3] + s->planes[i][w] * origin);
+}
+
+static inline uint8_t to8(float x) {
+    x = x * 255.f + 0.5f;
+    return (uint8_t)(x < 0 ? 0 : (x > 255 ? 255 : x));
+}
+
+/* Rank 0: MIP values -> colours, then the background and straight alpha if asked. */
+static void finish_image(const ctx *c, const rvr_render_settings *s, int is_slice, uint8_t *img, size_t npix) {
+    const int mip = !is_slice && (s->mode == RVR_MODE_MIP || s->mode == RVR_MODE_MINIP);
+    const int gray = (s->flags & RVR_F_GRAY) != 0;
+    const int premul = (s->flags & RVR_F_PREMULTIPLIED) != 0;
+    const float ba = s->background[3];
+    const float bg[4] = {s->background[0] * ba, s->background[1] * ba, s->background[2] * ba, ba};
+    for (size_t i = 0; i < npix; i++) {
+        uint8_t *px = img + 4 * i;
+        float r = px[0] / 255.f, g = px[1] / 255.f, b = px[2] / 255.f, a = px[3] / 255.f;
+        if (mip && px[3]) {
+            const float v = px[0] / 255.f;
+            if (gray || !c->tf || c->tfn < 2) {
+                r = g = b = v, a = 1;
+            } else {
+                const float x = v * (float)(c->tfn - 1);
+                uint32_t k = (uint32_t)x;
+                if (k >= c->tfn - 1) k = c->tfn - 2;
+                const float f = x - (float)k;
+                float e[4];
+                for (int q = 0; q < 4; q++) {
+                    float t = c->tf[4 * k + q] * (1 - f) + c->tf[4 * (k + 1) + q] * f;
+                    e[q] = t < 0 ? 0 : (t > 1 ? 1 : t);
+                }
+                r = e[0] * e[3], g = e[1] * e[3], b = e[2] * e[3], a = e[3];
+            }
+        }
+        r += (1 - a) * bg[0], g += (1 - a) * bg[1], b += (1 - a) * bg[2], a += (1 - a) * bg[3];
+        if (!premul && a > 0) r /= a, g /= a, b /= a;
+        px[0] = to8(r), px[1] = to8(g), px[2] = to8(b), px[3] = to8(a);
+    }
+}
+
+static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
+    const double t0 = now_ms();
+    rvr_camera cam;
+    rvr_slice sl;
+    rvr_render_settings s;
+    uint32_t wh[2] = {0, 0};
+    const int is_slice = op == RR_OP_SLICE;
+    const size_t head = is_slice ? 36 : 48;
+    int rc = 0;
+    if (len < head + 224 + 8) rc = RR_ERR_PROTO;
+    else {
+        if (is_slice) memcpy(&sl, p, 36);
+        else memcpy(&cam, p, 48);
+        memcpy(&s, p + head, 224);
+        memcpy(wh, p + head + 224, 8);
+    }
+    if (!rc && (wh[0] == 0 || wh[1] == 0 || wh[0] > 32768 || wh[1] > 32768)) rc = RVR_ERR_INVALID;
+    if (!rc && !is_slice && s.mode == RVR_MODE_AVERAGE && c->n > 1) rc = RR_ERR_UNSUPPORTED;
+    if (!rc && is_slice && !(c->has_global && c->vol_ok)) rc = RVR_ERR_NO_VOLUME;
+    if (rc) {
+        /* every rank sees the same request: no MPI needed to agree */
+        if (c->rank == 0) {
+            if (rc == RR_ERR_UNSUPPORTED) reply_error(rc, "the average projection is not supported with several ranks");
+            else reply_error(rc, "render: %s", rvr_strerror(rc));
+        }
+        return;
+    }
+    const size_t npix = (size_t)wh[0] * wh[1];
+    uint8_t *img = calloc(npix, 4), *out = c->rank == 0 ? malloc(npix * 4) : NULL;
+    if (!img || (c->rank == 0 && !out)) rc = RVR_ERR_NOMEM;
+    const double origin = origin_of(c, c->rank);
+    const int w = c->waxis;
+    rvr_render_settings ls;
+    local_settings(c, &s, &ls, origin);
+    rvr_render_stats st;
+    memset(&st, 0, sizeof st);
+    const double tr = now_ms();
+    if (!rc) {
+        if (is_slice) {
+            rvr_slice l = sl;
+            l.origin[w] = (float)(sl.origin[w] - origin);
+            if (has_local(c, c->rank)) rc = rvr_render_slice(c->r, &l, &ls, wh[0], wh[1], img, npix * 4, &st);
+        } else {
+            rvr_camera lc = cam;
+            lc.eye[w] = (float)(cam.eye[w] - origin);
+            lc.target[w] = (float)(cam.target[w] - origin);
+            rc = rvr_render(c->r, &lc, &ls, wh[0], wh[1], img, npix * 4, &st);
+        }
+    }
+    double t_render = now_ms() - tr;
+    if (c->test_delay_ms > 0 && c->rank != 0) usleep((useconds_t)c->test_delay_ms * 1000);
+    int who = 0;
+    rc = agree(rc, &who);
+    if (rc) {
+        if (c->rank == 0) reply_error(rc, "render: rank %d: %s", who, rvr_strerror(rc));
+        free(img), free(out);
+        return;
+    }
+    rr_view v;
+    memset(&v, 0, sizeof v);
+    if (is_slice) {
+        v.ortho = 1, v.dir = 1; /* the slabs' pixels are disjoint: any order */
+    } else {
+        v.ortho = cam.projection == RVR_PROJ_ORTHO;
+        v.eye = cam.eye[w];
+        v.dir = (double)cam.target[w] - cam.eye[w];
+    }
+    const int cop = (!is_slice && s.mode == RVR_MODE_MIP) ? RR_OP_MAX : (!is_slice && s.mode == RVR_MODE_MINIP) ? RR_OP_MIN : RR_OP_OVER;
+    /* points only (no volume): the cuts of the points' slabs */
+    uint64_t sent = 0;
+    double ms_c = 0, ms_g = 0;
+    int mrc = rr_composite(MPI_COMM_WORLD, c->algo, cop, &v, c->bw, img, npix, out, &sent, &ms_c, &ms_g);
+    if (mrc != MPI_SUCCESS) mpi_fail(c, mrc, "compositing");
+    double tmin = t_render, tmax = t_render;
+    uint64_t sums[3] = {sent, st.samples, st.rays}, tot[3] = {0, 0, 0};
+    MPI_CHECK(c, MPI_Reduce(&t_render, &tmax, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD), "reduce");
+    MPI_CHECK(c, MPI_Reduce(&t_render, &tmin, 1, MPI_DOUBLE, MPI_MIN, 0, MPI_COMM_WORLD), "reduce");
+    MPI_CHECK(c, MPI_Reduce(sums, tot, 3, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD), "reduce");
+    if (c->rank == 0) {
+        const double tf = now_ms();
+        finish_image(c, &s, is_slice, out, npix);
+        rr_frame_stats fs = {0, tmax, tmin, ms_c, ms_g + (now_ms() - tf), tot[0], tot[1], tot[2]};
+        fs.total_ms = now_ms() - t0;
+        g_alarm_armed = 0;
+        reply(0, &fs, sizeof fs, out, npix * 4);
+    }
+    free(img), free(out);
+}
+
+/* ------------------------------------------------------------------------- retrieve ---- */
+
+static int pwrite_full(int fd, const uint8_t *p, size_t n, uint64_t off) {
+    while (n) {
+        ssize_t k = pwrite(fd, p, n, (off_t)off);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        p += k, n -= (size_t)k, off += (uint64_t)k;
+    }
+    return 0;
+}
+
+static void op_retrieve(ctx *c, const uint8_t *p, uint64_t len) {
+    uint64_t lo[3], hi[3];
+    uint32_t step[4];
+    char path[RR_PATH_MAX];
+    int rc = 0;
+    if (len < 48 + 16 + RR_PATH_MAX) rc = RR_ERR_PROTO;
+    else {
+        memcpy(lo, p, 24), memcpy(hi, p + 24, 24), memcpy(step, p + 48, 16);
+        memcpy(path, p + 64, RR_PATH_MAX);
+        path[RR_PATH_MAX - 1] = 0;
+    }
+    if (!rc && !(c->has_global && c->vol_ok)) rc = RVR_ERR_NO_VOLUME;
+    uint64_t nout[3] = {0, 0, 0};
+    for (int k = 0; !rc && k < 3; k++) {
+        if (!step[k]) rc = RVR_ERR_INVALID;
+        else if (lo[k] >= hi[k] || hi[k] > c->gdesc.shape[k]) rc = RVR_ERR_RANGE;
+        else nout[k] = (hi[k] - lo[k] + step[k] - 1) / step[k];
+    }
+    if (rc) {
+        if (c->rank == 0) reply_error(rc, "retrieve: %s", rvr_strerror(rc));
+        return;
+    }
+    const int a = c->laxis;
+    const uint64_t total = nout[0] * nout[1] * nout[2] * (uint64_t)c->esize;
+    const uint64_t out_layer = total / nout[a];
+    /* output layers i (along the slab axis) whose source index lies in this rank's slab */
+    uint64_t i0 = 0, i1 = 0;
+    const uint64_t z0 = c->bounds[c->rank], z1 = c->bounds[c->rank + 1];
+    if (z0 < z1) {
+        i0 = z0 <= lo[a] ? 0 : (z0 - lo[a] + step[a] - 1) / step[a];
+        i1 = z1 <= lo[a] ? 0 : (z1 - lo[a] + step[a] - 1) / step[a];
+        if (i1 > nout[a]) i1 = nout[a];
+        if (i0 > i1) i0 = i1;
+    }
+    uint8_t *buf = NULL;
+    const size_t mine = (size_t)((i1 - i0) * out_layer);
+    if (i1 > i0) {
+        uint64_t llo[3], lhi[3];
+        memcpy(llo, lo, 24), memcpy(lhi, hi, 24);
+        llo[a] = lo[a] + i0 * step[a] - c->g0;
+        lhi[a] = lo[a] + (i1 - 1) * step[a] + 1 - c->g0;
+        buf = malloc(mine);
+        rc = buf ? rvr_renderer_retrieve(c->r, llo, lhi, step, buf, mine) : RVR_ERR_NOMEM;
+    }
+    int fd = open(path, O_WRONLY);
+    int local = fd >= 0;
+    char host0[MPI_MAX_PROCESSOR_NAME];
+    memcpy(host0, c->host, sizeof host0);
+    MPI_CHECK(c, MPI_Bcast(host0, sizeof host0, MPI_CHAR, 0, MPI_COMM_WORLD), "broadcast");
+    if (strcmp(host0, c->host) != 0) local = 0;
+    if (c->rank == 0 && !local) rc = RR_ERR_IO;
+    if (!rc && local && mine && pwrite_full(fd, buf, mine, i0 * out_layer)) rc = RR_ERR_IO;
+    /* ranks off rank 0's host send their part (offset, bytes) to rank 0 */
+    int *remote = calloc((size_t)c->n, sizeof(int));
+    int want = !local && mine > 0 && !rc;
+    MPI_CHECK(c, MPI_Allgather(&want, 1, MPI_INT, remote, 1, MPI_INT, MPI_COMM_WORLD), "allgather");
+    for (int i = 1; i < c->n; i++) {
+        if (!remote[i]) continue;
+        if (c->rank == i) {
+            uint64_t hdr[2] = {i0 * out_layer, mine};
+            MPI_CHECK(c, MPI_Send(hdr, 2, MPI_UINT64_T, 0, 501, MPI_COMM_WORLD), "send");
+            for (size_t off = 0; off < mine; off += (size_t)1 << 28) {
+                size_t k = mine - off < ((size_t)1 << 28) ? mine - off : (size_t)1 << 28;
+                MPI_CHECK(c, MPI_Send(buf + off, (int)k, MPI_BYTE, 0, 502, MPI_COMM_WORLD), "send");
+            }
+        } else if (c->rank == 0) {
+            uint64_t hdr[2];
+            MPI_CHECK(c, MPI_Recv(hdr, 2, MPI_UINT64_T, i, 501, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "receive");
+            uint8_t *tmp = malloc((size_t)hdr[1]);
+            for (size_t off = 0; off < hdr[1]; off += (size_t)1 << 28) {
+                size_t k = hdr[1] - off < ((size_t)1 << 28) ? hdr[1] - off : (size_t)1 << 28;
+                MPI_CHECK(c, MPI_Recv(tmp ? tmp + off : NULL, tmp ? (int)k : 0, MPI_BYTE, i, 502, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "receive");
+            }
+            if (!tmp || pwrite_full(fd, tmp, (size_t)hdr[1], hdr[0])) rc = RR_ERR_IO;
+            free(tmp);
+        }
+    }
+    free(remote);
+    free(buf);
+    if (fd >= 0) close(fd);
+    int who = 0;
+    rc = agree(rc, &who);
+    if (c->rank == 0) {
+        if (rc == RR_ERR_IO) reply_error(rc, "retrieve: rank %d cannot write %s", who, path);
+        else if (rc) reply_error(rc, "retrieve: rank %d: %s", who, rvr_strerror(rc));
+        else reply(0, &total, 8, NULL, 0);
+    }
+}
+
+static void op_hello(ctx *c) {
+    int pid = (int)getpid();
+    int *pids = c->rank == 0 ? malloc(sizeof(int) * (size_t)c->n) : NULL;
+    MPI_CHECK(c, MPI_Gather(&pid, 1, MPI_INT, pids, 1, MPI_INT, 0, MPI_COMM_WORLD), "gather");
+    if (c->rank == 0) {
+        int32_t h[4] = {c->n, c->backend, c->hosts, c->algo};
+        reply(0, h, sizeof h, pids, sizeof(int) * (size_t)c->n);
+    }
+    free(pids);
+}
+
+/* ----------------------------------------------------------------------------- main ---- */
+
+static int count_hosts(ctx *c) {
+    char *all = c->rank == 0 ? malloc((size_t)c->n * MPI_MAX_PROCESSOR_NAME) : NULL;
+    MPI_Gather(c->host, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, 0, MPI_COMM_WORLD);
+    int hosts = 0;
+    if (c->rank == 0) {
+        for (int i = 0; i < c->n; i++) {
+            int seen = 0;
+            for (int j = 0; j < i; j++)
+                if (!strcmp(all + (size_t)i * MPI_MAX_PROCESSOR_NAME, all + (size_t)j * MPI_MAX_PROCESSOR_NAME)) seen = 1;
+            hosts += !seen;
+        }
+    }
+    free(all);
+    MPI_Bcast(&hosts, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    return hosts;
+}
+
+/* GPU of this rank: the local_rank-th of CUDA_VISIBLE_DEVICES (or of --gpus K devices). */
+static void pick_gpu(int local_rank, int gpus) {
+    const char *vis = getenv("CUDA_VISIBLE_DEVICES");
+    char buf[64];
+    if (vis && *vis) {
+        int count = 1;
+        for (const char *q = vis; *q; q++) count += *q == ',';
+        if (count <= 1) return;
+        int want = local_rank % count;
+        const char *q = vis;
+        for (int i = 0; i < want; i++) q = strchr(q, ',') + 1;
+        size_t L = strcspn(q, ",");
+        if (L >= sizeof buf) return;
+        memcpy(buf, q, L);
+        buf[L] = 0;
+    } else if (gpus > 0) {
+        snprintf(buf, sizeof buf, "%d", local_rank % gpus);
+    } else {
+        return;
+    }
+    setenv("CUDA_VISIBLE_DEVICES", buf, 1);
+}
+
+static void usage(void) {
+    fprintf(stderr, "usage: mpirun -n N rvr_ranks --socket PATH [--backend cpu|cuda|auto] [--composite auto|bswap|direct]\n"
+                    "                 [--gpus K] [--op-timeout SECONDS]\n");
+}
+
+int main(int argc, char **argv) {
+    const char *sock_path = NULL, *backend = "auto", *composite = "auto";
+    double op_timeout = 120;
+    int gpus = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--socket") && v) sock_path = v, i++;
+        else if (!strcmp(a, "--backend") && v) backend = v, i++;
+        else if (!strcmp(a, "--composite") && v) composite = v, i++;
+        else if (!strcmp(a, "--op-timeout") && v) op_timeout = atof(v), i++;
+        else if (!strcmp(a, "--gpus") && v) gpus = atoi(v), i++;
+        else {
+            usage();
+            return 2;
+        }
+    }
+    if (!sock_path) {
+        usage();
+        return 2;
+    }
+    ctx C;
+    memset(&C, 0, sizeof C);
+    ctx *c = &C;
+    MPI_Init(&argc, &argv);
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(MPI_COMM_WORLD, &c->rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &c->n);
+    MPI_Comm local;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &local);
+    MPI_Comm_rank(local, &c->local_rank);
+    MPI_Comm_size(local, &c->local_n);
+    MPI_Comm_free(&local);
+    int hl = 0;
+    MPI_Get_processor_name(c->host, &hl);
+    c->hosts = count_hosts(c);
+    const char *delay = getenv("RVR_RANKS_TEST_DELAY_MS");
+    c->test_delay_ms = delay ? atoi(delay) : 0;
+    c->bounds = calloc((size_t)c->n + 1, sizeof(uint64_t));
+    c->bw = calloc((size_t)c->n + 1, sizeof(double));
+    c->algo = !strcmp(composite, "direct") ? RR_ALGO_DIRECT
+            : !strcmp(composite, "bswap") ? RR_ALGO_BSWAP
+            : ((c->n & (c->n - 1)) == 0 ? RR_ALGO_BSWAP : RR_ALGO_DIRECT);
+
+    int be = !strcmp(backend, "cpu") ? RVR_BACKEND_CPU : !strcmp(backend, "cuda") ? RVR_BACKEND_CUDA : RVR_BACKEND_AUTO;
+    if (be != RVR_BACKEND_CPU) pick_gpu(c->local_rank, gpus);
+    int rc = rvr_renderer_create(be, &c->r);
+    if (rc == 0 && !getenv("OMP_NUM_THREADS")) {
+        /* cores of this rank: its affinity set; without binding, the node's cores / local ranks */
+        cpu_set_t set;
+        int cores = (int)sysconf(_SC_NPROCESSORS_ONLN), mine = cores;
+        if (sched_getaffinity(0, sizeof set, &set) == 0) mine = CPU_COUNT(&set);
+        int threads = mine < cores ? mine : cores / (c->local_n ? c->local_n : 1);
+        rvr_renderer_set_threads(c->r, threads > 0 ? threads : 1);
+    }
+    if (rc == 0) c->backend = rvr_renderer_backend(c->r);
+    int who = 0;
+    int arc = agree(rc, &who);
+
+    /* rank 0: connect to the instance */
+    int conn_ok = 1;
+    if (c->rank == 0) {
+        struct sockaddr_un sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sun_family = AF_UNIX;
+        g_sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (strlen(sock_path) >= sizeof sa.sun_path) conn_ok = 0;
+        else strcpy(sa.sun_path, sock_path);
+        if (conn_ok && (g_sock < 0 || connect(g_sock, (struct sockaddr *)&sa, sizeof sa))) conn_ok = 0;
+        if (!conn_ok) fprintf(stderr, "rvr_ranks: cannot connect to %s: %s\n", sock_path, strerror(errno));
+        if (conn_ok && arc) {
+            reply_error(arc, "rank %d cannot create its renderer (%s): %s", who, backend, rvr_strerror(arc));
+            conn_ok = 0;
+        }
+        signal(SIGPIPE, SIG_IGN);
+        signal(SIGALRM, on_alarm);
+        snprintf(g_timeout_msg, sizeof g_timeout_msg, "a request took longer than %.0f s (watchdog): the ranks are stopped", op_timeout);
+    }
+    MPI_Bcast(&conn_ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (!conn_ok || arc) {
+        rvr_renderer_destroy(c->r);
+        MPI_Finalize();
+        return 1;
+    }
+
+    for (;;) {
+        uint64_t hdr[2] = {0, 0}; /* op, len */
+        uint8_t *payload = NULL;
+        if (c->rank == 0) {
+            rr_req q;
+            if (read_full(g_sock, &q, sizeof q) || q.magic != RR_REQ_MAGIC) {
+                hdr[0] = RR_OP_QUIT; /* the instance went away (or spoke nonsense) */
+            } else {
+                hdr[0] = q.op, hdr[1] = q.len;
+                payload = malloc(q.len ? q.len : 1);
+                if (!payload || (q.len && read_full(g_sock, payload, q.len))) hdr[0] = RR_OP_QUIT, hdr[1] = 0;
+            }
+            g_alarm_armed = 1;
+            if (op_timeout > 0) alarm((unsigned)ceil(op_timeout));
+            /* the others wait in MPI_Ibcast: a non-blocking broadcast must match it here */
+            MPI_Request req;
+            MPI_CHECK(c, MPI_Ibcast(hdr, 2, MPI_UINT64_T, 0, MPI_COMM_WORLD, &req), "broadcast");
+            MPI_CHECK(c, MPI_Wait(&req, MPI_STATUS_IGNORE), "broadcast");
+        } else {
+            /* idle: poll a non-blocking broadcast, sleeping in between */
+            MPI_Request req;
+            MPI_CHECK(c, MPI_Ibcast(hdr, 2, MPI_UINT64_T, 0, MPI_COMM_WORLD, &req), "broadcast");
+            int flag = 0;
+            long sleep_us = 20;
+            while (!flag) {
+                MPI_CHECK(c, MPI_Test(&req, &flag, MPI_STATUS_IGNORE), "wait for a request");
+                if (!flag) {
+                    usleep((useconds_t)sleep_us);
+                    if (sleep_us < 2000) sleep_us *= 2;
+                }
+            }
+            payload = malloc(hdr[1] ? hdr[1] : 1);
+        }
+        const int op = (int)hdr[0];
+        const uint64_t len = hdr[1];
+        if (op == RR_OP_QUIT) {
+            if (c->rank == 0) reply(0, NULL, 0, NULL, 0);
+            free(payload);
+            break;
+        }
+        bcast_big(c, payload, len);
+        switch (op) {
+        case RR_OP_HELLO: op_hello(c); break;
+        case RR_OP_SET_VOLUME: op_set_volume(c, payload, len); break;
+        case RR_OP_SET_WINDOW: op_set_window(c, payload, len); break;
+        case RR_OP_SET_TF:
+        case RR_OP_SET_POINT_CMAP: op_floats(c, op, payload, len); break;
+        case RR_OP_SET_POINTS: op_set_points(c, payload, len); break;
+        case RR_OP_CLEAR_POINTS: op_clear_points(c); break;
+        case RR_OP_RENDER:
+        case RR_OP_SLICE: op_render(c, op, payload, len); break;
+        case RR_OP_RETRIEVE: op_retrieve(c, payload, len); break;
+        default:
+            if (c->rank == 0) reply_error(RR_ERR_PROTO, "unknown request %d", op);
+        }
+        if (c->rank == 0) {
+            g_alarm_armed = 0;
+            alarm(0);
+        }
+        free(payload);
+    }
+    rvr_renderer_destroy(c->r);
+    drop_local(c);
+    free(c->bounds), free(c->bw), free(c->pxyz), free(c->pval), free(c->tf);
+    if (g_sock >= 0) close(g_sock);
+    MPI_Finalize();
+    return 0;
+}

@@ -1,0 +1,348 @@
+/* ranks_test.c - rvr_ranks under `mpirun -n 2` and `-n 3` (CPU backend) against one librvr
+ * renderer holding the whole volume.
+ *
+ * Tolerance (stated in rvr_ranks.h: sample phases restart at each slab and partial images are
+ * 8-bit): per image, the mean channel difference <= 1.0 level and at most 1% of the pixels with
+ * a channel off by more than 8 levels (MIP/MinIP at voxel centres: <= 2 levels everywhere). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "rr_client.h"
+#include "scenes.h"
+
+static const char *exe(void) {
+    const char *e = getenv("RR_EXE");
+    return e ? e : "build/rvr_ranks";
+}
+
+typedef struct scene {
+    rvr_renderer *ref;
+    rr_job job;
+    int W, H;
+} scene;
+
+static void compare(scene *s, const rvr_camera *cam, const rvr_render_settings *st, int tol, double mean_max,
+                    double frac_max, const char *label) {
+    const size_t npix = (size_t)s->W * s->H;
+    uint8_t *a = malloc(npix * 4), *b = malloc(npix * 4);
+    CHECK_OK(rvr_render(s->ref, cam, st, s->W, s->H, a, npix * 4, NULL));
+    rr_frame_stats fs;
+    char err[256] = "";
+    int rc = rr_render(&s->job, cam, st, s->W, s->H, b, &fs, 60000, err, sizeof err);
+    CHECK(rc == 0, "%s: distributed render -> %d %s", label, rc, err);
+    rr_diff d = rr_compare(a, b, npix, tol);
+    harness_note("%s, %d ranks (%s): max %d, mean %.3f, %.3f%% pixels > %d; render %.1f ms, composite %.2f ms, gather %.2f ms, %.0f KiB moved",
+                 label, s->job.ranks, s->job.algo == 1 ? "bswap" : "direct", d.max, d.mean, 100.0 * d.over / npix, tol, fs.render_ms_max,
+                 fs.composite_ms, fs.gather_ms, fs.composite_bytes / 1024.0);
+    if (getenv("RR_DUMP")) {
+        char p[256];
+        snprintf(p, sizeof p, "/tmp/rr-%s-%d-ref.ppm", label, s->job.ranks);
+        scene_write_ppm(p, a, s->W, s->H);
+        snprintf(p, sizeof p, "/tmp/rr-%s-%d-dist.ppm", label, s->job.ranks);
+        scene_write_ppm(p, b, s->W, s->H);
+    }
+    CHECK(d.mean <= mean_max && d.over <= frac_max * npix, "%s: images differ: max %d mean %.3f over %zu", label, d.max, d.mean, d.over);
+    free(a), free(b);
+}
+
+static void setup(scene *s, int ranks, const char *const *args, const rvr_volume_desc *d, const void *data, uint64_t bytes,
+                  const float *tf, uint32_t tfn, uint64_t *bounds) {
+    CHECK_OK(rvr_renderer_create(RVR_BACKEND_CPU, &s->ref));
+    CHECK_OK(rvr_renderer_set_threads(s->ref, 1));
+    CHECK_OK(rvr_renderer_set_volume(s->ref, d, data, bytes));
+    CHECK_OK(rvr_renderer_set_tf(s->ref, tf, tfn));
+    int rc = rr_job_start(&s->job, ranks, exe(), args, 30000);
+    CHECK(rc == 0, "start %d ranks -> %d", ranks, rc);
+    CHECK(s->job.ranks == ranks, "ranks %d", s->job.ranks);
+    char path[128];
+    CHECK(rr_shm_file(path, sizeof path, data, bytes) == 0, "shm file");
+    rc = rr_set_volume(&s->job, d, path, bytes, bounds, NULL);
+    unlink(path); /* the ranks keep their mappings */
+    CHECK(rc == 0, "set volume -> %d", rc);
+    CHECK(rr_floats(&s->job, RR_OP_SET_TF, tf, tfn) == 0, "set tf");
+}
+
+static void teardown(scene *s) {
+    rr_job_stop(&s->job, 10000);
+    rvr_renderer_destroy(s->ref);
+}
+
+/* The synthetic scene of the benchmark (pores), every mode, points and slices. */
+static void synthetic(int ranks, const char *const *args) {
+    const int N = 80;
+    uint8_t *vol = malloc((size_t)N * N * N);
+    scene_pores_u8(N, vol);
+    float tf[256 * 4];
+    scene_tf_bench(0.08f, tf);
+    rvr_volume_desc d;
+    memset(&d, 0, sizeof d);
+    d.shape[0] = d.shape[1] = d.shape[2] = N;
+    d.dtype = RVR_DTYPE_U8;
+    scene s = {.W = 160, .H = 120};
+    uint64_t b[8];
+    setup(&s, ranks, args, &d, vol, (uint64_t)N * N * N, tf, 256, b);
+    rvr_camera cam;
+    rvr_render_settings st;
+    for (int k = 0; k < 3; k++) {
+        scene_orbit(N, 0.7f + 2.1f * k, &cam);
+        if (k == 2) cam.eye[2] = N * 0.5f + 0.35f * N; /* eye level with the slabs: both sides */
+        rvr_render_settings_init(&st);
+        compare(&s, &cam, &st, 8, 1.0, 0.01, k == 0 ? "composite" : k == 1 ? "composite-back" : "composite-side");
+    }
+    scene_orbit(N, 0.7f, &cam);
+    rvr_render_settings_init(&st);
+    st.shading = RVR_SHADE_LOCAL;
+    compare(&s, &cam, &st, 8, 1.0, 0.01, "s1");
+    /* view from above (through every slab) and from below */
+    rvr_camera top;
+    rvr_camera_init(&top);
+    top.eye[0] = N / 2.f, top.eye[1] = N / 2.f + 1, top.eye[2] = 2.5f * N;
+    top.target[0] = top.target[1] = top.target[2] = N / 2.f;
+    compare(&s, &top, &st, 8, 1.0, 0.01, "s1-top");
+    top.eye[2] = -1.5f * N;
+    compare(&s, &top, &st, 8, 1.0, 0.01, "s1-bottom");
+    rvr_render_settings_init(&st);
+    st.mode = RVR_MODE_ISO;
+    st.iso_value = 0.5f;
+    compare(&s, &cam, &st, 8, 1.0, 0.01, "iso");
+    /* MIP along z, ortho, pixels on voxel centres: exact up to 8-bit rounding */
+    rvr_camera o;
+    rvr_camera_init(&o);
+    o.projection = RVR_PROJ_ORTHO;
+    o.eye[0] = N / 2.f, o.eye[1] = N / 2.f, o.eye[2] = -1;
+    o.target[0] = N / 2.f, o.target[1] = N / 2.f, o.target[2] = N / 2.f;
+    o.ortho_height = N;
+    s.W = s.H = N;
+    rvr_render_settings_init(&st);
+    st.mode = RVR_MODE_MIP;
+    st.flags = RVR_F_GRAY;
+    compare(&s, &o, &st, 2, 0.5, 0, "mip-gray");
+    st.flags = 0;
+    compare(&s, &o, &st, 2, 0.5, 0.0, "mip-tf");
+    st.mode = RVR_MODE_MINIP;
+    st.flags = RVR_F_GRAY;
+    compare(&s, &o, &st, 2, 0.5, 0, "minip");
+    s.W = 160, s.H = 120;
+    /* clip box + background with alpha, straight and premultiplied */
+    rvr_render_settings_init(&st);
+    st.flags = RVR_F_CLIP_BOX;
+    st.clip_min[0] = 10, st.clip_min[1] = 0, st.clip_min[2] = 20;
+    st.clip_max[0] = 70, st.clip_max[1] = 60, st.clip_max[2] = 61;
+    st.background[0] = 0.2f, st.background[3] = 0.5f;
+    compare(&s, &cam, &st, 8, 1.0, 0.01, "clip-bg");
+    st.flags |= RVR_F_PREMULTIPLIED;
+    compare(&s, &cam, &st, 8, 1.0, 0.01, "clip-bg-premult");
+    /* points (spheres) in every slab */
+    enum { NPTS = 60 };
+    float xyz[NPTS * 3], val[NPTS];
+    srand(7);
+    for (int i = 0; i < NPTS; i++) {
+        for (int a = 0; a < 3; a++) xyz[3 * i + a] = N * (0.1f + 0.8f * rand() / (float)RAND_MAX);
+        val[i] = 1 + (i % 5);
+    }
+    CHECK_OK(rvr_renderer_set_points(s.ref, xyz, val, NPTS));
+    CHECK(rr_points(&s.job, xyz, val, NPTS) == 0, "set points");
+    rvr_render_settings_init(&st);
+    st.point_scale = 0.6f;
+    compare(&s, &cam, &st, 8, 1.5, 0.02, "points");
+    /* slices: axis-aligned across the cuts, and oblique */
+    rvr_render_settings_init(&st);
+    st.flags = RVR_F_NEAREST | RVR_F_GRAY;
+    rvr_slice sl;
+    uint32_t w, h;
+    CHECK_OK(rvr_renderer_slice_axis(s.ref, 1, 37, &sl, &w, &h));
+    uint8_t *a = malloc((size_t)w * h * 4), *bimg = malloc((size_t)w * h * 4);
+    CHECK_OK(rvr_render_slice(s.ref, &sl, &st, w, h, a, (size_t)w * h * 4, NULL));
+    CHECK(rr_slice(&s.job, &sl, &st, w, h, bimg) == 0, "slice");
+    rr_diff dd = rr_compare(a, bimg, (size_t)w * h, 0);
+    CHECK(dd.max == 0, "axis slice differs: max %d (%zu pixels)", dd.max, dd.over);
+    free(a), free(bimg);
+    teardown(&s);
+    free(vol);
+}
+
+TEST(ranks2_synthetic_scenes) { synthetic(2, NULL); }
+
+static const char *const BSWAP[] = {"--composite", "bswap", NULL};
+static const char *const DIRECT[] = {"--composite", "direct", NULL};
+TEST(ranks3_synthetic_scenes_binary_swap_with_fold) { synthetic(3, BSWAP); }
+
+/* The real CT (scripts/testdata.sh): int16, anisotropic spacing, CT window + TF. */
+static void ct(int ranks, const char *const *args) {
+    const char *path = getenv("RR_CT") ? getenv("RR_CT") : "../../data/ct/cranium.raw";
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        harness_note("skipped: %s missing (scripts/testdata.sh)", path);
+        return;
+    }
+    const uint64_t n = 108ull * 256 * 256, bytes = n * 2;
+    int16_t *v = malloc(bytes);
+    CHECK(fread(v, 1, bytes, f) == bytes, "read %s", path);
+    fclose(f);
+    rvr_volume_desc d;
+    memset(&d, 0, sizeof d);
+    d.shape[0] = 108, d.shape[1] = 256, d.shape[2] = 256;
+    d.spacing[0] = 1.5f, d.spacing[1] = d.spacing[2] = 0.9570312f;
+    d.dtype = RVR_DTYPE_I16;
+    d.window_lo = -1024, d.window_hi = 2986;
+    float tf[256 * 4];
+    for (int i = 0; i < 256; i++) {
+        const float hu = -1024 + 4010.f * i / 255.f;
+        tf[4 * i] = 0.9f, tf[4 * i + 1] = 0.75f + 0.2f * (hu > 300), tf[4 * i + 2] = 0.6f;
+        tf[4 * i + 3] = hu < 150 ? 0 : (hu < 400 ? (hu - 150) / 250.f * 0.25f : 0.4f);
+    }
+    scene s = {.W = 192, .H = 160};
+    uint64_t b[8];
+    setup(&s, ranks, args, &d, v, bytes, tf, 256, b);
+    rvr_camera cam;
+    rvr_camera_init(&cam);
+    const float cx = 128 * 0.957f, cy = 128 * 0.957f, cz = 54 * 1.5f;
+    cam.target[0] = cx, cam.target[1] = cy, cam.target[2] = cz;
+    cam.eye[0] = cx + 300, cam.eye[1] = cy - 420, cam.eye[2] = cz + 120;
+    cam.up[0] = 0, cam.up[1] = 0, cam.up[2] = 1;
+    cam.fov_y_deg = 40;
+    rvr_render_settings st;
+    rvr_render_settings_init(&st);
+    st.shading = RVR_SHADE_LOCAL;
+    compare(&s, &cam, &st, 8, 1.0, 0.01, "ct-s1");
+    rvr_render_settings_init(&st);
+    compare(&s, &cam, &st, 8, 1.0, 0.01, "ct-composite");
+    teardown(&s);
+    free(v);
+}
+
+TEST(ranks2_real_ct) { ct(2, NULL); }
+TEST(ranks3_real_ct_direct_send) { ct(3, DIRECT); }
+
+/* Uneven cuts: data only at high x of an F-order float volume whose extent is not a multiple
+ * of 16; 3 ranks get different layer counts; images and retrieved boxes match. */
+TEST(ranks3_uneven_bricks_f_order_and_retrieve) {
+    const uint64_t S0 = 45, S1 = 40, S2 = 75, n = S0 * S1 * S2;
+    float *v = malloc(n * 4);
+    for (uint64_t z = 0; z < S0; z++)
+        for (uint64_t y = 0; y < S1; y++)
+            for (uint64_t x = 0; x < S2; x++) {
+                const float dx = x - 55.f, dy = y - 20.f, dz = z - 22.f;
+                const float val = (x > 35 && dx * dx + dy * dy + dz * dz < 380) ? 100 + 40 * sinf(x * 0.3f) * cosf(y * 0.25f + z * 0.2f) : (float)((x + y + z) % 3);
+                v[z + S0 * (y + S1 * x)] = val; /* F order */
+            }
+    rvr_volume_desc d;
+    memset(&d, 0, sizeof d);
+    d.shape[0] = S0, d.shape[1] = S1, d.shape[2] = S2;
+    d.dtype = RVR_DTYPE_F32;
+    d.order = RVR_ORDER_F;
+    float tf[256 * 4];
+    scene_tf_bench(0.1f, tf);
+    scene s = {.W = 150, .H = 110};
+    uint64_t b[4];
+    setup(&s, 3, NULL, &d, v, n * 4, tf, 256, b);
+    harness_note("cuts along x: %lu %lu %lu %lu", (unsigned long)b[0], (unsigned long)b[1], (unsigned long)b[2], (unsigned long)b[3]);
+    CHECK(b[3] == S2 && b[1] - b[0] != b[2] - b[1], "cuts not balanced by bricks: %lu %lu %lu", (unsigned long)b[1], (unsigned long)b[2], (unsigned long)b[3]);
+    rvr_camera cam;
+    rvr_camera_init(&cam);
+    cam.target[0] = 37, cam.target[1] = 20, cam.target[2] = 22;
+    cam.eye[0] = 37 + 90, cam.eye[1] = 20 + 70, cam.eye[2] = 22 + 40;
+    cam.up[0] = 0, cam.up[1] = 0, cam.up[2] = 1;
+    rvr_render_settings st;
+    rvr_render_settings_init(&st);
+    st.shading = RVR_SHADE_LOCAL;
+    compare(&s, &cam, &st, 8, 1.0, 0.01, "uneven-s1");
+    cam.eye[0] = 37 - 90;
+    compare(&s, &cam, &st, 8, 1.0, 0.01, "uneven-s1-other-side");
+    /* retrieve: a strided box across all cuts, byte-exact */
+    uint64_t lo[3] = {3, 1, 2}, hi[3] = {44, 39, 74};
+    uint32_t step[3] = {2, 3, 5};
+    uint64_t want = 0;
+    CHECK_OK(rvr_renderer_retrieve_size(s.ref, lo, hi, step, &want));
+    uint8_t *ra = malloc(want), *rb = NULL;
+    CHECK_OK(rvr_renderer_retrieve(s.ref, lo, hi, step, ra, want));
+    char path[128];
+    CHECK(rr_shm_file(path, sizeof path, NULL, want) == 0, "out file");
+    uint8_t req[64 + RR_PATH_MAX];
+    memset(req, 0, sizeof req);
+    memcpy(req, lo, 24), memcpy(req + 24, hi, 24), memcpy(req + 48, step, 12);
+    snprintf((char *)req + 64, RR_PATH_MAX, "%s", path);
+    uint64_t len = 0;
+    int rc = rr_call(&s.job, RR_OP_RETRIEVE, req, sizeof req, NULL, 0, &rb, &len, 30000);
+    CHECK(rc == 0 && len == 8, "retrieve -> %d %s", rc, rc ? (char *)rb : "");
+    free(rb);
+    FILE *f = fopen(path, "rb");
+    uint8_t *got = malloc(want);
+    CHECK(f && fread(got, 1, want, f) == want, "read back");
+    fclose(f);
+    unlink(path);
+    CHECK(memcmp(got, ra, want) == 0, "retrieved box differs");
+    free(got), free(ra);
+    teardown(&s);
+    free(v);
+}
+
+/* A rank killed in the middle of a frame: the instance gets an error (socket closed) fast. */
+TEST(ranks2_rank_killed_mid_frame_errors_within_10s) {
+    setenv("RVR_RANKS_TEST_DELAY_MS", "4000", 1);
+    const int N = 48;
+    uint8_t *vol = malloc((size_t)N * N * N);
+    scene_pores_u8(N, vol);
+    float tf[256 * 4];
+    scene_tf_bench(0.08f, tf);
+    rvr_volume_desc d;
+    memset(&d, 0, sizeof d);
+    d.shape[0] = d.shape[1] = d.shape[2] = N;
+    d.dtype = RVR_DTYPE_U8;
+    scene s = {.W = 64, .H = 64};
+    setup(&s, 2, NULL, &d, vol, (uint64_t)N * N * N, tf, 256, NULL);
+    rvr_camera cam;
+    scene_orbit(N, 0.3f, &cam);
+    rvr_render_settings st;
+    rvr_render_settings_init(&st);
+    pid_t killer = fork();
+    if (killer == 0) {
+        usleep(500000);
+        kill(s.job.pids[1], SIGKILL);
+        _exit(0);
+    }
+    uint8_t img[64 * 64 * 4];
+    char err[256] = "";
+    const double t0 = rr_now_ms();
+    int rc = rr_render(&s.job, &cam, &st, 64, 64, img, NULL, 10000, err, sizeof err);
+    const double dt = rr_now_ms() - t0;
+    waitpid(killer, NULL, 0);
+    harness_note("render with rank 1 killed after 0.5 s: status %d (%s) after %.2f s", rc, err, dt / 1000);
+    CHECK(rc != 0 && rc != -1001, "no error, or no answer within 10 s (rc %d)", rc);
+    CHECK(dt < 10000, "error after %.1f s", dt / 1000);
+    int st_ = rr_job_stop(&s.job, 5000);
+    harness_note("mpirun exit status 0x%x", st_);
+    rvr_renderer_destroy(s.ref);
+    free(vol);
+}
+
+/* The watchdog answers a request that runs too long, and the job ends. */
+TEST(ranks2_watchdog_timeout) {
+    setenv("RVR_RANKS_TEST_DELAY_MS", "3000", 1);
+    const char *const args[] = {"--op-timeout", "1", NULL};
+    const int N = 32;
+    uint8_t *vol = malloc((size_t)N * N * N);
+    scene_pores_u8(N, vol);
+    float tf[256 * 4];
+    scene_tf_bench(0.08f, tf);
+    rvr_volume_desc d;
+    memset(&d, 0, sizeof d);
+    d.shape[0] = d.shape[1] = d.shape[2] = N;
+    d.dtype = RVR_DTYPE_U8;
+    scene s = {.W = 32, .H = 32};
+    setup(&s, 2, args, &d, vol, (uint64_t)N * N * N, tf, 256, NULL);
+    rvr_camera cam;
+    scene_orbit(N, 0.3f, &cam);
+    rvr_render_settings st;
+    rvr_render_settings_init(&st);
+    uint8_t img[32 * 32 * 4];
+    char err[256] = "";
+    int rc = rr_render(&s.job, &cam, &st, 32, 32, img, NULL, 10000, err, sizeof err);
+    harness_note("status %d: %s", rc, err);
+    CHECK(rc == RR_ERR_TIMEOUT, "want RR_ERR_TIMEOUT, got %d (%s)", rc, err);
+    rr_job_stop(&s.job, 5000);
+    rvr_renderer_destroy(s.ref);
+    free(vol);
+}
