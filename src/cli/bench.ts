@@ -1,6 +1,12 @@
+import { defaultProcList, ioBench } from "../../bench/io.ts";
 import { middlewareBench, statusLoad } from "../../bench/middleware.ts";
 import { slurmBench } from "../../bench/slurm.ts";
+import { e2eBench } from "../../bench/e2e.ts";
+import { renderBench } from "../../bench/render.ts";
 import { transferBench } from "../../bench/transfer.ts";
+import { viewerBench } from "../../bench/viewer.ts";
+import { segmentBench } from "../../bench/segment.ts";
+import { RemoteVisError } from "../errors.ts";
 import { parseBytes, str, type Command } from "./command.ts";
 
 const transfer: Command = {
@@ -70,9 +76,120 @@ known to a client polling every 50 ms (baseline: the 2 s target).`,
   },
 };
 
+const render: Command = {
+  name: "render",
+  summary: "CPU frames of the real CT and a 512^3 volume, S0-S3, against the reference ray caster and the targets",
+  usage: "bench render [--scenes ct,synthetic] [--reps 3]",
+  options: {
+    scenes: { type: "string", value: "LIST", help: "ct (data/ct from scripts/testdata.sh), synthetic (512^3 u8)", default: "ct,synthetic" },
+    reps: { type: "string", value: "N", help: "frames per case (best is reported)", default: "3" },
+  },
+  async run(args) {
+    await renderBench({ scenes: str(args, "scenes")!.split(","), reps: Number(str(args, "reps")) });
+    return 0;
+  },
+};
+
+const e2e: Command = {
+  name: "e2e",
+  summary: "render_volume to the first frame, against the bare transfer of the same bytes",
+  usage: "bench e2e [--size 1GiB] [--dtype uint8|float32] [--tls sm,tcp] [--renderer cpu]",
+  options: {
+    size: { type: "string", value: "BYTES", help: "volume size (a cube)", default: "1GiB" },
+    dtype: { type: "string", value: "TYPE", help: "uint8 or float32", default: "uint8" },
+    tls: { type: "string", value: "UCX_TLS", help: "transports", default: "sm,tcp" },
+    renderer: { type: "string", value: "auto|cpu|cuda", help: "the instance's renderer", default: "auto" },
+  },
+  async run(args) {
+    const dtype = str(args, "dtype");
+    if (dtype !== "uint8" && dtype !== "float32") throw new RemoteVisError("usage", "--dtype must be uint8 or float32");
+    await e2eBench({ size: parseBytes(str(args, "size")!), tls: str(args, "tls")!, renderer: str(args, "renderer")!, dtype });
+    return 0;
+  },
+};
+
+const viewer: Command = {
+  name: "viewer",
+  summary: "web viewer: input-to-display latency while dragging (p50 <= 150 ms) and JPEG encode (<= 3 ms)",
+  usage: "bench viewer [--drags 3] [--width 1280] [--height 800] [--ct FILE] [--frame-out FILE]",
+  description: `
+Starts an instance (CPU renderer) as a child process, sends it the CT of scripts/testdata.sh,
+measures libturbojpeg encoding of its 1280x720 frame on one core, then drags the view in
+Debian's chromium (playwright-core, /usr/bin/chromium) and reports the input-to-display
+latency measured in the page (pointer event to the frame that includes it drawn): median as
+the value, p95 beside it. Baselines are the targets themselves.`,
+  options: {
+    drags: { type: "string", value: "N", help: "drags of 2 s each", default: "3" },
+    width: { type: "string", value: "PX", help: "browser window width", default: "1280" },
+    height: { type: "string", value: "PX", help: "browser window height", default: "800" },
+    ct: { type: "string", value: "FILE", help: "volume to show (default data/ct/cranium.raw)" },
+    "frame-out": { type: "string", value: "FILE", help: "also write the 1280x720 RGBA frame (for bench/jpeg-one-core.c)" },
+  },
+  async run(args) {
+    await viewerBench({ drags: Number(str(args, "drags")), width: Number(str(args, "width")), height: Number(str(args, "height")), ct: str(args, "ct"), frameOut: str(args, "frame-out") });
+    return 0;
+  },
+};
+
+const io: Command = {
+  name: "io",
+  summary: "SSC-IO: parallel HDF5 read vs cat from page cache (>= 0.8x), scaling 1..N, write methods",
+  usage: "bench io [--size 4GiB] [--procs 1,2,4,...] [--reps 2] [--chunks 8,1024,1024] [--write-size 1GiB]",
+  description: `
+Makes a chunked uint32 dataset of --size with our own HDF5 writer in a temporary folder (--dir),
+reads it with 1..N worker processes into a fresh shared segment each time (best of --reps; one
+JSON line per N, against one process), then times the write methods (prealloc, prealloc
+chunked, vds; vds+gzip on a quarter of --write-size) against one H5Dwrite process, and last the
+best read against 'cat FILE > /dev/null' from the page cache. Everything it made is removed.`,
+  options: {
+    size: { type: "string", value: "BYTES", help: "size of the read dataset", default: "4GiB" },
+    procs: { type: "string", value: "LIST", help: "process counts (default: 1..CPU count, at most 16)" },
+    reps: { type: "string", value: "N", help: "runs per read case (best is reported; write cases run once)", default: "2" },
+    chunks: { type: "string", value: "Z,Y,X", help: "chunk shape of the read dataset", default: "8,1024,1024" },
+    "write-size": { type: "string", value: "BYTES", help: "size for the write cases (0 skips them)", default: "1GiB" },
+    dir: { type: "string", value: "DIR", help: "where the temporary files go (default: the system temp folder)" },
+  },
+  async run(args) {
+    const list = str(args, "procs");
+    const chunks = str(args, "chunks")!.split(",").map(Number);
+    if (chunks.length !== 3 || chunks.some((n) => !Number.isInteger(n) || n < 1)) throw new RemoteVisError("usage", "--chunks must be Z,Y,X");
+    await ioBench({
+      size: parseBytes(str(args, "size")!),
+      procs: list ? list.split(",").map((s) => Math.max(1, Math.floor(Number(s)))) : defaultProcList(),
+      reps: Math.max(1, Number(str(args, "reps"))),
+      chunks: chunks as [number, number, number],
+      writeSize: parseBytes(str(args, "write-size")!),
+      dir: str(args, "dir"),
+    });
+    return 0;
+  },
+};
+
+const segment: Command = {
+  name: "segment",
+  summary: "segmentation: slices/s through an instance vs the same ONNX model run directly (overhead <= 10%)",
+  usage: "bench segment [--model data/models/ct-unet.onnx] [--ct data/ct/cranium.raw] [--batch 8] [--reps 3]",
+  description: `
+Starts an instance (CPU renderer) as a child process, sends it the CT of scripts/testdata.sh and
+the U-Net of scripts/train-segmentation.sh (with its .json description), segments all slices
+--reps times (best counts), then runs the same model with ONNX Runtime directly in this process
+on the same slices, batched the same way, timing only the inference calls. One JSON line: the
+instance's slices/s against the direct ones, and the overhead.`,
+  options: {
+    model: { type: "string", value: "FILE", help: "ONNX model with FILE.json beside it", default: "data/models/ct-unet.onnx" },
+    ct: { type: "string", value: "FILE", help: "int16 raw volume with FILE.json beside it", default: "data/ct/cranium.raw" },
+    batch: { type: "string", value: "N", help: "slices per inference call", default: "8" },
+    reps: { type: "string", value: "N", help: "runs of each side (best is reported)", default: "3" },
+  },
+  async run(args) {
+    await segmentBench({ model: str(args, "model")!, ct: str(args, "ct")!, batch: Math.max(1, Number(str(args, "batch"))), reps: Math.max(1, Number(str(args, "reps"))) });
+    return 0;
+  },
+};
+
 export const bench: Command = {
   name: "bench",
   summary: "measure RemoteVis against baselines from the same run (one JSON line per result)",
   usage: "bench NAME [options]",
-  subcommands: [transfer, middleware, slurm],
+  subcommands: [transfer, middleware, slurm, render, e2e, viewer, io, segment],
 };

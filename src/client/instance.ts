@@ -11,6 +11,8 @@ import { RemoteVisError } from "../errors.ts";
 import { DTYPE_ALIASES, VOLUME_DTYPE_BYTES, type RenderSettings, type View, type VolumeDtype } from "../protocol/control.ts";
 import { decodeHeader, encodeHeader } from "../transfer/header.ts";
 import { Connection } from "../transfer/transfer.ts";
+import type { SetLabels } from "../protocol/segment.ts";
+import { checkDescription, type ModelDescriptionInput } from "./model.ts";
 
 export type VolumeArray = Uint8Array | Uint16Array | Int16Array | Uint32Array | Float32Array | Float64Array;
 
@@ -34,6 +36,34 @@ export interface VolumeReady {
   range: [number, number];
   receiveMs: number;
   uploadMs: number;
+}
+
+export interface ModelReady {
+  model: string;
+  name: string;
+  classes: number;
+  inputLayout: "NCHW" | "NCDHW";
+  input: { name: string; type: string; shape: (number | string)[] };
+  output: { name: string; type: string; shape: (number | string)[] };
+  providers: string[];
+  receiveMs: number;
+  checkMs: number;
+}
+
+export interface SegmentResult {
+  model: string;
+  /** Slices (2D) or patches (3D) run. */
+  units: number;
+  unit: "slices" | "patches";
+  region: { lo: number[]; hi: number[] };
+  ms: number;
+  inferMs: number;
+  perSecond: number;
+  /** Voxels per class. */
+  counts: number[];
+  names: string[];
+  /** Whether the renderer draws the labels. */
+  rendered: boolean;
 }
 
 export interface Retrieved {
@@ -200,8 +230,8 @@ export class InstanceClient {
   }
 
   /** A box of the volume in its original bytes; box lo inclusive, hi exclusive, [z, y, x]. */
-  async retrieveVolume(o: { box?: { lo: number[]; hi: number[] }; step?: number | number[]; onProgress?: RenderVolumeOptions["onProgress"] } = {}): Promise<Retrieved> {
-    const { json: t } = await this.request("retrieve_volume", { ...(o.box ? { box: o.box } : {}), ...(o.step ? { step: o.step } : {}) });
+  async retrieveVolume(o: { box?: { lo: number[]; hi: number[] }; step?: number | number[]; labels?: boolean; onProgress?: RenderVolumeOptions["onProgress"] } = {}): Promise<Retrieved> {
+    const { json: t } = await this.request("retrieve_volume", { ...(o.box ? { box: o.box } : {}), ...(o.step ? { step: o.step } : {}), ...(o.labels ? { labels: true } : {}) });
     await using conn = await Connection.connect(String(t.host), Number(t.dataPort));
     await conn.send(this.dataHeader(String(t.transfer), "pull"), new Uint8Array(0));
     const { header, size } = await conn.receiveHeader();
@@ -212,8 +242,8 @@ export class InstanceClient {
   }
 
   /** RGBA8 pixels of the current view (or `view`), row 0 at the top. */
-  async screenshot(o: { width?: number; height?: number; view?: View } = {}): Promise<{ width: number; height: number; rgba: Uint8Array }> {
-    const r = await this.request("screenshot", { width: o.width ?? 1280, height: o.height ?? 720, ...(o.view ? { view: o.view } : {}) }, true);
+  async screenshot(o: { width?: number; height?: number; view?: View; lod?: number } = {}): Promise<{ width: number; height: number; rgba: Uint8Array }> {
+    const r = await this.request("screenshot", { width: o.width ?? 1280, height: o.height ?? 720, lod: o.lod ?? 1, ...(o.view ? { view: o.view } : {}) }, true);
     return { width: Number(r.json.width), height: Number(r.json.height), rgba: r.bytes! };
   }
 
@@ -223,6 +253,67 @@ export class InstanceClient {
 
   async setRender(settings: RenderSettings): Promise<void> {
     await this.request("set_render", settings as Record<string, unknown>);
+  }
+
+  /**
+   * The paper's load_file: the instance reads a file from its storage roots (as the user) and
+   * shows it; HDF5 through SSC-IO in parallel. Resolves with what is shown (volume or points).
+   */
+  async loadFile(path: string, o: { dataset?: string; procs?: number; onProgress?: RenderVolumeOptions["onProgress"] } = {}): Promise<Record<string, unknown>> {
+    const off = this.on((e) => {
+      if (e.event === "transfer" && e.kind === "load" && (e.state === "progress" || e.state === "done")) o.onProgress?.(Number(e.done), Number(e.bytes));
+    });
+    try {
+      return (await this.request("load_file", { path, ...(o.dataset !== undefined ? { dataset: o.dataset } : {}), ...(o.procs ? { procs: o.procs } : {}) })).json;
+    } finally {
+      off();
+    }
+  }
+
+  /** A folder under the instance's storage roots (no path: the roots), for a file browser. */
+  async listFiles(path?: string, o: { datasets?: boolean } = {}): Promise<Record<string, unknown>> {
+    return (await this.request("list_files", { ...(path !== undefined ? { path } : {}), ...(o.datasets === false ? { datasets: false } : {}) })).json;
+  }
+
+  // ---- segmentation (protocol/segment.ts) ----
+
+  /**
+   * Sends a trained network (ONNX bytes, no copy) with its description over SSC-RDMA; resolves
+   * once the instance loaded it and checked its input and output against the description.
+   */
+  async sendModel(model: Uint8Array, d: ModelDescriptionInput & { onProgress?: RenderVolumeOptions["onProgress"] }): Promise<ModelReady> {
+    const { onProgress, ...desc } = d;
+    checkDescription(desc);
+    const { json: t } = await this.request("prepare_model", { ...desc, bytes: model.byteLength });
+    await this.push(t, [["model", model]], { onProgress });
+    return (await this.request("wait_transfer", { transfer: t.transfer })).json as unknown as ModelReady;
+  }
+
+  /** Segments the volume (or the clip box) with a model (default the last one sent); resolves when the labels show. */
+  async segment(o: { model?: string; region?: "all" | "clip"; batch?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<SegmentResult> {
+    const off = this.on((e) => {
+      if (e.event === "segment" && (e.state === "progress" || e.state === "done")) o.onProgress?.(Number(e.done), Number(e.total));
+    });
+    try {
+      const { onProgress: _p, ...body } = o;
+      return (await this.request("segment", body)).json as unknown as SegmentResult;
+    } finally {
+      off();
+    }
+  }
+
+  async cancelSegment(): Promise<{ cancelled: boolean }> {
+    return (await this.request("cancel_segment")).json as { cancelled: boolean };
+  }
+
+  /** Per-class colour, opacity and visibility of the labels; outlines in slices; show/hide. */
+  async setLabels(s: SetLabels): Promise<Record<string, unknown>> {
+    return (await this.request("set_labels", s as Record<string, unknown>)).json;
+  }
+
+  /** Writes the labels as HDF5 on the instance's side (a path under its storage roots). */
+  async saveLabels(path: string, o: { dataset?: string; overwrite?: boolean } = {}): Promise<Record<string, unknown>> {
+    return (await this.request("save_labels", { path, ...o })).json;
   }
 
   async state(): Promise<Record<string, unknown>> {

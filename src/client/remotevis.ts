@@ -15,7 +15,8 @@ import { MiddlewareHealth } from "../protocol/health.ts";
 import { Instance, InstanceList, type CreateInstanceRequest } from "../protocol/instances.ts";
 import { CreatedToken, TokenList, type CreateTokenRequest } from "../protocol/tokens.ts";
 import { mungeCredential, tokenCredential, type CredentialSource } from "./credentials.ts";
-import { InstanceClient, type RenderVolumeOptions, type Retrieved, type VolumeArray, type VolumeReady } from "./instance.ts";
+import { InstanceClient, type ModelReady, type RenderVolumeOptions, type Retrieved, type SegmentResult, type VolumeArray, type VolumeReady } from "./instance.ts";
+import { loadModelFile, type ModelDescriptionInput } from "./model.ts";
 
 export const DEFAULT_MIDDLEWARE = "http://127.0.0.1:8470";
 
@@ -149,6 +150,32 @@ export class RemoteVis {
   /** RGBA8 pixels of the current view. */
   async screenshot(o: Parameters<InstanceClient["screenshot"]>[0] & InstanceRef = {}) {
     return (await this.instance(o.instance)).screenshot(o);
+  }
+
+  /** The paper's load_file: the instance reads `path` (under its storage roots, as you) and shows it. */
+  async loadFile(path: string, o: Parameters<InstanceClient["loadFile"]>[1] & InstanceRef = {}) {
+    return (await this.instance(o.instance)).loadFile(path, o);
+  }
+
+  /** A folder under the instance's storage roots (no path: the roots themselves). */
+  async listFiles(path?: string, o: { datasets?: boolean } & InstanceRef = {}) {
+    return (await this.instance(o.instance)).listFiles(path, o);
+  }
+
+  /**
+   * Sends a trained network to the instance (ONNX bytes, or the path of a .onnx file whose
+   * NET.json beside it holds the description; `o` wins over that file).
+   *   await rv.sendModel("unet.onnx", { inputLayout: "NCHW", classes: 3, names: ["air", "soft", "bone"] });
+   */
+  async sendModel(model: Uint8Array | string, o: Partial<ModelDescriptionInput> & { onProgress?: RenderVolumeOptions["onProgress"] } & InstanceRef = {}): Promise<ModelReady> {
+    const { instance, onProgress, ...over } = o;
+    const { bytes, description } = typeof model === "string" ? loadModelFile(model, over) : { bytes: model, description: over as ModelDescriptionInput };
+    return (await this.instance(instance)).sendModel(bytes, { ...description, onProgress });
+  }
+
+  /** Segments the instance's volume with the model sent last (or `model`); resolves when the labels show. */
+  async segment(o: Parameters<InstanceClient["segment"]>[0] & InstanceRef = {}): Promise<SegmentResult> {
+    return (await this.instance(o.instance)).segment(o);
   }
 
   /** Closes the control connection (the instance keeps running; stop() ends it). */

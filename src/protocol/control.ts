@@ -174,7 +174,7 @@ export const LoadFile = v.strictObject({
   /** HDF5: the dataset inside the file (default: the usual NeXus/tomography path or the only volume). */
   dataset: v.optional(v.pipe(v.string("dataset must be a string"), v.maxLength(4096, "dataset is too long"))),
   /** HDF5: SSC-IO worker processes (default: the CPU count, at most 16). */
-  procs: v.optional(v.pipe(Whole("procs", 256), v.minValue(1, "procs must be >= 1"))),
+  procs: v.optional(v.pipe(Whole("procs", 64), v.minValue(1, "procs must be >= 1"))),
 });
 export type LoadFile = v.InferOutput<typeof LoadFile>;
 

@@ -1,0 +1,119 @@
+/**
+ * The worker process of SSC-IO (`remotevis io-worker`, started by pool.ts, never by people).
+ * HDF5 is not thread-safe, so parallelism is processes: each worker maps the parent's shared
+ * segment (fd 3, MAP_SHARED) and runs jobs sent as JSON lines on stdin, answering each with
+ * one JSON line on stdout (`{id, ok: true}` or `{id, error: {code, message, status}}`):
+ *
+ *   {op: "read", file, dataset, z0, z1, at}      planes [z0, z1) of the dataset into the
+ *                                                 segment at byte `at` (libhdf5, one hyperslab)
+ *   {op: "pwrite", file, ranges: [[at, len, off]]}  segment bytes [at, at+len) to file offset
+ *                                                 `off` (raw data of a preallocated dataset)
+ *   {op: "pwrite", file, gather: {shape, item, chunk, chunks: [[z, y, x, off]]}}
+ *                                                 each chunk gathered from the (C-order)
+ *                                                 segment and written whole at `off`
+ *   {op: "part", file, dataset, shape, dtype, chunks?, gzip?, z0, z1, at, spacing?}
+ *                                                 a new HDF5 file holding planes [z0, z1)
+ *
+ * Open files are kept between jobs of the same file. The worker ends when stdin closes.
+ */
+import { closeSync, openSync, writeSync } from "node:fs";
+import { RemoteVisError, messageOf } from "../errors.ts";
+import { Hdf5File, type Hdf5Dataset } from "../formats/hdf5.ts";
+import { openError } from "../formats/io.ts";
+import type { Dtype, Vec3 } from "../formats/types.ts";
+import { Hdf5Writer, gatherChunk } from "./hdf5-write.ts";
+import { mapInherited } from "./shm.ts";
+
+type Job =
+  | { id: number; op: "read"; file: string; dataset: string; z0: number; z1: number; at: number }
+  | { id: number; op: "pwrite"; file: string; ranges?: [number, number, number][]; gather?: { shape: Vec3; item: number; chunk: Vec3; chunks: [number, number, number, number][] } }
+  | { id: number; op: "part"; file: string; dataset: string; shape: Vec3; dtype: Dtype; chunks?: Vec3; gzip?: number; z0: number; z1: number; at: number; spacing?: Vec3 };
+
+export async function runIoWorker(): Promise<number> {
+  const seg = mapInherited(3);
+  const readers = new Map<string, { file: Hdf5File; ds: Hdf5Dataset }>();
+  const writers = new Map<string, number>();
+  const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + "\n");
+
+  const run = (j: Job) => {
+    switch (j.op) {
+      case "read": {
+        const key = `${j.file}\0${j.dataset}`;
+        let r = readers.get(key);
+        if (!r) {
+          const file = Hdf5File.open(j.file);
+          try {
+            r = { file, ds: file.dataset(j.dataset) };
+          } catch (e) {
+            file.close();
+            throw e;
+          }
+          readers.set(key, r);
+        }
+        const n = (j.z1 - j.z0) * r.ds.bytesPerPlane;
+        r.ds.readInto(seg.subarray(j.at, j.at + n), j.z0, j.z1);
+        return;
+      }
+      case "pwrite": {
+        let fd = writers.get(j.file);
+        if (fd === undefined) {
+          try {
+            fd = openSync(j.file, "r+");
+          } catch (e) {
+            throw openError(j.file, e);
+          }
+          writers.set(j.file, fd);
+        }
+        for (const [at, len, off] of j.ranges ?? []) writeAll(fd, seg.subarray(at, at + len), off);
+        if (j.gather) {
+          const { shape, item, chunk, chunks } = j.gather;
+          const buf = new Uint8Array(chunk[0] * chunk[1] * chunk[2] * item);
+          for (const [z, y, x, off] of chunks) {
+            gatherChunk(seg, shape, item, [z, y, x], chunk, buf);
+            writeAll(fd, buf, off);
+          }
+        }
+        return;
+      }
+      case "part": {
+        using w = Hdf5Writer.create({ path: j.file, dataset: j.dataset, shape: [j.z1 - j.z0, j.shape[1], j.shape[2]], dtype: j.dtype, chunks: j.chunks, gzip: j.gzip, spacing: j.spacing });
+        const n = (j.z1 - j.z0) * w.bytesPerPlane;
+        w.write(seg.subarray(j.at, j.at + n));
+        return;
+      }
+    }
+  };
+
+  let buffered = "";
+  for await (const chunk of Bun.stdin.stream().pipeThrough(new TextDecoderStream())) {
+    buffered += chunk;
+    let nl: number;
+    while ((nl = buffered.indexOf("\n")) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      if (!line.trim()) continue;
+      let id = -1;
+      try {
+        const j = JSON.parse(line) as Job;
+        id = j.id;
+        run(j);
+        out({ id, ok: true });
+      } catch (err) {
+        const e = err instanceof RemoteVisError ? err : new RemoteVisError("io_error", messageOf(err), 500);
+        out({ id, error: { code: e.code, message: e.message, status: e.status } });
+      }
+    }
+  }
+  for (const r of readers.values()) (r.ds.close(), r.file.close());
+  for (const fd of writers.values()) closeSync(fd);
+  return 0;
+}
+
+function writeAll(fd: number, buf: Uint8Array, offset: number): void {
+  let done = 0;
+  while (done < buf.byteLength) {
+    const n = writeSync(fd, buf, done, Math.min(buf.byteLength - done, 1 << 30), offset + done);
+    if (n <= 0) throw new RemoteVisError("write_failed", "short write", 500);
+    done += n;
+  }
+}

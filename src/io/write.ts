@@ -1,0 +1,165 @@
+/**
+ * SSC-IO parallel write: a volume in a shared segment written to an HDF5 dataset by N worker
+ * processes. HDF5 without MPI must never have two processes writing one file through the
+ * library, so there are three ways, chosen by `method` (numbers in docs/ssc-io.md):
+ *
+ *   prealloc  this process creates the dataset with all raw storage allocated up front (no fill
+ *             values, no filters) and closes the file; workers then pwrite disjoint byte
+ *             ranges into it (contiguous: slabs of planes; chunked: whole chunks, gathered
+ *             from the segment). The file is an ordinary HDF5 file. For parallel file systems.
+ *   vds       each worker writes its slab as its own HDF5 file (OUT.parts/pK.h5, compressed if
+ *             asked); OUT.h5 holds a virtual dataset joining them along z. The only parallel
+ *             way for compressed output. `auto` with --gzip and several processes.
+ *   single    one H5Dwrite in this process (any layout and filter). `auto` otherwise: fastest
+ *             uncompressed in the measurements (memory-bound; see chooseMethod).
+ */
+import { mkdirSync, rmSync } from "node:fs";
+import { basename, join } from "node:path";
+import { RemoteVisError } from "../errors.ts";
+import { DTYPE_SIZE, type Dtype, type Vec3 } from "../formats/types.ts";
+import { Hdf5Writer, chunkCount } from "./hdf5-write.ts";
+import { runJobs, type PoolOptions } from "./pool.ts";
+import { defaultProcs, planSlabs } from "./read.ts";
+import type { SharedSegment } from "./shm.ts";
+
+export type WriteMethod = "auto" | "single" | "prealloc" | "vds";
+
+export interface WriteOptions extends PoolOptions {
+  dataset?: string;
+  procs?: number;
+  /** Chunk shape [z, y, x]; default contiguous (prealloc/single) or whole-plane slabs (vds). */
+  chunks?: Vec3;
+  gzip?: number;
+  method?: WriteMethod;
+  spacing?: Vec3;
+  onProgress?: (planesDone: number, total: number, bytesDone: number, bytesTotal: number) => void;
+}
+
+export interface WriteResult {
+  method: Exclude<WriteMethod, "auto">;
+  procs: number;
+  files: string[];
+  ms: number;
+}
+
+/**
+ * The method `auto` stands for, by measurement (docs/ssc-io.md): uncompressed writes are bound
+ * by memory bandwidth and the file's inode lock (buffered writes to one file serialize on local
+ * file systems), and one H5Dwrite was fastest; compression is CPU-bound and scales with
+ * processes writing their own part files.
+ */
+export function chooseMethod(o: { gzip?: number; procs: number }): Exclude<WriteMethod, "auto"> {
+  return o.gzip && o.procs > 1 ? "vds" : "single";
+}
+
+export async function writeParallel(seg: SharedSegment, shape: Vec3, dtype: Dtype, out: string, o: WriteOptions = {}): Promise<WriteResult> {
+  const t0 = performance.now();
+  const procs = Math.max(1, Math.floor(o.procs ?? defaultProcs()));
+  const method = o.method && o.method !== "auto" ? o.method : chooseMethod({ gzip: o.gzip, procs });
+  const dataset = o.dataset ?? "/data";
+  const item = DTYPE_SIZE[dtype];
+  const plane = shape[1] * shape[2] * item;
+  if (seg.size !== shape[0] * plane) throw new RemoteVisError("bad_buffer", `the volume has ${seg.size} bytes, shape ${shape.join("x")} ${dtype} needs ${shape[0] * plane}`, 400);
+  const [nz] = shape;
+  let planes = 0;
+  const progress = (n: number) => {
+    planes += n;
+    o.onProgress?.(planes, nz, planes * plane, nz * plane);
+  };
+  o.onProgress?.(0, nz, 0, nz * plane);
+
+  if (method === "single") {
+    using w = Hdf5Writer.create({ path: out, dataset, shape, dtype, chunks: o.chunks, gzip: o.gzip, spacing: o.spacing });
+    for (const [z0, z1] of planSlabs(nz, o.chunks?.[0] ?? 1, plane, 1)) {
+      w.write(seg.bytes.subarray(z0 * plane, z1 * plane), z0, z1);
+      progress(z1 - z0);
+      if (o.onProgress) await Bun.sleep(0);
+    }
+    w.close();
+    return { method, procs: 1, files: [out], ms: performance.now() - t0 };
+  }
+
+  if (method === "prealloc") {
+    if (o.gzip) throw new RemoteVisError("usage", "prealloc writes cannot compress; use --method vds (or single) with --gzip", 400);
+    let extents;
+    {
+      using w = Hdf5Writer.create({ path: out, dataset, shape, dtype, chunks: o.chunks, preallocate: true, spacing: o.spacing });
+      extents = w.rawExtents();
+    }
+    let jobs: Record<string, unknown>[];
+    let planesOf: number[];
+    if (!o.chunks) {
+      const base = extents[0]!.addr;
+      const slabs = planSlabs(nz, 1, plane, procs);
+      jobs = slabs.map(([z0, z1]) => ({ op: "pwrite", file: out, ranges: [[z0 * plane, (z1 - z0) * plane, base + z0 * plane]] }));
+      planesOf = slabs.map(([z0, z1]) => z1 - z0);
+    } else {
+      const c = o.chunks.map((x, k) => Math.max(1, Math.min(x, shape[k]!))) as Vec3;
+      if (extents.length !== chunkCount(shape, c)) throw new RemoteVisError("write_failed", "HDF5 did not allocate every chunk", 500);
+      // one job per row of chunks along z (several rows when chunks are thin)
+      const rows = new Map<number, [number, number, number, number][]>();
+      for (const e of extents) {
+        const list = rows.get(e.lo[0]) ?? [];
+        list.push([e.lo[0], e.lo[1], e.lo[2], e.addr]);
+        rows.set(e.lo[0], list);
+      }
+      const zs = [...rows.keys()].sort((a, b) => a - b);
+      const slabs = planSlabs(nz, c[0], plane, procs);
+      jobs = [];
+      planesOf = [];
+      for (const [z0, z1] of slabs) {
+        const chunks = zs.filter((z) => z >= z0 && z < z1).flatMap((z) => rows.get(z)!);
+        jobs.push({ op: "pwrite", file: out, gather: { shape, item, chunk: c, chunks } });
+        planesOf.push(z1 - z0);
+      }
+    }
+    await runJobs(seg, procs, jobs, (i) => progress(planesOf[i]!), o);
+    return { method, procs: Math.min(procs, jobs.length), files: [out], ms: performance.now() - t0 };
+  }
+
+  // vds: one part file per slab, then the virtual dataset
+  const partsDir = `${out}.parts`;
+  rmSync(partsDir, { recursive: true, force: true });
+  mkdirSync(partsDir, { recursive: true });
+  const slabs = evenSlabs(nz, o.chunks?.[0] ?? 1, procs);
+  const parts = slabs.map((_, i) => join(partsDir, `p${String(i).padStart(4, "0")}.h5`));
+  const jobs = slabs.map(([z0, z1], i) => ({
+    op: "part",
+    file: parts[i],
+    dataset: "/data",
+    shape,
+    dtype,
+    z0,
+    z1,
+    at: z0 * plane,
+    ...(o.chunks ? { chunks: o.chunks } : o.gzip ? { chunks: [1, shape[1], shape[2]] } : {}),
+    ...(o.gzip ? { gzip: o.gzip } : {}),
+  }));
+  await runJobs(seg, procs, jobs, (i) => progress(slabs[i]![1] - slabs[i]![0]), o);
+  {
+    // source names relative to the virtual file's folder (HDF5 looks there), so the set can move
+    const rel = `${basename(partsDir)}`;
+    using w = Hdf5Writer.create({
+      path: out,
+      dataset,
+      shape,
+      dtype,
+      spacing: o.spacing,
+      sources: slabs.map(([z0, z1], i) => ({ file: `${rel}/${basename(parts[i]!)}`, dataset: "/data", z0, z1 })),
+    });
+  }
+  return { method, procs: Math.min(procs, jobs.length), files: [out, ...parts], ms: performance.now() - t0 };
+}
+
+/** `procs` slabs of whole chunk rows, as equal as they can be (one part file per process). */
+function evenSlabs(nz: number, chunkZ: number, procs: number): [number, number][] {
+  const rows = Math.ceil(nz / chunkZ);
+  const n = Math.min(procs, rows);
+  const out: [number, number][] = [];
+  for (let i = 0; i < n; i++) {
+    const r0 = Math.floor((rows * i) / n);
+    const r1 = Math.floor((rows * (i + 1)) / n);
+    out.push([Math.min(nz, r0 * chunkZ), Math.min(nz, r1 * chunkZ)]);
+  }
+  return out.filter(([a, b]) => b > a);
+}
