@@ -14,7 +14,10 @@ PKGS=(
   python3-numpy python3-h5py          # scripts/testdata.sh writes the test volumes as npy and HDF5
   slurmctld slurmd slurm-client       # slurm mode: scripts/slurm-up.sh (one node on loopback), tests, bench
   libturbojpeg0                       # viewer frames: JPEG through FFI (src/render/jpeg.ts)
+  libopenmpi-dev openmpi-bin          # distributed renderer: ffi/rvrmpi (rvr_ranks under mpirun / srun)
   chromium                            # browser tests of the viewer and `bench viewer` (playwright-core)
+  python3-pytest python3-venv python3-pip  # python/tests: the Python client, pip install ./python into a venv
+  libpam0g libpam-runtime libpam-modules  # portal logins: libpam through FFI, /etc/pam.d/common-*, pam_unix
 )
 missing=()
 for p in "${PKGS[@]}"; do

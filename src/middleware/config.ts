@@ -55,6 +55,20 @@ export interface Config {
   slurmBin: string;
   /** A slurm command that takes longer counts as "controller not answering". */
   slurmTimeoutMs: number;
+  /** slurm mode: partitions a portal user may choose ([] = only slurmPartition). */
+  slurmPartitions: string[];
+  /** The web portal at /portal/ (and the viewer proxy at /i/ID/): "on" or "off". */
+  portal: "on" | "off";
+  /** PAM service of portal logins (/etc/pam.d/NAME). */
+  pamService: string;
+  /** Members of this group see every instance in the portal and may stop any ("" = nobody). */
+  adminGroup: string;
+  /** TLS certificate and key (PEM files); both set = HTTPS. */
+  tlsCert: string;
+  tlsKey: string;
+  /** Portal sessions end this long after login, or after this long unused. */
+  sessionMaxMs: number;
+  sessionIdleMs: number;
 }
 
 type Kind = "string" | "int" | "number" | "duration" | "bytes" | "list";
@@ -105,6 +119,14 @@ export const SETTINGS: Setting[] = [
   { key: "slurmOutput", flag: "slurm-output", kind: "string", value: "PATH", help: "slurm mode: job output file (sbatch --output patterns like %u, %j work)", shown: "STATE_DIR/logs/ID.log" },
   { key: "slurmBin", flag: "slurm-bin", kind: "string", value: "DIR", help: "slurm mode: folder of sbatch, squeue, scancel, sinfo", shown: "PATH" },
   { key: "slurmTimeoutMs", flag: "slurm-timeout", kind: "duration", value: "TIME", help: "slurm mode: a slurm command slower than this means the controller does not answer", shown: "5s" },
+  { key: "slurmPartitions", flag: "slurm-partitions", kind: "list", value: "NAMES", help: "slurm mode: partitions portal users may choose (comma-separated)", shown: "slurm-partition only" },
+  { key: "portal", flag: "portal", kind: "string", value: "on|off", help: "the web portal at /portal/ and the viewer proxy at /i/ID/", shown: "on" },
+  { key: "pamService", flag: "pam-service", kind: "string", value: "NAME", help: "PAM service of portal logins (/etc/pam.d/NAME; scripts/pam-install.sh writes 'remotevis')", shown: "remotevis" },
+  { key: "adminGroup", flag: "admin-group", kind: "string", value: "GROUP", help: "members see and may stop every instance in the portal", shown: "none" },
+  { key: "tlsCert", flag: "tls-cert", kind: "string", value: "PEM", help: "TLS certificate (with tls-key: serve HTTPS)", shown: "none (HTTP)" },
+  { key: "tlsKey", flag: "tls-key", kind: "string", value: "PEM", help: "TLS private key", shown: "none" },
+  { key: "sessionMaxMs", flag: "session-max", kind: "duration", value: "TIME", help: "portal sessions end this long after login", shown: "12h" },
+  { key: "sessionIdleMs", flag: "session-idle", kind: "duration", value: "TIME", help: "portal sessions end after this long unused", shown: "2h" },
 ];
 
 export function defaults(): Config {
@@ -141,6 +163,14 @@ export function defaults(): Config {
     slurmOutput: "",
     slurmBin: "",
     slurmTimeoutMs: 5_000,
+    slurmPartitions: [],
+    portal: "on",
+    pamService: "remotevis",
+    adminGroup: "",
+    tlsCert: "",
+    tlsKey: "",
+    sessionMaxMs: 12 * 3_600_000,
+    sessionIdleMs: 2 * 3_600_000,
   };
 }
 
@@ -222,5 +252,9 @@ export function resolveConfig(layers: { file?: Record<string, unknown>; env?: Re
   if (c.workingSet <= 0) throw new RemoteVisError("config", "working-set: must be more than 0");
   if (c.slurmTimeMs < 60_000) throw new RemoteVisError("config", "slurm-time: must be at least 1m (slurm counts time limits in minutes)");
   if (c.slurmTimeoutMs <= 0) throw new RemoteVisError("config", "slurm-timeout: must be more than 0");
+  if (c.portal !== "on" && c.portal !== "off") throw new RemoteVisError("config", "portal: expected on or off");
+  if (!c.tlsCert !== !c.tlsKey) throw new RemoteVisError("config", "tls-cert and tls-key: give both (HTTPS) or neither (HTTP)");
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(c.pamService)) throw new RemoteVisError("config", "pam-service: a name under /etc/pam.d (letters, digits, '.', '_', '-')");
+  if (c.sessionMaxMs <= 0 || c.sessionIdleMs <= 0) throw new RemoteVisError("config", "session-max and session-idle: must be more than 0");
   return c;
 }

@@ -1,5 +1,6 @@
 /** What the routes get: the services (dependencies) and, after authentication, the caller. */
 import type { Identity, Authenticator } from "./auth/identity.ts";
+import type { Portal } from "./portal.ts";
 import type { InstanceService } from "./service.ts";
 import type { Store } from "./store.ts";
 
@@ -10,6 +11,8 @@ export interface Deps {
   mode: "local" | "slurm";
   /** undefined when serving everyone (root); else the one user served. */
   onlyUser?: { uid: number; name: string };
+  /** The web portal (sessions, PAM logins, file browser, viewer proxy); absent = portal off. */
+  portal?: Portal;
 }
 
 export interface AppEnv {

@@ -18,7 +18,9 @@ import { Lifecycle } from "./lifecycle.ts";
 import { InstanceService } from "./service.ts";
 import { Store } from "./store.ts";
 import { RemoteVisError } from "../errors.ts";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { websocket } from "hono/bun";
+import { createPortal, type PortalOptions } from "./portal.ts";
 
 export interface Running {
   url: string;
@@ -28,7 +30,7 @@ export interface Running {
   close(): Promise<void>;
 }
 
-export async function startMiddleware(cfg: Config, o: { backend?: Backend; log?: (line: string) => void } = {}): Promise<Running> {
+export async function startMiddleware(cfg: Config, o: { backend?: Backend; log?: (line: string) => void; portal?: Partial<PortalOptions> } = {}): Promise<Running> {
   const log = o.log ?? ((l: string) => console.log(l));
   const uid = process.getuid?.() ?? 0;
   const onlyUser = uid === 0 ? undefined : { uid, name: await userName(uid) };
@@ -40,28 +42,44 @@ export async function startMiddleware(cfg: Config, o: { backend?: Backend; log?:
   // Bun.serve first (port 0 -> the real port), since instances are told where to report.
   let server: Server<unknown>;
   let deps: Deps | undefined;
-  let appFetch: ((req: Request) => Response | Promise<Response>) | undefined;
+  let appFetch: ((req: Request, srv: Server<unknown>) => Response | Promise<Response>) | undefined;
+  // Optional TLS (tls-cert + tls-key, PEM): the portal's cookies are then Secure.
+  let tls: { cert: string; key: string } | undefined;
+  if (cfg.tlsCert && cfg.tlsKey) {
+    try {
+      tls = { cert: readFileSync(cfg.tlsCert, "utf8"), key: readFileSync(cfg.tlsKey, "utf8") };
+    } catch (err) {
+      store.close();
+      throw new RemoteVisError("config", `cannot read the TLS certificate or key: ${err instanceof Error ? err.message : err}`, 500);
+    }
+  }
   try {
     server = Bun.serve({
       hostname: cfg.bind,
       port: cfg.port,
       idleTimeout: 60,
-      fetch: (req) => (appFetch ? appFetch(req) : new Response("starting", { status: 503 })),
+      ...(tls ? { tls } : {}),
+      fetch: (req, srv) => (appFetch ? appFetch(req, srv) : new Response("starting", { status: 503 })),
+      // WebSockets of the viewer proxy (/i/ID/...).
+      websocket,
     });
   } catch (err) {
     store.close();
     throw new RemoteVisError("listen_failed", `cannot listen on ${cfg.bind}:${cfg.port}: ${err instanceof Error ? err.message : err}`, 500);
   }
   const host = cfg.bind === "0.0.0.0" || cfg.bind === "::" ? "127.0.0.1" : cfg.bind;
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
+  const url = `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
   const service = new InstanceService(store, backend, secrets, { ...cfg, publicUrl: cfg.publicUrl ?? url });
   deps = { service, store, auth: createAuthenticator({ store, onlyUid: onlyUser?.uid, mungeSocket: cfg.mungeSocket }), mode: cfg.mode, onlyUser };
+  if (cfg.portal === "on")
+    deps.portal = createPortal(store, service, cfg, { secure: !!tls, sessionMaxMs: cfg.sessionMaxMs, sessionIdleMs: cfg.sessionIdleMs, pamService: cfg.pamService, log, ...o.portal });
   if (onlyUser) log(`token for your own clients (no munge needed): ${issueSessionToken(store, { ...onlyUser, gid: process.getgid?.() ?? 0 })}`);
   const reconnected = service.reconnect();
   // Slurm mode: every job of the last run is asked about at once (jobs that ended meanwhile
   // end their instances with slurm's reason).
   await service.refreshJobs().catch((err) => log(`asking slurm about the jobs failed: ${err instanceof Error ? err.message : err}`));
-  appFetch = createApp(deps).fetch;
+  const app = createApp(deps);
+  appFetch = (req, srv) => app.fetch(req, srv);
   const lifecycle = new Lifecycle(service, cfg.sweepMs, log);
   lifecycle.start();
   let closed = false;

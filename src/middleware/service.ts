@@ -30,7 +30,8 @@ export type ServiceConfig = Pick<
   | "instanceHost"
   | "stateDir"
   | "storageRoots"
-> & { publicUrl: string };
+> &
+  Partial<Pick<Config, "slurmPartition" | "slurmPartitions" | "slurmTimeMs">> & { publicUrl: string };
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 
@@ -102,10 +103,13 @@ export class InstanceService {
     return { at: iso(first.at), why: first.why };
   }
 
-  /** Owner check: someone else's instance is "not found", exactly like a missing id. */
+  /**
+   * Owner check: someone else's instance is "not found", exactly like a missing id. Root and
+   * members of the portal's admin group pass too (they may see and stop any).
+   */
   getOwned(who: Identity, id: string): InstanceRow {
     const row = /^i-[0-9a-f]{16}$/.test(id) ? this.store.getInstance(id) : null;
-    if (!row || (row.owner_uid !== who.uid && who.uid !== 0)) throw notFound();
+    if (!row || (row.owner_uid !== who.uid && who.uid !== 0 && !who.admin)) throw notFound();
     return row;
   }
 
@@ -120,8 +124,28 @@ export class InstanceService {
     return this.store.getInstance(row.id)!;
   }
 
+  /** slurm mode: the partitions a user may choose and the longest time limit. */
+  slurmChoices(): { partitions: string[]; defaultPartition: string; maxTimeMs: number } {
+    const c = this.cfg;
+    const def = c.slurmPartition ?? "";
+    const partitions = [...new Set([...(def ? [def] : []), ...(c.slurmPartitions ?? [])])];
+    return { partitions, defaultPartition: def, maxTimeMs: c.slurmTimeMs ?? 8 * 3_600_000 };
+  }
+
+  private slurmSpec(req: CreateInstanceRequest): { partition?: string; timeMs?: number } | undefined {
+    if (req.partition === undefined && req.timeMinutes === undefined) return undefined;
+    if (this.backend.mode !== "slurm") throw new RemoteVisError("slurm_only", "partition and timeMinutes apply in slurm mode only", 400);
+    const ch = this.slurmChoices();
+    if (req.partition !== undefined && !ch.partitions.includes(req.partition))
+      throw new RemoteVisError("invalid_partition", `partition must be one of: ${ch.partitions.join(", ") || "(slurm's default only)"}`, 400);
+    const timeMs = req.timeMinutes === undefined ? undefined : req.timeMinutes * 60_000;
+    if (timeMs !== undefined && timeMs > ch.maxTimeMs) throw new RemoteVisError("time_limit", `the time limit may be at most ${formatDuration(ch.maxTimeMs)}`, 400);
+    return { ...(req.partition !== undefined ? { partition: req.partition } : {}), ...(timeMs !== undefined ? { timeMs } : {}) };
+  }
+
   async create(who: Identity, req: CreateInstanceRequest): Promise<InstanceRow> {
     const c = this.cfg;
+    const slurm = this.slurmSpec(req);
     const g = decideGpus({
       shape: req.shape,
       dtype: req.dtype,
@@ -179,7 +203,7 @@ export class InstanceService {
       ...c.storageRoots.flatMap((r) => ["--storage-root", r]),
     ];
     try {
-      const p = await this.backend.launch({ id, owner: { uid: who.uid, gid: who.gid, name: who.name }, args, secret, logPath, gpus: g.gpus });
+      const p = await this.backend.launch({ id, owner: { uid: who.uid, gid: who.gid, name: who.name }, args, secret, logPath, gpus: g.gpus, ...(slurm ? { slurm } : {}) });
       this.store.updateInstance(id, { pid: p.pid, pgid: p.pgid, proc_start: p.procStart, job_id: p.job?.id ?? null });
       if (p.job) this.applyJob(this.store.getInstance(id)!, p.job.status);
     } catch (err) {

@@ -83,7 +83,29 @@ CREATE TABLE IF NOT EXISTS tokens (
   created_at INTEGER NOT NULL, last_used_at INTEGER, expires_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS tokens_owner ON tokens(owner_uid);
+CREATE TABLE IF NOT EXISTS sessions (
+  id TEXT PRIMARY KEY, hash TEXT NOT NULL,
+  uid INTEGER NOT NULL, gid INTEGER NOT NULL, name TEXT NOT NULL, admin INTEGER NOT NULL,
+  csrf TEXT NOT NULL, addr TEXT NOT NULL,
+  created_at INTEGER NOT NULL, last_seen_at INTEGER NOT NULL, expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions(expires_at);
 `;
+
+/** A portal login (cookie `id.secret`; only the secret's hash is kept). */
+export interface SessionRow {
+  id: string;
+  hash: string;
+  uid: number;
+  gid: number;
+  name: string;
+  admin: number;
+  csrf: string;
+  addr: string;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+}
 
 /** Columns added after the first release: a database of an older version gets them on open. */
 const ADDED_COLUMNS: Record<string, string> = {
@@ -173,6 +195,34 @@ export class Store {
 
   deleteToken(id: string, ownerUid: number): boolean {
     return this.db.query("DELETE FROM tokens WHERE id = ? AND owner_uid = ?").run(id, ownerUid).changes > 0;
+  }
+
+  insertSession(row: SessionRow): void {
+    const cols = Object.keys(row);
+    this.db.query(`INSERT INTO sessions (${cols.join(",")}) VALUES (${cols.map((c) => `$${c}`).join(",")})`).run(row as never);
+  }
+
+  getSession(id: string): SessionRow | null {
+    return this.db.query<SessionRow, [string]>("SELECT * FROM sessions WHERE id = ?").get(id);
+  }
+
+  touchSession(id: string, at: number): void {
+    this.db.query("UPDATE sessions SET last_seen_at = ? WHERE id = ?").run(at, id);
+  }
+
+  deleteSession(id: string): boolean {
+    return this.db.query("DELETE FROM sessions WHERE id = ?").run(id).changes > 0;
+  }
+
+  /** Removes sessions past their end; `idleBefore`: also those unused since then. */
+  purgeSessions(now: number, idleBefore: number): number {
+    return this.db.query("DELETE FROM sessions WHERE expires_at < ? OR last_seen_at < ?").run(now, idleBefore).changes;
+  }
+
+  /** Every instance, newest first (the portal's admin view). */
+  allInstances(includeEnded = true): InstanceRow[] {
+    const live = includeEnded ? "" : ` WHERE state IN (${LIVE_STATES.map((s) => `'${s}'`).join(",")})`;
+    return this.db.query<InstanceRow, []>(`SELECT * FROM instances${live} ORDER BY created_at DESC LIMIT 1000`).all();
   }
 
   close(): void {

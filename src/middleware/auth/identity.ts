@@ -4,8 +4,11 @@ export interface Identity {
   gid: number;
   name: string;
   /** How the caller proved it; token creation needs munge (a token cannot mint tokens). */
-  via: "munge" | "token";
+  via: "munge" | "token" | "session";
   tokenId?: string;
+  /** Portal sessions: the session, and whether the user is in the configured admin group. */
+  sessionId?: string;
+  admin?: boolean;
 }
 
 /** Turns the Authorization header into an Identity, or throws 401. */

@@ -16,6 +16,8 @@ export interface LaunchSpec {
   logPath: string;
   /** GPUs the instance gets (the estimate, or more if asked for). */
   gpus: number;
+  /** slurm mode: the user's choice of partition and time limit (checked against the site's limits). */
+  slurm?: { partition?: string; timeMs?: number };
 }
 
 /** What a batch scheduler says about one job. */

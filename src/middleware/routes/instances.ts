@@ -35,13 +35,23 @@ export function listInstances(d: Deps) {
 }
 
 export function getInstance(d: Deps) {
-  return async (c: C) => c.json(d.service.view(await d.service.current(c.get("who"), c.req.param("id") ?? "")));
+  return async (c: C) => {
+    const who = c.get("who");
+    const row = await d.service.current(who, c.req.param("id") ?? "");
+    const view = d.service.view(row);
+    // An admin of the portal sees others' instances, never their secret URL.
+    if (row.owner_uid !== who.uid && who.uid !== 0) view.url = null;
+    return c.json(view);
+  };
 }
 
 export function stopInstance(d: Deps) {
   return async (c: C) => {
-    const row = d.service.getOwned(c.get("who"), c.req.param("id") ?? "");
-    const stopped = await d.service.stop(row.id, `stopped by ${c.get("who").name}`);
-    return c.json(d.service.view(stopped));
+    const who = c.get("who");
+    const row = d.service.getOwned(who, c.req.param("id") ?? "");
+    const stopped = await d.service.stop(row.id, `stopped by ${who.name}${row.owner_uid !== who.uid ? " (admin)" : ""}`);
+    const view = d.service.view(stopped);
+    if (row.owner_uid !== who.uid && who.uid !== 0) view.url = null;
+    return c.json(view);
   };
 }

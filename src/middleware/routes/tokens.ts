@@ -17,7 +17,8 @@ function view(r: TokenRow): Token {
 export function createToken(d: Deps) {
   return async (c: C) => {
     const who = c.get("who");
-    if (who.via !== "munge") throw new RemoteVisError("forbidden", "API tokens are created with a MUNGE credential, not with another token", 403);
+    // A token cannot mint tokens; a MUNGE credential or a portal login (password) can.
+    if (who.via === "token") throw new RemoteVisError("forbidden", "API tokens are created with a MUNGE credential or in the portal, not with another token", 403);
     const req = await jsonBody(c, CreateTokenRequest, "token request");
     const token = newToken();
     const now = Date.now();

@@ -186,9 +186,13 @@ function instanceTable(list: Json[], admin: boolean, refresh: () => void): HTMLE
           h("td", { class: "small" }, timeLeft(i)),
           h(
             "td",
+            {},
+            h(
+            "div",
             { class: "actions" },
             !admin && i.state === "running" ? h("a", { class: "button primary", href: `/i/${i.id}/`, target: "_blank", rel: "noopener", "data-open": i.id }, "Open") : null,
             live.has(i.state) && i.state !== "stopping" ? h("button", { class: "danger", type: "button", "data-stop": i.id, onclick: () => stop(i.id, refresh) }, "Stop") : null,
+          ),
           ),
         ),
       ),
