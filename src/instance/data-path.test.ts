@@ -141,7 +141,7 @@ describe("bad input gets a clear error and the old volume stays", () => {
     const port = Number(t.dataPort);
     const attempt = async (header: Record<string, unknown>, size = 8) => {
       await using conn = await Connection.connect("127.0.0.1", port);
-      return code(conn.send(encodeHeader(header), new Uint8Array(size)));
+      return await code(conn.send(encodeHeader(header), new Uint8Array(size)));
     };
     expect(await attempt({ secret: "guess", transfer: t.transfer, part: "volume" })).toBe("transfer_rejected");
     expect(await attempt({ secret: inst.secret, transfer: "made-up", part: "volume" })).toBe("transfer_rejected");
