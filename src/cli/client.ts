@@ -1,5 +1,8 @@
 import type { Command } from "./command.ts";
 import { clientList } from "./client-list.ts";
+import { clientLoad } from "./client-load.ts";
+import { clientLs } from "./client-ls.ts";
+import { clientModel } from "./client-model.ts";
 import { clientPoints } from "./client-points.ts";
 import { clientRender } from "./client-render.ts";
 import { clientRetrieve } from "./client-retrieve.ts";
@@ -15,5 +18,5 @@ export const client: Command = {
   name: "client",
   summary: "talk to the middleware and to instances: start them, send volumes, fetch results",
   usage: "client COMMAND [options]",
-  subcommands: [clientStart, clientStatus, clientList, clientStop, clientRender, clientPoints, clientRetrieve, clientScreenshot, clientToken, clientSend],
+  subcommands: [clientStart, clientStatus, clientList, clientStop, clientRender, clientPoints, clientRetrieve, clientScreenshot, clientToken, clientSend, clientLoad, clientLs, clientModel],
 };

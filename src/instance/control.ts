@@ -209,7 +209,7 @@ export class Control {
     const { vol } = this.requireVolume();
     const s = this.scene.settings;
     // Slices show all the data (the clip box is for the 3D view), nearest voxel, grey through the window.
-    const settings: Settings = { ...s, flags: FLAGS.nearest | (r.tf ? 0 : FLAGS.gray), background: [0, 0, 0, 1] };
+    const settings: Settings = { ...s, flags: FLAGS.nearest | (r.tf ? 0 : FLAGS.gray) | (s.flags & FLAGS.labelFill), background: [0, 0, 0, 1] };
     if (r.axis !== undefined) {
       if (!(r.index! < vol.shape[r.axis])) throw new RemoteVisError("out_of_range", `index must be below ${vol.shape[r.axis]} on axis ${r.axis}`, 400);
       const f = await this.scene.renderer.sliceAxis(r.axis, r.index!, settings);

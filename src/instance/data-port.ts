@@ -16,7 +16,7 @@ import { secretMatches } from "./auth.ts";
 /** Prepared but unused transfers are dropped (and their memory freed) after this long. */
 const EXPIRE_MS = 120_000;
 
-type Part = "volume" | "xyz" | "values" | "pull";
+type Part = "volume" | "xyz" | "values" | "pull" | "model";
 
 export interface Progress {
   (state: "started" | "progress" | "done" | "failed", done: number, message?: string): void;
@@ -24,7 +24,7 @@ export interface Progress {
 
 interface Pending {
   id: string;
-  kind: "volume" | "points" | "pull";
+  kind: "volume" | "points" | "pull" | "model";
   /** The parts expected, in order, with the bytes to receive into (or to send, for pull). */
   parts: { part: Part; buf: Uint8Array; meta?: Record<string, unknown> }[];
   /** Runs when every part arrived (upload to the renderer); its result is the transfer's. */

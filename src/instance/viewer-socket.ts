@@ -44,7 +44,7 @@ const SETTLE_MS = 150;
 const PREVIEW_QUALITY = 60;
 const FULL_QUALITY = 85;
 /** Operations a viewer may run over its socket. */
-const VIEWER_OPS: ControlOp[] = ["set_render", "get_state", "histogram", "probe", "pick", "slice", "screenshot", "clear_points"];
+const VIEWER_OPS: ControlOp[] = ["set_render", "get_state", "histogram", "probe", "pick", "slice", "screenshot", "clear_points", "set_labels", "segment", "cancel_segment"];
 
 const Message = v.variant("type", [
   v.object({ type: v.literal("size"), width: v.number(), height: v.number(), quiet: v.optional(v.boolean()) }),

@@ -30,5 +30,9 @@ export interface RenderEngine {
   slice(slice: Slice, settings: Settings, width: number, height: number): Promise<Frame>;
   retrieveSize(lo: number[], hi: number[], step: number[]): Promise<number>;
   retrieve(lo: number[], hi: number[], step: number[], out: Uint8Array): Promise<void>;
+  /** Segmentation labels drawn with the volume (uint8, the volume's shape and order; null
+   *  removes them) and their per-class RGBA; engines without them do not draw labels. */
+  setLabels?(labels: Uint8Array | null, classRgba: Float32Array): Promise<void>;
+  setLabelColors?(classRgba: Float32Array): Promise<void>;
   close(): Promise<void>;
 }

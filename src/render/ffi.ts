@@ -30,6 +30,25 @@ const symbols = {
 } as const;
 
 export type RvrLib = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
+
+/** The label calls (segmentation), opened separately so that an older librvr without them
+ *  still loads: then labels are not drawn (`undefined`). */
+const labelSymbols = {
+  rvr_renderer_set_labels: { args: [P, P, u64, P, u32], returns: i32 },
+  rvr_renderer_set_label_colors: { args: [P, P, u32], returns: i32 },
+} as const;
+let labelLib: ReturnType<typeof dlopen<typeof labelSymbols>>["symbols"] | null | undefined;
+
+export function rvrLabels() {
+  if (labelLib === undefined) {
+    try {
+      labelLib = dlopen(libPath, labelSymbols).symbols;
+    } catch {
+      labelLib = null;
+    }
+  }
+  return labelLib ?? undefined;
+}
 let lib: RvrLib | undefined;
 
 export function rvr(): RvrLib {

@@ -114,6 +114,20 @@ export class Renderer implements RenderEngine {
     await this.rpc.call("retrieve", "retrieve", [lo, hi, step, out.byteLength ? ptr(out) : 0, out.byteLength], [out]);
   }
 
+  /**
+   * Labels drawn with the volume (uint8, the volume's shape and memory order; copied by the
+   * renderer) with straight RGBA per class (alpha: tint weight, 0 = hidden); null removes them.
+   * `unsupported` where the backend cannot draw labels (CUDA).
+   */
+  async setLabels(labels: Uint8Array | null, classRgba: Float32Array): Promise<void> {
+    await this.rpc.call("set labels", "setLabels", [labels ? ptr(labels) : 0, labels?.byteLength ?? 0, classRgba], labels ? [labels] : []);
+  }
+
+  /** New class colours for the labels set last. */
+  setLabelColors(classRgba: Float32Array): Promise<void> {
+    return this.rpc.call("set label colors", "setLabelColors", [classRgba]);
+  }
+
   get hasVolume(): boolean {
     return this.borrowed !== undefined;
   }

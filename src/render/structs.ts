@@ -87,6 +87,8 @@ export const FLAGS = {
   noErt: 64,
   hideVolume: 128,
   jitter: 256,
+  /** Slices: labels filled instead of outlined (segmentation). */
+  labelFill: 512,
 } as const;
 
 export interface Settings {

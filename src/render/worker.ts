@@ -5,7 +5,7 @@
  */
 import { ptr } from "bun:ffi";
 import { OpFailed, serveOps } from "../process/worker-rpc.ts";
-import { rvr } from "./ffi.ts";
+import { RVR, rvr, rvrLabels } from "./ffi.ts";
 import { encodeJpeg } from "./jpeg.ts";
 import { readStats, readVolumeInfo } from "./structs.ts";
 
@@ -89,6 +89,17 @@ serveOps({
   },
   retrieve(lo: number[], hi: number[], step: number[], out: number, outBytes: number) {
     check(lib.rvr_renderer_retrieve(renderer as never, ptr(u64x3(lo)), ptr(u64x3(hi)), ptr(new Uint32Array(step)), out as never, outBytes));
+  },
+  /** Labels drawn with the volume (segmentation): bytes copied by the renderer; null removes them. */
+  setLabels(labels: number, bytes: number, rgba: Float32Array) {
+    const L = rvrLabels();
+    if (!L) throw new OpFailed(RVR.ERR_UNSUPPORTED);
+    check(L.rvr_renderer_set_labels(renderer as never, (labels || null) as never, bytes, ptr(rgba), rgba.length / 4));
+  },
+  setLabelColors(rgba: Float32Array) {
+    const L = rvrLabels();
+    if (!L) throw new OpFailed(RVR.ERR_UNSUPPORTED);
+    check(L.rvr_renderer_set_label_colors(renderer as never, ptr(rgba), rgba.length / 4));
   },
   destroy() {
     lib.rvr_renderer_destroy(renderer as never);

@@ -10,9 +10,9 @@ export interface TestInstance {
   stop(): Promise<void>;
 }
 
-export async function startInstance(o: { maxBytes?: number; env?: Record<string, string> } = {}): Promise<TestInstance> {
+export async function startInstance(o: { maxBytes?: number; env?: Record<string, string>; args?: string[] } = {}): Promise<TestInstance> {
   const secret = `test-secret-${crypto.randomUUID()}`;
-  const proc = cli(["instance", "--renderer", "cpu", ...(o.maxBytes ? ["--max-bytes", String(o.maxBytes)] : [])], { REMOTEVIS_INSTANCE_SECRET: secret, ...o.env });
+  const proc = cli(["instance", "--renderer", "cpu", ...(o.maxBytes ? ["--max-bytes", String(o.maxBytes)] : []), ...(o.args ?? [])], { REMOTEVIS_INSTANCE_SECRET: secret, ...o.env });
   const url = (await proc.waitFor(/url: (http\S+)/, 30_000))[1]!;
   return {
     url,

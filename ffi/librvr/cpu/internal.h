@@ -85,7 +85,13 @@ struct rvr_renderer {
     rvr_fgrid ao;
     uint64_t ao_vol_version, ao_tf_version;
     float ao_key;
+
+    /* segmentation labels drawn with the volume (labels.c; NULL: none) */
+    struct rvr_labels *labels;
 };
+
+/* ---- labels.c ---- */
+void rvr__labels_free(rvr_renderer *r);
 
 /* ---- error.c / misc ---- */
 double rvr__now_ms(void);

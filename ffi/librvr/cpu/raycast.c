@@ -1,6 +1,7 @@
 /* raycast.c - rvr_render: tiles of rays (OpenMP, dynamic), per ray the volume between the
  * clip bounds and the nearest point sphere; composite / MIP / MinIP / average / iso. */
 #include "gpu.h"
+#include "labels.h"
 #include "points.h"
 
 #include <float.h>
@@ -31,12 +32,13 @@ typedef struct frame {
     float Lw[3];          /* fixed light (world, toward light) */
     float li_off[3];      /* S2 lookup offset: one light-grid cell toward the light (index space) */
     const rvr_fgrid *light, *ao;
+    const rvr_labels *labels; /* segmentation labels to tint with (NULL: none) */
 } frame;
 
 int rvr__settings_check(const rvr_render_settings *s) {
     const uint32_t known = RVR_F_NEAREST | RVR_F_GRAY | RVR_F_PREMULTIPLIED | RVR_F_CLIP_BOX |
                            RVR_F_POINT_FILTER | RVR_F_NO_SKIP | RVR_F_NO_ERT | RVR_F_HIDE_VOLUME |
-                           RVR_F_JITTER;
+                           RVR_F_JITTER | RVR_F_LABEL_FILL;
     if (s->mode < RVR_MODE_COMPOSITE || s->mode > RVR_MODE_ISO) return RVR_ERR_INVALID;
     if (s->flags & ~known) return RVR_ERR_INVALID;
     if (s->shading & ~(RVR_SHADE_LOCAL | RVR_SHADE_SHADOW | RVR_SHADE_AO)) return RVR_ERR_INVALID;
@@ -227,6 +229,8 @@ static void trace_composite(const frame *F, const ray *R, const float L[3], cons
         n++;
         const float *e = lut[(int)v >> 4];
         if (e[3] <= 0.0f) continue;
+        float tint[4];
+        if (F->labels) e = labels_tint(F->labels, x, y, z, e, tint);
         float w = 1.0f - a;
         if (F->shading) {
             float sh, sp;
@@ -308,7 +312,13 @@ static int trace_iso(const frame *F, const ray *R, const float L[3], const float
             float sh, sp;
             rvr_loc l = grid_locate(&F->g, hx, hy, hz);
             shade(F, &l, hx, hy, hz, L, H, &sh, &sp);
-            for (int c = 0; c < 3; c++) acc[c] = F->iso_rgb[c] * sh + sp;
+            float rgb[3] = {F->iso_rgb[0], F->iso_rgb[1], F->iso_rgb[2]};
+            if (F->labels) {
+                int lk = labels_at(F->labels, hx, hy, hz);
+                if (F->labels->drawn[lk])
+                    for (int c = 0; c < 3; c++) rgb[c] += F->labels->rgba[lk][3] * (F->labels->rgba[lk][c] - rgb[c]);
+            }
+            for (int c = 0; c < 3; c++) acc[c] = rgb[c] * sh + sp;
             acc[3] = 1;
             *ns += n;
             return 1;
@@ -366,6 +376,7 @@ int rvr_render(rvr_renderer *r, const rvr_camera *cam, const rvr_render_settings
     F.dt = s->step > 0 ? s->step : 1.0f;
     F.ert = (s->flags & RVR_F_NO_ERT) ? 2.0f : (s->ert_alpha > 0 ? s->ert_alpha : 0.99f);
     F.has_vol = r->has_volume && !(s->flags & RVR_F_HIDE_VOLUME);
+    F.labels = F.has_vol ? rvr__labels_for(r) : NULL;
     const int lod = s->lod > 1 ? (int)s->lod : 1;
     const int tw = ((int)W + lod - 1) / lod, th = ((int)H + lod - 1) / lod;
 

@@ -38,6 +38,7 @@ fail:
 void rvr_renderer_destroy(rvr_renderer *r) {
     if (!r) return;
     rvr__gpu_destroy(r);
+    rvr__labels_free(r);
     free(r->ao.data);
     free(r->light.data);
     free(r->cmap);

@@ -1,5 +1,6 @@
 /* slice.c - 2D images of the volume on a plane (axis-aligned or oblique). */
 #include "gpu.h"
+#include "labels.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,11 @@ int rvr_render_slice(rvr_renderer *r, const rvr_slice *sl, const rvr_render_sett
     const int clip = (s->flags & RVR_F_CLIP_BOX) != 0, pm = (s->flags & RVR_F_PREMULTIPLIED) != 0;
     const float *bg = s->background;
     const int nt = rvr__nthreads(r);
+    /* labels: outlined (one pixel step along u and v, index space) or filled (RVR_F_LABEL_FILL) */
+    const rvr_labels *L = rvr__labels_for(r);
+    float du[3], dv[3];
+    for (int k = 0; k < 3; k++) du[k] = sl->u[k] / (float)W * inv_s[k], dv[k] = sl->v[k] / (float)H * inv_s[k];
+    const int outline = !(s->flags & RVR_F_LABEL_FILL);
     _Pragma("omp parallel for schedule(dynamic, 4) num_threads(nt)")
     for (uint32_t j = 0; j < H; j++)
         for (uint32_t i = 0; i < W; i++) {
@@ -85,6 +91,7 @@ int rvr_render_slice(rvr_renderer *r, const rvr_slice *sl, const rvr_render_sett
                     for (int k = 0; k < 3; k++) acc[k] = c[k] * c[3];
                     acc[3] = c[3];
                 }
+                if (L) rvr__labels_slice_px(L, q, du, dv, outline, acc);
             }
             float w = 1 - acc[3], oa = acc[3] + w * bg[3], o[3];
             for (int k = 0; k < 3; k++) o[k] = acc[k] + w * bg[k] * bg[3];

@@ -480,6 +480,9 @@ enum {
  *  t0 + (k + 0.5) * step but at t0 + (k + j) * step, j in [0, 1) per pixel. Off by default, so
  *  the exactness statements above hold; viewers turn it on. */
 #define RVR_F_JITTER 256u
+/** Slices: draw segmentation labels filled (tinted by the class alpha) instead of as outlines
+ *  (see rvr_renderer_set_labels). */
+#define RVR_F_LABEL_FILL 512u
 
 #define RVR_MAX_CLIP_PLANES 6
 
@@ -632,6 +635,38 @@ RVR_API int rvr_renderer_slice_axis(const rvr_renderer *r, int32_t axis, uint64_
 RVR_API int rvr_render_slice(rvr_renderer *r, const rvr_slice *slice,
                              const rvr_render_settings *s, uint32_t width, uint32_t height,
                              uint8_t *rgba, uint64_t rgba_bytes, rvr_render_stats *stats);
+
+/* ------------------------------------------------------------------------ */
+/* Segmentation labels                                                      */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Set (replace) the label volume drawn with the volume: one uint8 class per voxel, the
+ * volume's logical shape and memory order (bytes = s0*s1*s2), copied. class_rgba holds
+ * nclasses straight RGBA entries in [0, 1]; a class's alpha is its weight, 0 = not drawn
+ * (classes >= nclasses are not drawn either). Drawing (nearest voxel of each sample):
+ *   composite: each sample's colour is tinted toward its class colour,
+ *              rgb' = (1 - alpha) rgb + alpha class_rgb; its opacity stays the TF's (labels
+ *              colour what the TF shows; MIP/MinIP/average are not tinted);
+ *   iso:       the surface colour is tinted the same way;
+ *   slices:    outlines: a pixel whose class is drawn and differs from a neighbour pixel's
+ *              (one pixel along u or v) or lies at the volume's edge shows the class colour,
+ *              opaque; with RVR_F_LABEL_FILL every pixel is tinted by its class alpha.
+ * The labels belong to the volume they were set for: after a volume of another shape or
+ * order they are not drawn (set new ones, or remove them).
+ * @param labels  NULL (with bytes 0) removes the labels (then class_rgba may be NULL).
+ * @return RVR_OK; RVR_ERR_INVALID (r NULL, nclasses 0 or > 256, NULL or out-of-range/NaN
+ *         colours, NULL labels with bytes != 0); RVR_ERR_NO_VOLUME; RVR_ERR_SIZE (bytes
+ *         mismatch); RVR_ERR_NOMEM; RVR_ERR_UNSUPPORTED (CUDA backend: labels are not drawn
+ *         there yet). Memory: one byte per voxel. On error the previous labels stay.
+ */
+RVR_API int rvr_renderer_set_labels(rvr_renderer *r, const uint8_t *labels, uint64_t bytes,
+                                    const float *class_rgba, uint32_t nclasses);
+
+/** New class colours for the labels set last (no new copy of the labels).
+ *  @return RVR_OK; RVR_ERR_INVALID (as above); RVR_ERR_NO_VOLUME (no labels set). */
+RVR_API int rvr_renderer_set_label_colors(rvr_renderer *r, const float *class_rgba,
+                                          uint32_t nclasses);
 
 /* Layout checks: the offsets above are part of the ABI used from Bun. */
 #if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L && !defined(__cplusplus)
