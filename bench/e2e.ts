@@ -6,6 +6,7 @@
 import { InstanceClient } from "../src/client/instance.ts";
 import { selfArgv } from "../src/cli/self.ts";
 import { run, start } from "../src/process/child.ts";
+import { setNativeEnv } from "../src/process/native-env.ts";
 import { print, result } from "./report.ts";
 
 export async function e2eBench(o: { size: number; tls: string; renderer: string; dtype: "uint8" | "float32" }): Promise<void> {
@@ -16,6 +17,10 @@ export async function e2eBench(o: { size: number; tls: string; renderer: string;
     // Shared memory needs libsscrdma's opt-in mode (see ssc_rdma.h): otherwise UCX takes TCP.
     ...(o.tls.split(",").includes("sm") ? { SSC_UCX_ERR_MODE: "none" } : {}),
   };
+  // This process is the client of the instance: same transports and error mode as the
+  // children (a PEER-mode client cannot wire up to a shared-memory-mode server). Set before
+  // the first transfer creates the UCX context.
+  for (const k of ["UCX_TLS", "SSC_UCX_ERR_MODE", "UCX_LOG_LEVEL"] as const) if (k in env) setNativeEnv(k, (env as Record<string, string>)[k]!);
   // Bare transfer: receive + send of the same size and transport.
   const rx = start([...selfArgv(), "receive", "--port", "0", "--out", "-", "--json", "-q", "--timeout", "60"], env);
   const port = (await rx.waitFor(/"port":(\d+)/))[1]!;

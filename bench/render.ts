@@ -74,7 +74,8 @@ async function loadScenes(which: string[]): Promise<Scene[]> {
   const out: Scene[] = [];
   if (which.includes("ct")) {
     try {
-      const v = await readVolume(new URL("../data/ct/cranium.raw", import.meta.url).pathname);
+      // From the working folder (the executable may run anywhere); scripts/testdata.sh makes it.
+      const v = await readVolume(`${process.env.REMOTEVIS_DATA ?? "data"}/ct/cranium.raw`);
       out.push({ name: "ct-108x256x256-i16", shape: v.shape, spacing: v.spacing, data: v.data as Int16Array, dtype: "int16", preset: "ct-bone" });
     } catch {
       process.stderr.write("bench render: no CT (run scripts/testdata.sh): skipping the CT case\n");

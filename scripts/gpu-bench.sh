@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine (the device tool), from the repository root, with .gpukit carried:
+# unpacks the kit, then the benchmarks whose figures need that machine. Every result line goes
+# to $OUT/bench.jsonl, the rest of the output to $OUT/log.txt.
+#   scripts/gpu-bench.sh [transfer] [e2e] [io] [segment] [render]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/gpu-out}
+mkdir -p "$OUT"
+K=$PWD/.gpukit
+U=$K/u
+mkdir -p "$U"
+for d in "$K"/debs/*.deb; do dpkg -x "$d" "$U"; done
+LIB=$U/usr/lib/x86_64-linux-gnu
+export LD_LIBRARY_PATH=$LIB:$LIB/hdf5/serial${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export UCX_MODULE_DIR=$LIB/ucx UCX_LOG_LEVEL=error PATH=$U/usr/bin:$PATH
+mkdir -p dist data/ct
+xz -dc "$K/remotevis.xz" >dist/remotevis && chmod +x dist/remotevis
+[ -f "$K/onnxruntime.tar" ] && tar -C dist -xf "$K/onnxruntime.tar"
+[ -f "$K/data/cranium.raw.xz" ] && xz -dc "$K/data/cranium.raw.xz" >data/ct/cranium.raw && cp "$K/data/cranium.json" data/ct/
+[ -d "$K/data/models" ] && cp -r "$K/data/models" data/
+{ echo "== $(date -u) $(hostname) $(nproc) cores"; nvidia-smi -L; } >>"$OUT/log.txt" 2>&1
+run() { echo "== $*" >>"$OUT/log.txt"; timeout "${T:-240}" dist/remotevis "$@" 2>>"$OUT/log.txt" | tee -a "$OUT/bench.jsonl" >>"$OUT/log.txt"; }
+[ $# -eq 0 ] && set -- transfer e2e
+for what in "$@"; do
+  case $what in
+    transfer) run bench transfer --size 1GiB --reps 3 --cases tcp,shm ;;
+    e2e) run bench e2e --size 8GiB --dtype float32 --tls sm,tcp --renderer cuda; run bench e2e --size 1GiB --renderer cuda ;;
+    io) run bench io ;;
+    segment) run bench segment ;;
+    render) run bench render --reps 3 ;;
+    distributed)
+      # issue 12: 1 vs 2 GPUs on a 2048^3 float32 volume (32 GiB), then one too large for one GPU
+      for d in "$K"/mpi/*.deb; do dpkg -x "$d" "$U"; done
+      export OPAL_PREFIX=$U/usr PATH=$U/usr/bin:$PATH LD_LIBRARY_PATH=$K/mpi:$LD_LIBRARY_PATH
+      for args in "2048 2 cuda auto 1" "3072 2 cuda auto 0"; do
+        echo "== rr_bench $args" >>"$OUT/log.txt"
+        (cd "$K/mpi" && RR_GPUS=${RR_GPUS:-2} timeout 400 ./rr_bench $args) 2>>"$OUT/log.txt" | tee -a "$OUT/bench.jsonl" >>"$OUT/log.txt"
+      done ;;
+  esac
+done
