@@ -31,13 +31,15 @@ native: deps
 
 $(SSC_LIB) $(RVR_LIB) $(RANKS): native
 
-build: node_modules/.installed native $(EXE) $(ORT_DIST)
-
 # ONNX Runtime for segmentation is a Node addon plus its 46 MB library, not embedded in the
 # executable: it goes beside it (dist/onnxruntime/, found by src/segment/ort.ts). Copy both
 # with the executable.
 ORT_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x64)
 ORT_DIST := dist/onnxruntime/onnxruntime_binding.node
+
+# (ORT_DIST is defined above: a rule's prerequisites are expanded when make reads it.)
+build: node_modules/.installed native $(EXE) $(ORT_DIST)
+
 $(ORT_DIST): node_modules/.installed
 	mkdir -p dist/onnxruntime
 	cp node_modules/onnxruntime-node/bin/napi-v6/linux/$(ORT_ARCH)/onnxruntime_binding.node node_modules/onnxruntime-node/bin/napi-v6/linux/$(ORT_ARCH)/libonnxruntime.so.1 dist/onnxruntime/

@@ -16,7 +16,7 @@ export LD_LIBRARY_PATH=$LIB:$LIB/hdf5/serial${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH
 export UCX_MODULE_DIR=$LIB/ucx UCX_LOG_LEVEL=error PATH=$U/usr/bin:$PATH
 mkdir -p dist data/ct
 xz -dc "$K/remotevis.xz" >dist/remotevis && chmod +x dist/remotevis
-[ -f "$K/onnxruntime.tar" ] && tar -C dist -xf "$K/onnxruntime.tar"
+[ -f "$K/onnxruntime.tar.xz" ] && tar -C dist -xJf "$K/onnxruntime.tar.xz"
 [ -f "$K/data/cranium.raw.xz" ] && xz -dc "$K/data/cranium.raw.xz" >data/ct/cranium.raw && cp "$K/data/cranium.json" data/ct/
 [ -d "$K/data/models" ] && cp -r "$K/data/models" data/
 { echo "== $(date -u) $(hostname) $(nproc) cores"; nvidia-smi -L; } >>"$OUT/log.txt" 2>&1
@@ -25,17 +25,19 @@ run() { echo "== $*" >>"$OUT/log.txt"; timeout "${T:-240}" dist/remotevis "$@" 2
 for what in "$@"; do
   case $what in
     transfer) run bench transfer --size 1GiB --reps 3 --cases tcp,shm ;;
-    e2e) run bench e2e --size 8GiB --dtype float32 --tls sm,tcp --renderer cuda; run bench e2e --size 1GiB --renderer cuda ;;
+    # One JS buffer holds at most 4 GiB (JSC), so the largest single volume is just under that.
+    e2e) run bench e2e --size 3900MiB --dtype float32 --tls sm,tcp --renderer cuda; run bench e2e --size 1GiB --renderer cuda ;;
     io) run bench io ;;
     segment) run bench segment ;;
     render) run bench render --reps 3 ;;
     distributed)
       # issue 12: 1 vs 2 GPUs on a 2048^3 float32 volume (32 GiB), then one too large for one GPU
       for d in "$K"/mpi/*.deb; do dpkg -x "$d" "$U"; done
-      export OPAL_PREFIX=$U/usr PATH=$U/usr/bin:$PATH LD_LIBRARY_PATH=$K/mpi:$LD_LIBRARY_PATH
+      ln -sf mpirun.openmpi "$U/usr/bin/mpirun" # an alternatives link, made by dpkg on install
+      export OPAL_PREFIX=$U/usr PATH=$U/usr/bin:$PATH LD_LIBRARY_PATH=$K/mpi:$LIB/openmpi/lib:$LD_LIBRARY_PATH RR_EXE=./rvr_ranks
       for args in "2048 2 cuda auto 1" "3072 2 cuda auto 0"; do
         echo "== rr_bench $args" >>"$OUT/log.txt"
-        (cd "$K/mpi" && RR_GPUS=${RR_GPUS:-2} timeout 400 ./rr_bench $args) 2>>"$OUT/log.txt" | tee -a "$OUT/bench.jsonl" >>"$OUT/log.txt"
+        (cd "$K/mpi" && RR_GPUS=${RR_GPUS:-2} timeout 150 ./rr_bench $args) 2>>"$OUT/log.txt" | tee -a "$OUT/bench.jsonl" >>"$OUT/log.txt"
       done ;;
   esac
 done

@@ -9,7 +9,7 @@ KIT=.gpukit
 mkdir -p "$KIT/debs"
 make build >/dev/null
 xz -T0 -6 -c dist/remotevis >"$KIT/remotevis.xz"
-[ -d dist/onnxruntime ] && tar -C dist -cf "$KIT/onnxruntime.tar" onnxruntime
+[ "${WITH_ORT:-0}" = 1 ] && tar -C dist -cJf "$KIT/onnxruntime.tar.xz" onnxruntime
 (cd "$KIT/debs" && apt-get download -qq libucx0 ucx-utils libnuma1 librdmacm1 libibverbs1 libturbojpeg0 libhdf5-103-1 libaec0 libsz2 2>/dev/null)
 # Open MPI's runtime for the distributed case (relocated there with OPAL_PREFIX).
 if [ "${WITH_MPI:-0}" = 1 ]; then
@@ -23,6 +23,6 @@ fi
 rm -rf "$KIT/data" && mkdir -p "$KIT/data"
 # The kit must stay under the 64 MiB that travel: the CT goes xz-compressed, the models without
 # their training targets.
-[ -f data/ct/cranium.raw ] && xz -T0 -c data/ct/cranium.raw >"$KIT/data/cranium.raw.xz" && cp data/ct/cranium.json "$KIT/data/"
-if [ -d data/models ]; then mkdir -p "$KIT/data/models" && cp data/models/*.onnx data/models/*.json "$KIT/data/models/" && rm -f "$KIT/data/models/ct-targets.json"; fi
+[ "${WITH_DATA:-1}" = 1 ] && [ -f data/ct/cranium.raw ] && xz -T0 -c data/ct/cranium.raw >"$KIT/data/cranium.raw.xz" && cp data/ct/cranium.json "$KIT/data/"
+if [ "${WITH_DATA:-1}" = 1 ] && [ -d data/models ]; then mkdir -p "$KIT/data/models" && cp data/models/*.onnx data/models/*.json "$KIT/data/models/" && rm -f "$KIT/data/models/ct-targets.json"; fi
 du -sh "$KIT"
