@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { RemoteVisError } from "../errors.ts";
 import { Hdf5File, defaultDataset, hdf5Available, listHdf5, readHdf5 } from "./hdf5.ts";
-import { ensureTestData, scratch } from "./testdata.ts";
+import { ensureTestData, err, scratch } from "./testdata.ts";
 
 setDefaultTimeout(30_000); // real files on a shared 2-core machine
 const DATA = await ensureTestData();
@@ -11,16 +11,6 @@ const HAVE = hdf5Available();
 if (!HAVE) console.warn("SKIPPING HDF5 tests: libhdf5 (Debian libhdf5-103-1) cannot be loaded here");
 const tmp = scratch();
 afterAll(() => tmp.cleanup());
-
-function err(fn: () => unknown): RemoteVisError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(RemoteVisError);
-    return e as RemoteVisError;
-  }
-  throw new Error("expected a RemoteVisError");
-}
 
 describe.skipIf(!DATA || !HAVE)("HDF5 through libhdf5 (real data)", () => {
   const h5 = () => join(DATA!, "ct/cranium.h5");

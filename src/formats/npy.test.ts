@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { RemoteVisError } from "../errors.ts";
 import { readNpy } from "./npy.ts";
-import { concat, scratch } from "./testdata.ts";
+import { concat, err, scratch } from "./testdata.ts";
 
 const tmp = scratch();
 afterAll(() => tmp.cleanup());
@@ -20,16 +20,6 @@ function npy(header: string, data: Uint8Array, version = 1): Uint8Array {
   return concat(head, new TextEncoder().encode(h), data);
 }
 const hdr = (descr: string, shape: string, fortran = false) => `{'descr': '${descr}', 'fortran_order': ${fortran ? "True" : "False"}, 'shape': ${shape}, }`;
-
-function err(fn: () => unknown): RemoteVisError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(RemoteVisError);
-    return e as RemoteVisError;
-  }
-  throw new Error("expected a RemoteVisError");
-}
 
 describe("npy: versions, orders, byte orders, types", () => {
   const f32 = new Uint8Array(new Float32Array([1.5, -2, 3, 4, 5, 6]).buffer);

@@ -9,23 +9,13 @@ import { RemoteVisError } from "../errors.ts";
 import { readPoints } from "./index.ts";
 import { readLas } from "./las.ts";
 import { lzfDecompress, readPcd } from "./pcd.ts";
-import { concat, ensureTestData, scratch } from "./testdata.ts";
+import { concat, ensureTestData, err, scratch } from "./testdata.ts";
 import { readXyz } from "./xyz.ts";
 
 setDefaultTimeout(30_000); // real files on a shared 2-core machine
 const DATA = await ensureTestData();
 const tmp = scratch();
 afterAll(() => tmp.cleanup());
-
-function err(fn: () => unknown): RemoteVisError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(RemoteVisError);
-    return e as RemoteVisError;
-  }
-  throw new Error("expected a RemoteVisError");
-}
 
 describe.skipIf(!DATA)("point clouds (real data)", () => {
   const P = (f: string) => join(DATA!, f);

@@ -2,23 +2,13 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { RemoteVisError } from "../errors.ts";
 import { readRaw } from "./raw.ts";
-import { ensureTestData, scratch } from "./testdata.ts";
+import { ensureTestData, err, scratch } from "./testdata.ts";
 import { toC } from "./types.ts";
 
 setDefaultTimeout(30_000); // real files on a shared 2-core machine
 const DATA = await ensureTestData();
 const tmp = scratch();
 afterAll(() => tmp.cleanup());
-
-function err(fn: () => unknown): RemoteVisError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(RemoteVisError);
-    return e as RemoteVisError;
-  }
-  throw new Error("expected a RemoteVisError");
-}
 
 describe.skipIf(!DATA)("raw with a JSON sidecar (real data)", () => {
   test("cranium.raw + cranium.json: shape, dtype, spacing, window", () => {

@@ -8,6 +8,20 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+import { expect } from "bun:test";
+import { RemoteVisError } from "../errors.ts";
+
+/** The RemoteVisError that `fn` throws (fails the test when it throws nothing or another error). */
+export function err(fn: () => unknown): RemoteVisError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(RemoteVisError);
+    return e as RemoteVisError;
+  }
+  throw new Error("expected a RemoteVisError");
+}
+
 export const REPO = new URL("../../", import.meta.url).pathname;
 export const DATA = join(REPO, "data");
 const STAMP = join(DATA, ".testdata-v1");

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { deflateSync } from "node:zlib";
 import { RemoteVisError } from "../errors.ts";
 import { readTiff } from "./tiff.ts";
-import { ensureTestData, scratch } from "./testdata.ts";
+import { ensureTestData, err, scratch } from "./testdata.ts";
 import { byteSwap } from "./types.ts";
 
 setDefaultTimeout(30_000); // real files on a shared 2-core machine
@@ -141,16 +141,6 @@ function tiff(pages: PageSpec[], opts: { be?: boolean; big?: boolean } = {}): Ui
 }
 
 const u16data = (n: number, f: (i: number) => number) => new Uint8Array(Uint16Array.from({ length: n }, (_, i) => f(i)).buffer);
-
-function err(fn: () => unknown): RemoteVisError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(RemoteVisError);
-    return e as RemoteVisError;
-  }
-  throw new Error("expected a RemoteVisError");
-}
 
 describe.skipIf(!DATA)("TIFF (real data)", () => {
   test("multi-page, big-endian deflate and slice folder agree", () => {
