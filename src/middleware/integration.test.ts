@@ -9,40 +9,11 @@ import { join } from "node:path";
 import { RemoteVis } from "../client/remotevis.ts";
 import { selfArgv } from "../cli/self.ts";
 import { procAlive, procUid } from "./backends/procfs.ts";
+import { ensureUser, freePort, mungeAs, sh } from "../testing/users.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const isRoot = process.getuid?.() === 0;
 if (!isRoot) console.warn("integration tests of the middleware skipped: they need root (useradd, setpriv, munged); CI runs them as root");
-
-function sh(argv: string[]): { code: number; out: string } {
-  const r = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe" });
-  return { code: r.exitCode, out: r.stdout.toString() + r.stderr.toString() };
-}
-
-function ensureUser(name: string): number {
-  if (sh(["id", "-u", name]).code !== 0) {
-    const r = sh(["useradd", "--create-home", "--shell", "/bin/bash", name]);
-    if (r.code !== 0 && r.code !== 9) throw new Error(`useradd ${name}: ${r.out}`);
-  }
-  return Number(sh(["id", "-u", name]).out.trim());
-}
-
-/** A MUNGE credential made by `user` (munge -n run as that user). */
-function mungeAs(user: string): () => Promise<string> {
-  return async () => {
-    const p = Bun.spawn(["runuser", "-u", user, "--", "munge", "--no-input"], { stdout: "pipe", stderr: "pipe" });
-    const out = await new Response(p.stdout).text();
-    if ((await p.exited) !== 0) throw new Error(`munge as ${user} failed: ${await new Response(p.stderr).text()}`);
-    return `MUNGE ${out.trim()}`;
-  };
-}
-
-async function freePort(): Promise<number> {
-  const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
-  const port = s.port!;
-  await s.stop(true);
-  return port;
-}
 
 describe.skipIf(!isRoot)("middleware as root with real munge and users", () => {
   let dir = "";

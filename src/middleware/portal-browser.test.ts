@@ -13,6 +13,7 @@ import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { selfArgv } from "../cli/self.ts";
 import { CHROMIUM, launchChromium } from "../testing/viewer.ts";
+import { ensureUser, sh } from "../testing/users.ts";
 
 // The page's globals as page.evaluate sees them (this file has no DOM types).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -29,20 +30,6 @@ if (!ready)
     `portal browser tests skipped: ${!isRoot ? "they need root (useradd, chpasswd, setpriv, PAM reading /etc/shadow); CI runs them as root" : !existsSync(CHROMIUM) ? "no /usr/bin/chromium (Debian package chromium)" : "no data/ct/cranium.h5 (run scripts/testdata.sh)"}`,
   );
 
-function sh(argv: string[], stdin?: string): { code: number; out: string } {
-  const r = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe", ...(stdin !== undefined ? { stdin: new TextEncoder().encode(stdin) } : {}) });
-  return { code: r.exitCode, out: r.stdout.toString() + r.stderr.toString() };
-}
-
-function ensureUser(name: string, password: string): number {
-  if (sh(["id", "-u", name]).code !== 0) {
-    const r = sh(["useradd", "--create-home", "--shell", "/bin/bash", name]);
-    if (r.code !== 0 && r.code !== 9) throw new Error(`useradd ${name}: ${r.out}`);
-  }
-  const p = sh(["chpasswd"], `${name}:${password}\n`);
-  if (p.code !== 0) throw new Error(`chpasswd ${name}: ${p.out}`);
-  return Number(sh(["id", "-u", name]).out.trim());
-}
 
 /** A small cookie-keeping client of the real server (user B, attacks). */
 class Client {

@@ -12,39 +12,11 @@ import { RemoteVis, type Instance } from "../client/remotevis.ts";
 import { selfArgv } from "../cli/self.ts";
 import { procAlive, procUid } from "./backends/procfs.ts";
 import { parseGpus, parseQueue, slurmError, unreachable } from "./backends/slurm-commands.ts";
+import { ensureUser, freePort, mungeAs, sh } from "../testing/users.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const isRoot = process.getuid?.() === 0;
 if (!isRoot) console.warn("slurm tests skipped: they need root (slurmctld/slurmd via scripts/slurm-up.sh, useradd, sbatch --uid); CI runs them as root");
-
-function sh(argv: string[], env: Record<string, string> = {}): { code: number; out: string } {
-  const r = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
-  return { code: r.exitCode, out: r.stdout.toString() + r.stderr.toString() };
-}
-
-function ensureUser(name: string): number {
-  if (sh(["id", "-u", name]).code !== 0) {
-    const r = sh(["useradd", "--create-home", "--shell", "/bin/bash", name]);
-    if (r.code !== 0 && r.code !== 9) throw new Error(`useradd ${name}: ${r.out}`);
-  }
-  return Number(sh(["id", "-u", name]).out.trim());
-}
-
-function mungeAs(user: string): () => Promise<string> {
-  return async () => {
-    const p = Bun.spawn(["runuser", "-u", user, "--", "munge", "--no-input"], { stdout: "pipe", stderr: "pipe" });
-    const out = await new Response(p.stdout).text();
-    if ((await p.exited) !== 0) throw new Error(`munge as ${user} failed: ${await new Response(p.stderr).text()}`);
-    return `MUNGE ${out.trim()}`;
-  };
-}
-
-async function freePort(): Promise<number> {
-  const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
-  const port = s.port!;
-  await s.stop(true);
-  return port;
-}
 
 /** Polls `f` until it gives a value (not undefined) or `ms` pass. */
 async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 20_000, every = 200): Promise<T> {
@@ -107,7 +79,7 @@ describe.skipIf(!isRoot)("slurm mode with a real slurm (one node, 2 fake GPUs)",
     });
 
   beforeAll(async () => {
-    const up = sh([join(ROOT, "scripts/slurm-up.sh")], { NODE_GPUS: "2", NODE_CPUS: "8" });
+    const up = sh([join(ROOT, "scripts/slurm-up.sh")], { env: { NODE_GPUS: "2", NODE_CPUS: "8" } });
     if (up.code !== 0) throw new Error(`scripts/slurm-up.sh failed: ${up.out}`);
     uidA = ensureUser("rvtest_a");
     dir = mkdtempSync("/tmp/rv-slurm-it-");

@@ -101,16 +101,47 @@ export async function allocReceiveBuffer(size: number): Promise<Uint8Array> {
   }
 }
 
-export class Connection {
-  private readonly thread: WorkerRpc;
-  private readonly cancel = new Int32Array(new SharedArrayBuffer(4));
-  private closed = false;
+/**
+ * A libsscrdma handle driven by one transfer thread: closed once (the close runs on that
+ * thread, after whatever it is doing), then the thread ends.
+ */
+abstract class ThreadOwned {
+  protected closed = false;
 
-  private constructor(
-    private readonly conn: Addr,
-    thread?: WorkerRpc,
-  ) {
-    this.thread = thread ?? transferThread();
+  protected constructor(
+    protected readonly thread: WorkerRpc,
+    protected readonly handle: Addr,
+    private readonly closeOp: "closeConn" | "closeListener",
+  ) {}
+
+  /** Called once before the close is queued (a connection cancels its transfer). */
+  protected beforeClose(): void {}
+
+  /** Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.beforeClose();
+    try {
+      await this.thread.call<void>("close", this.closeOp, [this.handle]);
+    } finally {
+      this.thread.stop();
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+  [Symbol.dispose](): void {
+    void this.close().catch(() => {});
+  }
+}
+
+export class Connection extends ThreadOwned {
+  private readonly cancel = new Int32Array(new SharedArrayBuffer(4));
+
+  private constructor(conn: Addr, thread?: WorkerRpc) {
+    super(thread ?? transferThread(), conn, "closeConn");
   }
 
   /** Connects (with handshake) to a listening peer. */
@@ -135,7 +166,7 @@ export class Connection {
     checkHeader(header);
     const st = new CallState(this.cancel);
     await st.watch(
-      this.thread.call<void>("send", "send", [this.conn, addrOf(header), addrOf(data), data.byteLength, st.opts(o)], [header, data, st]),
+      this.thread.call<void>("send", "send", [this.handle, addrOf(header), addrOf(data), data.byteLength, st.opts(o)], [header, data, st]),
       o.onProgress,
     );
   }
@@ -144,7 +175,7 @@ export class Connection {
   async receiveHeader(o: ProgressOpts = {}): Promise<{ header: Uint8Array; size: number }> {
     const header = new Uint8Array(SSC_HEADER_SIZE);
     const st = new CallState(this.cancel);
-    const size = await this.thread.call<number>("receive header", "receiveHeader", [this.conn, ptr(header), st.opts(o)], [header, st]);
+    const size = await this.thread.call<number>("receive header", "receiveHeader", [this.handle, ptr(header), st.opts(o)], [header, st]);
     return { header, size };
   }
 
@@ -156,13 +187,13 @@ export class Connection {
       throw new TransferError(SSC.ERR_SIZE, `receive of ${size} bytes into a buffer of ${data.byteLength}`);
     }
     const st = new CallState(this.cancel);
-    await st.watch(this.thread.call<void>("receive", "receivePayload", [this.conn, addrOf(data), size, st.opts(o)], [data, st]), o.onProgress);
+    await st.watch(this.thread.call<void>("receive", "receivePayload", [this.handle, addrOf(data), size, st.opts(o)], [data, st]), o.onProgress);
     return data;
   }
 
   /** Refuses the announced transfer; the sender's send() fails with the reason. */
   async reject(reason: number = SSC.ERR_REJECTED): Promise<void> {
-    await this.thread.call<void>("reject", "reject", [this.conn, reason]);
+    await this.thread.call<void>("reject", "reject", [this.handle, reason]);
   }
 
   /** Aborts a transfer in progress from this thread (the connection is unusable afterwards). */
@@ -170,35 +201,21 @@ export class Connection {
     Atomics.store(this.cancel, 0, 1);
   }
 
-  /** Idempotent. A transfer in flight is cancelled first. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+  /** A transfer in flight is cancelled before the connection closes. */
+  protected override beforeClose(): void {
     this.abort();
-    try {
-      await this.thread.call<void>("close", "closeConn", [this.conn]);
-    } finally {
-      this.thread.stop();
-    }
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
-  }
-  [Symbol.dispose](): void {
-    void this.close().catch(() => {});
   }
 }
 
-export class Listener {
-  private closed = false;
-
+export class Listener extends ThreadOwned {
   private constructor(
-    private readonly thread: WorkerRpc,
-    private readonly listener: Addr,
+    thread: WorkerRpc,
+    listener: Addr,
     /** The bound port (the chosen one when asked for port 0). */
     readonly port: number,
-  ) {}
+  ) {
+    super(thread, listener, "closeListener");
+  }
 
   static async open(o: { bind?: string; port?: number } = {}): Promise<Listener> {
     const t = transferThread();
@@ -225,28 +242,11 @@ export class Listener {
       if (this.closed) throw new RemoteVisError("transfer_closed", "accept: listener is closed", 400);
       const slice = Math.max(0, Math.min(ACCEPT_SLICE_MS, deadline - Date.now()));
       try {
-        const conn = await this.thread.call<Addr>("accept", "accept", [this.listener, slice]);
+        const conn = await this.thread.call<Addr>("accept", "accept", [this.handle, slice]);
         return Connection.adopt(conn);
       } catch (err) {
         if (!(err instanceof TransferError && err.ssc === SSC.ERR_TIMEOUT) || Date.now() >= deadline) throw err;
       }
     }
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    try {
-      await this.thread.call<void>("close listener", "closeListener", [this.listener]);
-    } finally {
-      this.thread.stop();
-    }
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
-  }
-  [Symbol.dispose](): void {
-    void this.close().catch(() => {});
   }
 }
