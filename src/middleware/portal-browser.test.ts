@@ -12,6 +12,7 @@ import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync,
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { selfArgv } from "../cli/self.ts";
+import { ensureTestData } from "../formats/testdata.ts";
 import { CHROMIUM, launchChromium } from "../testing/viewer.ts";
 import { ensureUser, sh } from "../testing/users.ts";
 
@@ -24,6 +25,8 @@ declare const window: any;
 const ROOT = new URL("../..", import.meta.url).pathname;
 const H5 = join(ROOT, "data/ct/cranium.h5");
 const isRoot = process.getuid?.() === 0;
+// The CT's HDF5 comes from scripts/testdata.sh; a fresh clone makes it here (CI has no data/ yet).
+if (isRoot) await ensureTestData();
 const ready = isRoot && existsSync(CHROMIUM) && existsSync(H5);
 if (!ready)
   console.warn(
