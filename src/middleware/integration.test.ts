@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { RemoteVis } from "../client/remotevis.ts";
-import { selfArgv } from "../cli/self.ts";
 import { procAlive, procUid } from "./backends/procfs.ts";
+import { spawnMiddleware } from "../testing/middleware.ts";
 import { ensureUser, freePort, mungeAs, sh } from "../testing/users.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -26,18 +26,7 @@ describe.skipIf(!isRoot)("middleware as root with real munge and users", () => {
   let b: RemoteVis;
 
   async function startMiddleware(): Promise<void> {
-    mw = Bun.spawn([...selfArgv(), "serve", "--config", config, "--json"], { stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: ROOT });
-    const reader = mw.stdout.getReader();
-    let text = "";
-    const deadline = Date.now() + 15_000;
-    while (!text.includes("\n") && Date.now() < deadline) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += new TextDecoder().decode(value);
-    }
-    reader.releaseLock();
-    if (!text.includes('"listening"')) throw new Error(`middleware did not start: ${text} ${await new Response(mw.stderr).text()}`);
-    url = JSON.parse(text.split("\n")[0]!).url;
+    ({ proc: mw, url } = await spawnMiddleware(config, ROOT));
   }
 
   beforeAll(async () => {

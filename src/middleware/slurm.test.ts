@@ -12,6 +12,7 @@ import { RemoteVis, type Instance } from "../client/remotevis.ts";
 import { selfArgv } from "../cli/self.ts";
 import { procAlive, procUid } from "./backends/procfs.ts";
 import { parseGpus, parseQueue, slurmError, unreachable } from "./backends/slurm-commands.ts";
+import { spawnMiddleware } from "../testing/middleware.ts";
 import { ensureUser, freePort, mungeAs, sh } from "../testing/users.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -41,18 +42,7 @@ describe.skipIf(!isRoot)("slurm mode with a real slurm (one node, 2 fake GPUs)",
   let a: RemoteVis;
 
   async function startMiddleware(): Promise<void> {
-    mw = Bun.spawn([...selfArgv(), "serve", "--config", config, "--json"], { stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: ROOT });
-    const reader = mw.stdout.getReader();
-    let text = "";
-    const deadline = Date.now() + 15_000;
-    while (!text.includes("\n") && Date.now() < deadline) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += new TextDecoder().decode(value);
-    }
-    reader.releaseLock();
-    if (!text.includes('"listening"')) throw new Error(`middleware did not start: ${text} ${await new Response(mw.stderr).text()}`);
-    url = JSON.parse(text.split("\n")[0]!).url;
+    ({ proc: mw, url } = await spawnMiddleware(config, ROOT));
   }
 
   /**
