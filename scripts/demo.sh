@@ -27,7 +27,7 @@ if ! curl -fsS "$MW/api/v1/health" >/dev/null 2>&1; then
 fi
 
 if scripts/testdata.sh --quiet >"$STATE/testdata.log" 2>&1 && [ -f data/ct/cranium.raw ]; then
-  SOURCE=(data/ct/cranium.raw --preset ct-bone)
+  SOURCE=(data/ct/cranium.raw --preset ct-bone --azimuth 200 --elevation 20)
 else
   echo "(the CT of invesalius-examples could not be had, see $STATE/testdata.log: sending a synthetic sample)"
   SOURCE=(--demo)

@@ -92,6 +92,8 @@ examples:
     preset: { type: "string", value: "NAME", help: `transfer function: ${TF_PRESETS.join(", ")}` },
     mode: { type: "string", value: "MODE", help: `render mode: ${MODES.join(", ")}` },
     shading: { type: "string", value: "S0..S3", help: "S0 none, S1 gradient, S2 shadows, S3 ambient occlusion" },
+    azimuth: { type: "string", value: "DEG", help: "look from this angle around the volume (for everyone watching; negative: --azimuth=-30)" },
+    elevation: { type: "string", value: "DEG", help: "look from this height angle (-89..89)" },
     checksum: { type: "boolean", help: "verify the transfer with a CRC32C" },
     screenshot: { type: "string", value: "FILE.png", help: "save a screenshot once the volume is shown" },
     ...instanceOption,
@@ -114,6 +116,11 @@ examples:
       if (str(args, "mode")) render.mode = str(args, "mode") as (typeof MODES)[number];
       if (str(args, "shading")) render.shading = str(args, "shading") as RenderSettings["shading"];
       if (Object.keys(render).length) await client.setRender(render);
+      const view = {
+        ...(str(args, "azimuth") !== undefined ? { azimuth: Number(str(args, "azimuth")) } : {}),
+        ...(str(args, "elevation") !== undefined ? { elevation: Number(str(args, "elevation")) } : {}),
+      };
+      if (Object.keys(view).length) await client.setView(view);
       let shot: string | undefined;
       if (str(args, "screenshot")) {
         const s = await client.screenshot({ width: 1280, height: 720 });
