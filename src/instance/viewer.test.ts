@@ -7,6 +7,9 @@ import { existsSync, readFileSync } from "node:fs";
 import type { Page } from "playwright-core";
 import { selfArgv } from "../cli/self.ts";
 import { ensureTestData } from "../formats/testdata.ts";
+import { loadModelFile } from "../client/model.ts";
+import { ensureModels, MODELS } from "../testing/models.ts";
+import { join } from "node:path";
 import { InstanceClient } from "../client/instance.ts";
 import { CHROMIUM, CT, launchChromium, sendCt, startInstance, type RunningInstance } from "../testing/viewer.ts";
 
@@ -282,12 +285,45 @@ describe.skipIf(!ready)("web viewer in chromium", () => {
     await page.selectOption("#pcmap", "hot");
     await page.fill("#pfilter-lo", "0.25");
     await page.fill("#pfilter-hi", "0.5");
+    // Let the fields' change events (filter still off) make their round trip first: their
+    // answer re-syncs the checkbox, and a click racing it would be undone.
+    await page.press("#pfilter-hi", "Tab");
+    await Bun.sleep(500);
     await page.check("#pfilter-on");
     await page.waitForFunction(() => /pcm=hot/.test(location.hash) && /pf=0\.25,0\.5/.test(location.hash), null, { timeout: 10_000 });
     const state = (await (await fetch(`${inst.base}/api/get_state`, { method: "POST", headers: { authorization: `Instance ${inst.secret}` } })).json()) as { render: { pointFilter: number[]; pointColormap: string } };
     expect(state.render).toMatchObject({ pointFilter: [0.25, 0.5], pointColormap: "hot" });
     await fetch(`${inst.base}/api/clear_points`, { method: "POST", headers: { authorization: `Instance ${inst.secret}` } });
   }, T);
+
+  test("after a segmentation the Labels panel lists the classes; hiding one changes the picture and the state", async () => {
+    if (!(await ensureModels())) return console.warn("SKIPPING the labels panel test: no test networks");
+    const c = await InstanceClient.connect(inst.url);
+    try {
+      const { bytes, description } = loadModelFile(join(MODELS, "ct-threshold3d.onnx"));
+      const m = await c.sendModel(bytes, description);
+      await c.segment({ model: m.model });
+      await page.waitForSelector("#labels-panel:not([hidden]) .label-class", { timeout: 10_000 });
+      const names = await page.$$eval(".label-class span", (els) => els.map((e) => e.textContent ?? ""));
+      expect(names.length).toBe(description.classes);
+      await fullFrame(page);
+      const before = await canvasStats(page);
+      const seq = await frameSeq(page);
+      const last = names.length - 1;
+      await page.click(`.label-class[data-k="${last}"] input[type=checkbox]`);
+      for (let i = 0; i < 50; i++) {
+        const s = (await c.state()).segmentation as { labels: { visible: boolean[] } };
+        if (s.labels.visible[last] === false) break;
+        await Bun.sleep(100);
+      }
+      expect(((await c.state()).segmentation as { labels: { visible: boolean[] } }).labels.visible[last]).toBe(false);
+      await fullFrame(page, seq);
+      const after = await canvasStats(page);
+      expect(meanAbsDiff(before.gray, after.gray)).toBeGreaterThan(0.5);
+    } finally {
+      c.close();
+    }
+  }, 120_000);
 
   test("shortcuts are listed under ?, and a narrow window keeps the view with the controls behind a button", async () => {
     await page.locator("#overlay").focus();

@@ -15,21 +15,12 @@ import { readHdf5 } from "../formats/hdf5.ts";
 import { ensureTestData, REPO } from "../formats/testdata.ts";
 import { cli } from "../testing/cli.ts";
 import { startInstance, type TestInstance } from "../testing/instance.ts";
+import { ensureModels, MODELS } from "../testing/models.ts";
 import { checkModel, segmentVolume, type Vec3 } from "./infer.ts";
 import { OrtSession } from "./ort.ts";
 
-const MODELS = join(REPO, "data/models");
 const SHAPE: Vec3 = [108, 256, 256];
 const LIMIT = 32 << 20;
-
-/** Trains (or finds cached) the test network; undefined with the reason when it cannot be had. */
-async function ensureModels(): Promise<boolean> {
-  if (!(await ensureTestData())) return false;
-  const p = Bun.spawn(["bash", join(REPO, "scripts/train-segmentation.sh"), "--quiet"], { stdout: "pipe", stderr: "pipe", cwd: REPO });
-  const [err, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);
-  if (code !== 0) console.warn(`SKIPPING segmentation tests: scripts/train-segmentation.sh failed (exit ${code}): ${err.slice(-1500)}`);
-  return code === 0 && existsSync(join(MODELS, "ct-unet.onnx"));
-}
 
 const ready = await ensureModels();
 const maybe = ready ? describe : describe.skip;

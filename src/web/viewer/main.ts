@@ -15,6 +15,8 @@ import { decodeHash, encodeHash, type HashState, type RenderState } from "./hash
 interface VolumeMeta { name: string; shape: Vec3; dtype: string; spacing: Vec3 }
 interface VolumeInfo { window: [number, number]; dataMin: number; dataMax: number }
 interface PointsMeta { name: string; count: number; min: number; max: number; bounds: [Vec3, Vec3] }
+/** Labels of a segmentation (get_state's segmentation.labels; "labels" events). */
+interface LabelsState { names: string[]; colors: number[][]; opacity: number[]; visible: boolean[]; show: boolean; outline: boolean; counts?: number[] }
 interface SceneState { volume: VolumeMeta | null; info: VolumeInfo | null; points: PointsMeta | null; view: OrbitView; render: RenderState; backend: string }
 interface FrameHeader { kind: "frame"; seq: number; width: number; height: number; lod: number; input: number | null; view: OrbitView; renderMs: number; encodeMs: number; ms: number }
 interface Deadline { at: string; why: string; inMs: number }
@@ -26,6 +28,7 @@ const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x
 // ---------------------------------------------------------------- state
 
 let scene: SceneState | undefined;
+let labels: LabelsState | null = null;
 let view: OrbitView = { ...DEFAULT_VIEW };
 let render: RenderState = {};
 let probe: ProbeResult | undefined;
@@ -207,7 +210,54 @@ function onWelcome(m: Record<string, unknown>): void {
   onDeadline(m.deadline as Deadline | null);
   onScene();
   applyHash(fromHash, false);
+  void runOp("get_state").then((r) => {
+    labels = ((r.json.segmentation as { labels?: LabelsState | null } | undefined)?.labels ?? null) as LabelsState | null;
+    showLabels();
+  });
 }
+
+// ---------------------------------------------------------------- labels of a segmentation
+
+const hex = (c: number[]) => "#" + c.slice(0, 3).map((x) => Math.round(clamp(x, 0, 1) * 255).toString(16).padStart(2, "0")).join("");
+const unhex = (h: string) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16) / 255);
+
+/** One row per class: visibility, colour, opacity (voxel count as a hint); changes go to every viewer. */
+function showLabels(): void {
+  const panel = $("#labels-panel");
+  panel.hidden = !labels;
+  if (!labels) return;
+  const L = labels;
+  $<HTMLInputElement>("#labels-show").checked = L.show;
+  $<HTMLInputElement>("#labels-outline").checked = L.outline;
+  const box = $("#labels-classes");
+  box.replaceChildren(
+    ...L.names.map((name, k) => {
+      const row = document.createElement("div");
+      row.className = "row label-class";
+      row.dataset.k = String(k);
+      const vis = Object.assign(document.createElement("input"), { type: "checkbox", checked: L.visible[k] ?? true, title: `show ${name}` });
+      const col = Object.assign(document.createElement("input"), { type: "color", value: hex(L.colors[k] ?? [1, 1, 1]), title: `colour of ${name}` });
+      const op = Object.assign(document.createElement("input"), { type: "range", min: "0", max: "1", step: "0.05", value: String(L.opacity[k] ?? 1), title: `opacity of ${name}` });
+      const label = document.createElement("span");
+      label.textContent = `${name}${L.counts?.[k] !== undefined ? ` (${L.counts[k]!.toLocaleString()})` : ""}`;
+      vis.onchange = () => void setLabels({ visible: L.names.map((_, j) => (j === k ? vis.checked : (L.visible[j] ?? true))) });
+      col.onchange = () => void setLabels({ colors: L.colors.map((c, j) => (j === k ? [...unhex(col.value), c[3] ?? 1] : c)) });
+      op.onchange = () => void setLabels({ opacity: L.names.map((_, j) => (j === k ? Number(op.value) : (L.opacity[j] ?? 1))) });
+      row.append(vis, col, op, label);
+      return row;
+    }),
+  );
+}
+
+async function setLabels(r: Record<string, unknown>): Promise<void> {
+  try {
+    await runOp("set_labels", r);
+  } catch (err) {
+    console.warn("set_labels:", err);
+  }
+}
+$<HTMLInputElement>("#labels-show").onchange = (e) => void setLabels({ show: (e.target as HTMLInputElement).checked });
+$<HTMLInputElement>("#labels-outline").onchange = (e) => void setLabels({ outline: (e.target as HTMLInputElement).checked });
 
 /** Applies a link's state: the camera, the render settings that differ, the probe. */
 function applyHash(fromHash: ReturnType<typeof decodeHash>, withView = true): void {
@@ -249,6 +299,17 @@ function onEvent(m: Record<string, unknown>): void {
       return;
     case "transfer":
       return onTransfer(m);
+    case "labels":
+      labels = (m.labels as LabelsState | null) ?? null;
+      return showLabels();
+    case "segment":
+      // A finished segmentation brings labels (and their default colours).
+      if (m.state === "done")
+        void runOp("get_state").then((r) => {
+          labels = ((r.json.segmentation as { labels?: LabelsState | null } | undefined)?.labels ?? null) as LabelsState | null;
+          showLabels();
+        });
+      return;
   }
 }
 
