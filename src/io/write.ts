@@ -13,8 +13,8 @@
  *   single    one H5Dwrite in this process (any layout and filter). `auto` otherwise: fastest
  *             uncompressed in the measurements (memory-bound; see chooseMethod).
  */
-import { mkdirSync, rmSync } from "node:fs";
-import { basename, join } from "node:path";
+import { mkdirSync, rmSync, statfsSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { RemoteVisError } from "../errors.ts";
 import { DTYPE_SIZE, type Dtype, type Vec3 } from "../formats/types.ts";
 import { Hdf5Writer, chunkCount } from "./hdf5-write.ts";
@@ -52,7 +52,32 @@ export function chooseMethod(o: { gzip?: number; procs: number }): Exclude<Write
   return o.gzip && o.procs > 1 ? "vds" : "single";
 }
 
+/**
+ * Writes the volume, and leaves no half-written file behind: a write that fails (disk full,
+ * a worker that dies) removes what it wrote, so nobody later reads a partial volume as a whole
+ * one. A disk without room for the volume is refused before the first byte.
+ */
 export async function writeParallel(seg: SharedSegment, shape: Vec3, dtype: Dtype, out: string, o: WriteOptions = {}): Promise<WriteResult> {
+  const need = seg.size + (1 << 20); // the volume plus room for HDF5's own structures
+  let free = Infinity;
+  try {
+    const st = statfsSync(dirname(out) || ".");
+    free = Number(st.bavail) * Number(st.bsize);
+  } catch {
+    // the folder's own error comes with the create below
+  }
+  if (free < need)
+    throw new RemoteVisError("no_space", `not enough free space for ${basename(out)}: it needs about ${need} bytes, the disk has ${free}`, 507, { need, free });
+  try {
+    return await writeUnchecked(seg, shape, dtype, out, o);
+  } catch (err) {
+    rmSync(out, { force: true });
+    rmSync(`${out}.parts`, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function writeUnchecked(seg: SharedSegment, shape: Vec3, dtype: Dtype, out: string, o: WriteOptions): Promise<WriteResult> {
   const t0 = performance.now();
   const procs = Math.max(1, Math.floor(o.procs ?? defaultProcs()));
   const method = o.method && o.method !== "auto" ? o.method : chooseMethod({ gzip: o.gzip, procs });
