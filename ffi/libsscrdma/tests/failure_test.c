@@ -258,11 +258,17 @@ static const char *first_note(t_shared *s)
     return NULL;
 }
 
-static const char *sender_killed(const char *tls)
+/* One side of a big transfer is SIGKILLed mid-way (kill_sender: the sender, else the
+ * receiver). The survivor must report SSC_ERR_PEER or SSC_ERR_TIMEOUT within 10 s and then
+ * make a new transfer with a fresh peer in the same process. */
+static const char *peer_killed(const char *tls, int kill_sender)
 {
     kill_case k = {tls};
     t_shared *s = t_shared_new();
     const char *why = NULL;
+    const int live = kill_sender ? RX : TX;   /* the survivor's slot */
+    const char *victim_name = kill_sender ? "sender" : "receiver";
+    const char *live_name = kill_sender ? "receiver" : "sender";
     pid_t r = t_fork(big_receiver, s, &k);
     if (!t_wait_port(s, 30)) {
         why = "receiver never listened";
@@ -271,7 +277,7 @@ static const char *sender_killed(const char *tls)
         goto out;
     }
     pid_t t = t_fork(big_sender, s, &k);
-    if (!wait_progress(&s->progress[RX], KILL_AT, 30)) {
+    if (!wait_progress(&s->progress[live], KILL_AT, 30)) {
         why = "transfer never started";
         kill(t, SIGKILL);
         kill(r, SIGKILL);
@@ -279,100 +285,42 @@ static const char *sender_killed(const char *tls)
         t_reap(r);
         goto out;
     }
-    uint64_t at = s->progress[RX];
-    kill(t, SIGKILL);
+    uint64_t at = s->progress[live];
+    pid_t victim = kill_sender ? t : r, survivor = kill_sender ? r : t;
+    kill(victim, SIGKILL);
     double t_kill = t_now();
-    t_reap(t);
-    /* the receiver must notice within 10 s */
-    while (s->rc[RX] == 1 && t_now() < t_kill + 12)
+    t_reap(victim);
+    /* the survivor must notice within 10 s */
+    while (s->rc[live] == 1 && t_now() < t_kill + 12)
         t_sleep_ms(1);
-    double dt = s->t[RX] - t_kill;
-    if (s->rc[RX] == 1) {
-        why = "receiver did not notice within 12 s";
-        kill(r, SIGKILL);
-        t_reap(r);
+    double dt = s->t[live] - t_kill;
+    if (s->rc[live] == 1) {
+        why = t_fmt("%s did not notice within 12 s", live_name);
+        kill(survivor, SIGKILL);
+        t_reap(survivor);
         goto out;
     }
-    pid_t t2 = t_fork(small_sender, s, &k);
-    const char *w2 = t_wait(t2, 30, "second sender");
-    const char *wr = t_wait(r, 30, "receiver");
-    if (wr || w2)
-        why = t_fmt("%s", wr ? wr : w2);
+    /* the surviving process makes a new transfer with a fresh peer */
+    pid_t fresh = t_fork(kill_sender ? small_sender : small_receiver, s, &k);
+    const char *w2 = t_wait(fresh, 30, kill_sender ? "second sender" : "second receiver");
+    const char *ws = t_wait(survivor, 30, live_name);
+    if (ws || w2)
+        why = t_fmt("%s", ws ? ws : w2);
     else if (first_note(s))
         why = first_note(s);
-    else if (s->rc[RX] == SSC_OK)
-        why = t_fmt("transfer completed although the sender was killed at %llu B",
+    else if (s->rc[live] == SSC_OK)
+        why = t_fmt("transfer completed although the %s was killed at %llu B", victim_name,
                     (unsigned long long)at);
-    else if (s->rc[RX] != SSC_ERR_PEER && s->rc[RX] != SSC_ERR_TIMEOUT)
-        why = t_fmt("receiver got %s", ssc_strerror(s->rc[RX]));
+    else if (s->rc[live] != SSC_ERR_PEER && s->rc[live] != SSC_ERR_TIMEOUT)
+        why = t_fmt("%s got %s", live_name, ssc_strerror(s->rc[live]));
     else if (dt >= 10)
-        why = t_fmt("receiver noticed after %.2f s", dt);
+        why = t_fmt("%s noticed after %.2f s", live_name, dt);
     else if (s->rc[AGAIN] || s->rc[3])
         why = t_fmt("transfer after failure: %s / %s", ssc_strerror(s->rc[AGAIN]),
                     ssc_strerror(s->rc[3]));
     if (!why)
-        T_INFO("sender killed at %llu MiB (%s): receiver got %s after %.3f s",
-               (unsigned long long)(at >> 20), tls, ssc_strerror(s->rc[RX]), dt);
-out:
-    t_shared_free(s);
-    return why;
-}
-
-static const char *receiver_killed(const char *tls)
-{
-    kill_case k = {tls};
-    t_shared *s = t_shared_new();
-    const char *why = NULL;
-    pid_t r = t_fork(big_receiver, s, &k);
-    if (!t_wait_port(s, 30)) {
-        why = "receiver never listened";
-        kill(r, SIGKILL);
-        t_reap(r);
-        goto out;
-    }
-    pid_t t = t_fork(big_sender, s, &k);
-    if (!wait_progress(&s->progress[TX], KILL_AT, 30)) {
-        why = "transfer never started";
-        kill(t, SIGKILL);
-        kill(r, SIGKILL);
-        t_reap(t);
-        t_reap(r);
-        goto out;
-    }
-    uint64_t at = s->progress[TX];
-    kill(r, SIGKILL);
-    double t_kill = t_now();
-    t_reap(r);
-    while (s->rc[TX] == 1 && t_now() < t_kill + 12)
-        t_sleep_ms(1);
-    double dt = s->t[TX] - t_kill;
-    if (s->rc[TX] == 1) {
-        why = "sender did not notice within 12 s";
-        kill(t, SIGKILL);
-        t_reap(t);
-        goto out;
-    }
-    /* the sender process connects to a new receiver */
-    pid_t r2 = t_fork(small_receiver, s, &k);
-    const char *wt = t_wait(t, 30, "sender");
-    const char *w2 = t_wait(r2, 30, "second receiver");
-    if (wt || w2)
-        why = t_fmt("%s", wt ? wt : w2);
-    else if (first_note(s))
-        why = first_note(s);
-    else if (s->rc[TX] == SSC_OK)
-        why = t_fmt("send completed although the receiver was killed at %llu B",
-                    (unsigned long long)at);
-    else if (s->rc[TX] != SSC_ERR_PEER && s->rc[TX] != SSC_ERR_TIMEOUT)
-        why = t_fmt("sender got %s", ssc_strerror(s->rc[TX]));
-    else if (dt >= 10)
-        why = t_fmt("sender noticed after %.2f s", dt);
-    else if (s->rc[AGAIN] || s->rc[3])
-        why = t_fmt("transfer after failure: %s / %s", ssc_strerror(s->rc[AGAIN]),
-                    ssc_strerror(s->rc[3]));
-    if (!why)
-        T_INFO("receiver killed at %llu MiB (%s): sender got %s after %.3f s",
-               (unsigned long long)(at >> 20), tls, ssc_strerror(s->rc[TX]), dt);
+        T_INFO("%s killed at %llu MiB (%s): %s got %s after %.3f s", victim_name,
+               (unsigned long long)(at >> 20), tls, live_name, ssc_strerror(s->rc[live]), dt);
 out:
     t_shared_free(s);
     return why;
@@ -386,11 +334,11 @@ int main(int argc, char **argv)
     T_RUN_QUIET("connect_closed_port_sm", connect_refused(T_SHM));
     /* "sm_tcp": UCX_TLS=sm,tcp in the default error mode (UCX 1.13 picks
      * tcp); "sm": shared memory for real (error mode none) */
-    T_RUN("sender_killed_tcp", sender_killed("tcp"));
-    T_RUN("sender_killed_sm_tcp", sender_killed("sm,tcp"));
-    T_RUN("sender_killed_sm", sender_killed(T_SHM));
-    T_RUN("receiver_killed_tcp", receiver_killed("tcp"));
-    T_RUN("receiver_killed_sm_tcp", receiver_killed("sm,tcp"));
-    T_RUN("receiver_killed_sm", receiver_killed(T_SHM));
+    T_RUN("sender_killed_tcp", peer_killed("tcp", 1));
+    T_RUN("sender_killed_sm_tcp", peer_killed("sm,tcp", 1));
+    T_RUN("sender_killed_sm", peer_killed(T_SHM, 1));
+    T_RUN("receiver_killed_tcp", peer_killed("tcp", 0));
+    T_RUN("receiver_killed_sm_tcp", peer_killed("sm,tcp", 0));
+    T_RUN("receiver_killed_sm", peer_killed(T_SHM, 0));
     return t_main_end(__FILE__);
 }
