@@ -4,6 +4,23 @@
 
 static int px(const uint8_t *img, uint32_t W, int i, int j) { return img[((size_t)j * W + i) * 4]; }
 
+/* An opaque scene (255 = solid, TF step at 0.5) seen straight from above (+z) with an
+ * orthographic camera covering the N x N footprint. Takes (and frees) v. */
+static rvr_renderer *opaque_from_above(uint8_t *v, int N, rvr_camera *c)
+{
+    rvr_renderer *r = mk();
+    set_vol(r, v, RVR_DTYPE_U8, RVR_ORDER_C, N, N, N, 0, 255);
+    free(v);
+    tf_step(r, 0.5f, 1.0f);
+    rvr_camera_init(c);
+    c->projection = RVR_PROJ_ORTHO;
+    c->eye[0] = c->eye[1] = N / 2.0f;
+    c->eye[2] = N + 10.0f;
+    c->target[0] = c->target[1] = N / 2.0f;
+    c->ortho_height = (float)N;
+    return r;
+}
+
 TEST(s2_ball_shadows_the_plate_only_where_it_must) {
     const int N = 96;
     uint8_t *v = calloc((size_t)N * N * N, 1);
@@ -16,17 +33,8 @@ TEST(s2_ball_shadows_the_plate_only_where_it_must) {
                 int plate = z >= 10 && z < 16;
                 if (ball || plate) v[((size_t)z * N + y) * N + x] = 255;
             }
-    rvr_renderer *r = mk();
-    set_vol(r, v, RVR_DTYPE_U8, RVR_ORDER_C, N, N, N, 0, 255);
-    free(v);
-    tf_step(r, 0.5f, 1.0f);
     rvr_camera c;
-    rvr_camera_init(&c);
-    c.projection = RVR_PROJ_ORTHO;
-    c.eye[0] = c.eye[1] = N / 2.0f;
-    c.eye[2] = N + 10.0f;
-    c.target[0] = c.target[1] = N / 2.0f;
-    c.ortho_height = (float)N;
+    rvr_renderer *r = opaque_from_above(v, N, &c);
     const uint32_t W = N, H = N;
     uint8_t *s1 = img_new(W, H), *s2 = img_new(W, H);
     rvr_render_settings s;
@@ -78,17 +86,8 @@ TEST(s3_concave_corner_darker_than_flat_face) {
         for (int y = 0; y < N; y++)
             for (int x = 0; x < N; x++)
                 if (z < T || (x < T && z < 48)) v[((size_t)z * N + y) * N + x] = 255; /* floor + wall */
-    rvr_renderer *r = mk();
-    set_vol(r, v, RVR_DTYPE_U8, RVR_ORDER_C, N, N, N, 0, 255);
-    free(v);
-    tf_step(r, 0.5f, 1.0f);
     rvr_camera c;
-    rvr_camera_init(&c);
-    c.projection = RVR_PROJ_ORTHO;
-    c.eye[0] = c.eye[1] = N / 2.0f;
-    c.eye[2] = N + 10.0f;
-    c.target[0] = c.target[1] = N / 2.0f;
-    c.ortho_height = (float)N;
+    rvr_renderer *r = opaque_from_above(v, N, &c);
     const uint32_t W = N, H = N;
     uint8_t *a0 = img_new(W, H), *a1 = img_new(W, H);
     rvr_render_settings s;
