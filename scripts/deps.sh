@@ -17,6 +17,7 @@ PKGS=(
   libopenmpi-dev openmpi-bin          # distributed renderer: ffi/rvrmpi (rvr_ranks under mpirun / srun)
   chromium                            # browser tests of the viewer and `bench viewer` (playwright-core)
   python3-pytest python3-venv python3-pip  # python/tests: the Python client, pip install ./python into a venv
+  python3-nbclient python3-ipykernel  # python/tests/test_notebook.py runs examples/jupyter/remotevis.ipynb
   libpam0g libpam-runtime libpam-modules  # portal logins: libpam through FFI, /etc/pam.d/common-*, pam_unix
 )
 missing=()

@@ -35,8 +35,11 @@ if [ -z "$p$f" ] && [ "$rc" -ne 0 ]; then
 fi
 echo "== Python tests (python/tests: the Python client and the C example)"
 py=""
-for c in ${PYTHON:-} python3 /usr/bin/python3; do
-  if command -v "$c" >/dev/null && "$c" -c 'import numpy, pytest' 2>/dev/null; then py=$c; break; fi
+# Prefer an interpreter that can also run the example notebook (Debian python3-nbclient + ipykernel).
+for mods in 'numpy, pytest, nbclient, ipykernel' 'numpy, pytest'; do
+  for c in ${PYTHON:-} python3 /usr/bin/python3; do
+    if command -v "$c" >/dev/null && "$c" -c "import $mods" 2>/dev/null; then py=$c; break 2; fi
+  done
 done
 if [ -z "$py" ]; then
   echo "no python3 with numpy and pytest (Debian: python3-numpy python3-pytest; scripts/deps.sh install)"
