@@ -19,6 +19,14 @@ void rvr__gpu_destroy(rvr_renderer *r);
 /* Copy the original bytes to the device (pending) and compute min, max, NaN count there. */
 int rvr__gpu_upload(rvr_renderer *r, const rvr_volume_desc *d, const void *data, uint64_t bytes,
                     double *mn, double *mx, uint64_t *nans);
+/* The same in three steps, for a volume uploaded while it arrives (rvr_renderer_volume_begin):
+ * begin allocates the pending device bytes; range copies [off, off + len) of the original bytes
+ * (straight from page-locked memory, else through the pinned staging buffers); end waits for
+ * the copies and computes min, max and NaN count. */
+int rvr__gpu_upload_begin(rvr_renderer *r, const rvr_volume_desc *d, const void *data, uint64_t bytes);
+int rvr__gpu_upload_range(rvr_renderer *r, const void *data, uint64_t off, uint64_t len);
+int rvr__gpu_upload_end(rvr_renderer *r, const rvr_volume_desc *d, uint64_t bytes, double *mn,
+                        double *mx, uint64_t *nans);
 /* Normalize the pending bytes with the window into the 3D texture, build the brick min/max,
  * free the pending bytes and replace the old device volume. */
 int rvr__gpu_commit(rvr_renderer *r, const rvr_volume_desc *d, double lo, double hi, double mn,

@@ -9,6 +9,19 @@ int rvr__gpu_upload(rvr_renderer *r, const rvr_volume_desc *d, const void *data,
     (void)r; (void)d; (void)data; (void)bytes; (void)mn; (void)mx; (void)nans;
     return RVR_ERR_UNSUPPORTED;
 }
+int rvr__gpu_upload_begin(rvr_renderer *r, const rvr_volume_desc *d, const void *data, uint64_t bytes) {
+    (void)r; (void)d; (void)data; (void)bytes;
+    return RVR_ERR_UNSUPPORTED;
+}
+int rvr__gpu_upload_range(rvr_renderer *r, const void *data, uint64_t off, uint64_t len) {
+    (void)r; (void)data; (void)off; (void)len;
+    return RVR_ERR_UNSUPPORTED;
+}
+int rvr__gpu_upload_end(rvr_renderer *r, const rvr_volume_desc *d, uint64_t bytes, double *mn,
+                        double *mx, uint64_t *nans) {
+    (void)r; (void)d; (void)bytes; (void)mn; (void)mx; (void)nans;
+    return RVR_ERR_UNSUPPORTED;
+}
 int rvr__gpu_commit(rvr_renderer *r, const rvr_volume_desc *d, double lo, double hi, double mn,
                     double mx) {
     (void)r; (void)d; (void)lo; (void)hi; (void)mn; (void)mx;

@@ -64,6 +64,17 @@ struct rvr_renderer {
     uint16_t *bmin, *bmax;
     uint64_t vol_version;
 
+    /* a volume arriving (rvr_renderer_volume_begin): the bytes taken so far (their min/max on the
+     * CPU backend, copied to the device on CUDA) */
+    struct {
+        int on;
+        rvr_volume_desc desc;
+        const void *data;
+        uint64_t bytes, taken;
+        double mn, mx;
+        uint64_t nans;
+    } stream;
+
     /* transfer function (user entries, straight RGBA) */
     float *tf;
     uint32_t tf_n;

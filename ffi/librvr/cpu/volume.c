@@ -200,11 +200,12 @@ static void commit_facts(rvr_renderer *r, const rvr_volume_desc *desc, const vst
 /* CUDA backend: the original bytes go to the device, where min/max, normalization and the
  * bricks' min/max are computed; the host keeps only the original bytes (retrieve, window). */
 static int gpu_set_volume(rvr_renderer *r, const rvr_volume_desc *desc, const void *data,
-                          uint64_t bytes) {
+                          uint64_t bytes, int streamed) {
     vstats st = {INFINITY, -INFINITY, 0};
     void *copy = NULL;
     double wlo, whi;
-    int rc = rvr__gpu_upload(r, desc, data, bytes, &st.mn, &st.mx, &st.nans);
+    int rc = streamed ? rvr__gpu_upload_end(r, desc, bytes, &st.mn, &st.mx, &st.nans)
+                      : rvr__gpu_upload(r, desc, data, bytes, &st.mn, &st.mx, &st.nans);
     if (rc) return rc;
     if ((rc = window_resolve(desc->window_lo, desc->window_hi, &st, &wlo, &whi))) goto fail;
     if (!(desc->flags & RVR_VOLUME_BORROW)) {
@@ -225,8 +226,9 @@ fail:
     return rc;
 }
 
-int rvr_renderer_set_volume(rvr_renderer *r, const rvr_volume_desc *desc, const void *data,
-                            uint64_t bytes) {
+/* The checks of rvr_renderer_set_volume (rvr.h); *count = the element count. */
+static int volume_check(const rvr_renderer *r, const rvr_volume_desc *desc, const void *data,
+                        uint64_t bytes, uint64_t *count) {
     if (!r || !desc || !data) return RVR_ERR_INVALID;
     int esz = rvr_dtype_size(desc->dtype);
     if (esz < 0) return RVR_ERR_DTYPE;
@@ -246,11 +248,78 @@ int rvr_renderer_set_volume(rvr_renderer *r, const rvr_volume_desc *desc, const 
     if (!isfinite(desc->window_lo) || !isfinite(desc->window_hi) ||
         desc->window_lo > desc->window_hi)
         return RVR_ERR_RANGE;
+    *count = n;
+    return RVR_OK;
+}
 
-    if (r->backend == RVR_BACKEND_CUDA) return gpu_set_volume(r, desc, data, bytes);
+/* ---- a volume taken while it arrives (rvr.h: rvr_renderer_volume_begin) ---- */
+
+int rvr_renderer_volume_begin(rvr_renderer *r, const rvr_volume_desc *desc, const void *data,
+                              uint64_t bytes) {
+    uint64_t n;
+    int rc = volume_check(r, desc, data, bytes, &n);
+    if (rc) return rc;
+    rvr_renderer_volume_drop(r);
+    if (r->backend == RVR_BACKEND_CUDA && (rc = rvr__gpu_upload_begin(r, desc, data, bytes))) return rc;
+    r->stream.on = 1;
+    r->stream.desc = *desc;
+    r->stream.data = data;
+    r->stream.bytes = bytes;
+    r->stream.taken = 0;
+    r->stream.mn = INFINITY;
+    r->stream.mx = -INFINITY;
+    r->stream.nans = 0;
+    return RVR_OK;
+}
+
+int rvr_renderer_volume_landed(rvr_renderer *r, uint64_t landed) {
+    if (!r || !r->stream.on || landed > r->stream.bytes) return RVR_ERR_INVALID;
+    const uint64_t esz = (uint64_t)rvr_dtype_size(r->stream.desc.dtype);
+    const uint64_t upto = landed - landed % esz; /* whole elements only */
+    if (upto <= r->stream.taken) return RVR_OK;
+    const uint64_t from = r->stream.taken;
+    if (r->backend == RVR_BACKEND_CUDA) {
+        int rc = rvr__gpu_upload_range(r, r->stream.data, from, upto - from);
+        if (rc) {
+            r->stream.on = 0; /* the pending device bytes are gone */
+            return rc;
+        }
+    } else {
+        vstats part = {INFINITY, -INFINITY, 0};
+        stats_compute((const char *)r->stream.data + from, r->stream.desc.dtype, (upto - from) / esz,
+                      rvr__nthreads(r), &part);
+        r->stream.mn = part.mn < r->stream.mn ? part.mn : r->stream.mn;
+        r->stream.mx = part.mx > r->stream.mx ? part.mx : r->stream.mx;
+        r->stream.nans += part.nans;
+    }
+    r->stream.taken = upto;
+    return RVR_OK;
+}
+
+void rvr_renderer_volume_drop(rvr_renderer *r) {
+    if (!r || !r->stream.on) return;
+    if (r->backend == RVR_BACKEND_CUDA) rvr__gpu_discard(r);
+    r->stream.on = 0;
+}
+
+int rvr_renderer_set_volume(rvr_renderer *r, const rvr_volume_desc *desc, const void *data,
+                            uint64_t bytes) {
+    uint64_t n;
+    int rc0 = volume_check(r, desc, data, bytes, &n);
+    if (rc0) return rc0;
+    /* a stream of these bytes: only what has not been taken yet is read here */
+    const int streamed = r->stream.on && r->stream.data == data && r->stream.bytes == bytes &&
+                         r->stream.desc.dtype == desc->dtype && r->stream.desc.order == desc->order &&
+                         memcmp(r->stream.desc.shape, desc->shape, sizeof desc->shape) == 0;
+    if (!streamed) rvr_renderer_volume_drop(r);
+    else if ((rc0 = rvr_renderer_volume_landed(r, bytes))) return rc0;
+    r->stream.on = 0;
+
+    if (r->backend == RVR_BACKEND_CUDA) return gpu_set_volume(r, desc, data, bytes, streamed);
     const int nt = rvr__nthreads(r);
     vstats st = {INFINITY, -INFINITY, 0};
-    stats_compute(data, desc->dtype, n, nt, &st);
+    if (streamed) st = (vstats){r->stream.mn, r->stream.mx, r->stream.nans};
+    else stats_compute(data, desc->dtype, n, nt, &st);
     double wlo, whi;
     int rc = window_resolve(desc->window_lo, desc->window_hi, &st, &wlo, &whi);
     if (rc) return rc;
@@ -301,6 +370,7 @@ fail:
 
 int rvr_renderer_set_window(rvr_renderer *r, double lo, double hi) {
     if (!r) return RVR_ERR_INVALID;
+    rvr_renderer_volume_drop(r); /* its pending device bytes would be overwritten */
     if (!r->has_volume) return RVR_ERR_NO_VOLUME;
     vstats st = {r->data_min, r->data_max, r->nan_count};
     if (!isfinite(st.mn)) st.mn = st.mx = INFINITY;

@@ -35,6 +35,8 @@ struct rvr_gpu {
     /* pending upload */
     void *raw;
     uint64_t raw_bytes;
+    int raw_src_pinned; /* the bytes being uploaded are page-locked: DMA straight from them */
+    uint64_t stage_n;   /* staging buffers used so far in this upload (alternating) */
     /* current volume */
     int has;
     gvol v;

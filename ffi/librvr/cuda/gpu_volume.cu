@@ -151,8 +151,8 @@ static void launch_stats(const void *p, uint64_t n, double *a, double *b, unsign
     k_stats<T><<<STAT_BLOCKS, STAT_THREADS, 0, st>>>((const T *)p, n, a, b, c);
 }
 
-extern "C" int rvr__gpu_upload(rvr_renderer *r, const rvr_volume_desc *d, const void *data,
-                               uint64_t bytes, double *mn, double *mx, uint64_t *nans) {
+extern "C" int rvr__gpu_upload_begin(rvr_renderer *r, const rvr_volume_desc *d, const void *data,
+                                     uint64_t bytes) {
     rvr_gpu *G = GPU(r);
     GTRY(cudaSetDevice(G->dev));
     rvr__gpu_discard(r);
@@ -167,11 +167,10 @@ extern "C" int rvr__gpu_upload(rvr_renderer *r, const rvr_volume_desc *d, const 
     }
     G->raw_bytes = bytes;
     cudaPointerAttributes at;
-    int pinned = cudaPointerGetAttributes(&at, data) == cudaSuccess && at.type == cudaMemoryTypeHost;
+    G->stage_n = 0;
+    G->raw_src_pinned = cudaPointerGetAttributes(&at, data) == cudaSuccess && at.type == cudaMemoryTypeHost;
     cudaGetLastError();
-    if (pinned) {
-        if ((rc = gerr(cudaMemcpyAsync(G->raw, data, bytes, cudaMemcpyHostToDevice, G->st)))) goto fail;
-    } else {
+    if (!G->raw_src_pinned) {
         for (int b = 0; b < 2; b++) {
             if (!G->stage[b] && (rc = gerr(cudaHostAlloc(&G->stage[b], STAGE, cudaHostAllocPortable)))) {
                 G->stage[b] = NULL;
@@ -183,18 +182,49 @@ extern "C" int rvr__gpu_upload(rvr_renderer *r, const rvr_volume_desc *d, const 
             }
         }
         const int nt = rvr__nthreads(r);
-        size_t i = 0;
-        for (uint64_t off = 0; off < bytes; off += STAGE, i++) {
-            const int b = (int)(i & 1);
-            const size_t len = bytes - off < STAGE ? (size_t)(bytes - off) : STAGE;
+    }
+    return RVR_OK;
+fail:
+    rvr__gpu_discard(r);
+    return rc;
+}
+
+extern "C" int rvr__gpu_upload_range(rvr_renderer *r, const void *data, uint64_t off, uint64_t len) {
+    rvr_gpu *G = GPU(r);
+    if (!G->raw || off > G->raw_bytes || len > G->raw_bytes - off) return RVR_ERR_INVALID;
+    GTRY(cudaSetDevice(G->dev));
+    int rc;
+    if (G->raw_src_pinned) {
+        /* asynchronous: the caller keeps the bytes alive and unchanged (rvr.h) */
+        if ((rc = gerr(cudaMemcpyAsync((char *)G->raw + off, (const char *)data + off, len, cudaMemcpyHostToDevice, G->st))))
+            goto fail;
+        return RVR_OK;
+    }
+    {
+        for (uint64_t o = off; o < off + len; o += STAGE, G->stage_n++) {
+            const int b = (int)(G->stage_n & 1);
+            const size_t n = off + len - o < STAGE ? (size_t)(off + len - o) : STAGE;
             if ((rc = gerr(cudaEventSynchronize(G->ev[b])))) goto fail; /* its last DMA is done */
-            rvr__memcpy_par(G->stage[b], (const char *)data + off, len, nt);
-            if ((rc = gerr(cudaMemcpyAsync((char *)G->raw + off, G->stage[b], len, cudaMemcpyHostToDevice, G->st))))
+            rvr__memcpy_par(G->stage[b], (const char *)data + o, n, nt);
+            if ((rc = gerr(cudaMemcpyAsync((char *)G->raw + o, G->stage[b], n, cudaMemcpyHostToDevice, G->st))))
                 goto fail;
             if ((rc = gerr(cudaEventRecord(G->ev[b], G->st)))) goto fail;
         }
     }
     {
+    return RVR_OK;
+fail:
+    cudaStreamSynchronize(G->st);
+    rvr__gpu_discard(r);
+    return rc;
+}
+
+extern "C" int rvr__gpu_upload_end(rvr_renderer *r, const rvr_volume_desc *d, uint64_t bytes,
+                                   double *mn, double *mx, uint64_t *nans) {
+    rvr_gpu *G = GPU(r);
+    if (!G->raw || G->raw_bytes != bytes) return RVR_ERR_INVALID;
+    GTRY(cudaSetDevice(G->dev));
+    int rc;
         double *bm = NULL;
         const uint64_t n = bytes / (uint64_t)rvr_dtype_size(d->dtype);
         if ((rc = gerr(cudaMalloc(&bm, STAT_BLOCKS * (2 * sizeof(double) + sizeof(unsigned long long)))))) goto fail;
@@ -242,6 +272,14 @@ fail:
 }
 
 /* ---- normalization into the 3D array ---- */
+extern "C" int rvr__gpu_upload(rvr_renderer *r, const rvr_volume_desc *d, const void *data,
+                               uint64_t bytes, double *mn, double *mx, uint64_t *nans) {
+    int rc = rvr__gpu_upload_begin(r, d, data, bytes);
+    if (!rc) rc = rvr__gpu_upload_range(r, data, 0, bytes);
+    if (!rc) rc = rvr__gpu_upload_end(r, d, bytes, mn, mx, nans);
+    return rc;
+}
+
 
 __device__ __forceinline__ uint16_t norm_d(double v, double lo, double scale) {
     if (v != v) return 0;

@@ -302,6 +302,34 @@ RVR_API int rvr_renderer_set_volume(rvr_renderer *r, const rvr_volume_desc *desc
                                     const void *data, uint64_t bytes);
 
 /**
+ * Take a volume while it arrives (for example into the receive buffer of a
+ * transfer), so that little is left to do when its last byte lands:
+ *
+ *   rvr_renderer_volume_begin(r, &d, buf, bytes);   // checks d like set_volume
+ *   ... as bytes land: rvr_renderer_volume_landed(r, n);  // [0, n) are final
+ *   rvr_renderer_set_volume(r, &d, buf, bytes);     // completes it
+ *
+ * The CUDA backend copies landed bytes to the device at once (asynchronously
+ * when buf is page-locked, see rvr_host_alloc); the CPU backend takes their
+ * min/max. rvr_renderer_set_volume with the same buf, bytes, shape, dtype and
+ * order then reads only what was not taken yet (its window and flags apply as
+ * usual). buf is borrowed from begin until that set_volume returns (and after
+ * it as RVR_VOLUME_BORROW says); the caller must not change landed bytes.
+ * The old volume is drawn until set_volume commits and stays if anything
+ * fails. A set_volume of other bytes, rvr_renderer_set_window and
+ * rvr_renderer_volume_drop drop the stream (its device memory is freed).
+ * @return begin: the errors of rvr_renderer_set_volume, RVR_ERR_DEVICE/NOMEM
+ *         for the device copy. landed: RVR_OK (n below what was taken is a
+ *         no-op); RVR_ERR_INVALID (r NULL, no stream, n > bytes); device
+ *         errors, which drop the stream. Same thread rules as every call.
+ */
+RVR_API int rvr_renderer_volume_begin(rvr_renderer *r, const rvr_volume_desc *desc,
+                                      const void *data, uint64_t bytes);
+RVR_API int rvr_renderer_volume_landed(rvr_renderer *r, uint64_t n);
+/** Drop a stream begun with rvr_renderer_volume_begin. NULL-safe, no-op without one. */
+RVR_API void rvr_renderer_volume_drop(rvr_renderer *r);
+
+/**
  * Change the window of the current volume (recomputes the normalized data from
  * the original bytes; lo == hi = automatic as in rvr_volume_desc).
  * @return RVR_OK; RVR_ERR_INVALID (r NULL); RVR_ERR_NO_VOLUME; RVR_ERR_RANGE.

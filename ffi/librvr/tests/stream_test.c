@@ -1,0 +1,153 @@
+/* stream_test.c - a volume taken while it arrives (rvr_renderer_volume_begin / _landed) gives
+ * the same renderer state and images as rvr_renderer_set_volume of the finished bytes; the old
+ * volume stays until the commit; misuse is refused. Runs on both backends (make test-cuda). */
+#include "util.h"
+
+enum { S0 = 21, S1 = 18, S2 = 26 };
+
+static void desc_of(rvr_volume_desc *d, int32_t dtype, int32_t order) {
+    memset(d, 0, sizeof *d);
+    d->shape[0] = S0;
+    d->shape[1] = S1;
+    d->shape[2] = S2;
+    d->dtype = dtype;
+    d->order = order;
+}
+
+/* A ball of rising values with some NaN voxels in float data. */
+static void *make_ball(int32_t dtype, uint64_t *bytes) {
+    const size_t n = (size_t)S0 * S1 * S2, esz = (size_t)rvr_dtype_size(dtype);
+    uint8_t *buf = calloc(n, esz);
+    for (size_t i = 0; i < n; i++) {
+        const int z = (int)(i / (S1 * S2)), y = (int)(i / S2 % S1), x = (int)(i % S2);
+        const double r = sqrt((z - 10.0) * (z - 10.0) + (y - 9.0) * (y - 9.0) + (x - 13.0) * (x - 13.0));
+        const double v = r < 8 ? 200 - 20 * r : 3;
+        if (dtype == RVR_DTYPE_U8) buf[i] = (uint8_t)v;
+        else ((float *)buf)[i] = i % 97 == 5 ? NAN : (float)(v * 0.25 - 7);
+    }
+    *bytes = n * esz;
+    return buf;
+}
+
+static void frame(rvr_renderer *r, uint8_t *rgba, uint32_t W, uint32_t H) {
+    rvr_camera c;
+    rvr_camera_init(&c);
+    c.eye[0] = 60;
+    c.eye[1] = -30;
+    c.eye[2] = 40;
+    c.target[0] = S2 / 2.0f;
+    c.target[1] = S1 / 2.0f;
+    c.target[2] = S0 / 2.0f;
+    rvr_render_settings s;
+    rvr_render_settings_init(&s);
+    s.shading = RVR_SHADE_LOCAL;
+    CHECK_OK(rvr_render(r, &c, &s, W, H, rgba, W * H * 4, NULL));
+}
+
+TEST(streamed_volume_equals_set_volume) {
+    const int32_t dtypes[2] = {RVR_DTYPE_U8, RVR_DTYPE_F32};
+    const uint32_t W = 64, H = 48;
+    uint8_t *a = img_new(W, H), *b = img_new(W, H);
+    for (int k = 0; k < 2; k++)
+        for (int order = 0; order < 2; order++) {
+            uint64_t bytes;
+            void *buf = make_ball(dtypes[k], &bytes);
+            rvr_volume_desc d;
+            desc_of(&d, dtypes[k], order);
+            rvr_renderer *plain = mk(), *streamed = mk();
+            CHECK_OK(rvr_renderer_set_volume(plain, &d, buf, bytes));
+            CHECK_OK(rvr_renderer_volume_begin(streamed, &d, buf, bytes));
+            /* uneven steps, not on element boundaries, one repeated and one going back */
+            const uint64_t steps[] = {0, 1, 3, 4097, 4097, 777, bytes / 3 + 1, bytes / 2 - 3, bytes - 1};
+            for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+                CHECK_OK(rvr_renderer_volume_landed(streamed, steps[i]));
+            CHECK_OK(rvr_renderer_set_volume(streamed, &d, buf, bytes));
+            rvr_volume_info p, s;
+            CHECK_OK(rvr_renderer_volume_info(plain, &p));
+            CHECK_OK(rvr_renderer_volume_info(streamed, &s));
+            CHECK(p.data_min == s.data_min && p.data_max == s.data_max && p.nan_count == s.nan_count &&
+                      p.window_lo == s.window_lo && p.window_hi == s.window_hi,
+                  "dtype %d order %d: min %g/%g max %g/%g nan %llu/%llu", dtypes[k], order, p.data_min,
+                  s.data_min, p.data_max, s.data_max, (unsigned long long)p.nan_count,
+                  (unsigned long long)s.nan_count);
+            CHECK(dtypes[k] == RVR_DTYPE_U8 || s.nan_count > 0, "the float ball has NaN voxels");
+            frame(plain, a, W, H);
+            frame(streamed, b, W, H);
+            CHECK(memcmp(a, b, W * H * 4) == 0, "dtype %d order %d: streamed image differs", dtypes[k], order);
+            /* landed after the commit: the stream is over */
+            CHECK_RC(rvr_renderer_volume_landed(streamed, bytes), RVR_ERR_INVALID);
+            rvr_renderer_destroy(plain);
+            rvr_renderer_destroy(streamed);
+            free(buf);
+        }
+    free(a);
+    free(b);
+}
+
+TEST(old_volume_is_drawn_until_the_stream_commits) {
+    const uint32_t W = 48, H = 40;
+    uint64_t bytes;
+    uint8_t *old = make_ball(RVR_DTYPE_U8, &bytes);
+    uint8_t *next = calloc(bytes, 1);
+    memset(next, 250, bytes); /* a very different picture */
+    rvr_volume_desc d;
+    desc_of(&d, RVR_DTYPE_U8, RVR_ORDER_C);
+    rvr_renderer *r = mk();
+    CHECK_OK(rvr_renderer_set_volume(r, &d, old, bytes));
+    uint8_t *before = img_new(W, H), *during = img_new(W, H), *after = img_new(W, H);
+    frame(r, before, W, H);
+    CHECK_OK(rvr_renderer_volume_begin(r, &d, next, bytes));
+    CHECK_OK(rvr_renderer_volume_landed(r, bytes / 2));
+    frame(r, during, W, H);
+    CHECK(memcmp(before, during, W * H * 4) == 0, "a half-arrived volume must not be drawn");
+    uint8_t back[8];
+    const uint64_t lo[3] = {0, 0, 0}, hi[3] = {1, 1, 8};
+    const uint32_t st[3] = {1, 1, 1};
+    CHECK_OK(rvr_renderer_retrieve(r, lo, hi, st, back, sizeof back));
+    CHECK(memcmp(back, old, 8) == 0, "retrieve reads the old volume until the commit");
+    /* dropped (e.g. the transfer failed): the old volume stays, landed is refused */
+    rvr_renderer_volume_drop(r);
+    CHECK_RC(rvr_renderer_volume_landed(r, bytes), RVR_ERR_INVALID);
+    frame(r, during, W, H);
+    CHECK(memcmp(before, during, W * H * 4) == 0, "the old volume stays after a drop");
+    /* a set_volume of other bytes than the stream's drops it and takes the whole new volume */
+    CHECK_OK(rvr_renderer_volume_begin(r, &d, old, bytes));
+    CHECK_OK(rvr_renderer_volume_landed(r, 100));
+    CHECK_OK(rvr_renderer_set_volume(r, &d, next, bytes));
+    frame(r, after, W, H);
+    CHECK(memcmp(before, after, W * H * 4) != 0, "the new volume is drawn after the commit");
+    rvr_volume_info info;
+    CHECK_OK(rvr_renderer_volume_info(r, &info));
+    CHECK(info.data_min == 250 && info.data_max == 250, "min/max of the new bytes, not a mix");
+    rvr_renderer_destroy(r);
+    free(before);
+    free(during);
+    free(after);
+    free(old);
+    free(next);
+}
+
+TEST(stream_misuse_is_refused) {
+    uint64_t bytes;
+    uint8_t *buf = make_ball(RVR_DTYPE_U8, &bytes);
+    rvr_volume_desc d;
+    desc_of(&d, RVR_DTYPE_U8, RVR_ORDER_C);
+    rvr_renderer *r = mk();
+    CHECK_RC(rvr_renderer_volume_landed(r, 1), RVR_ERR_INVALID); /* no stream */
+    CHECK_RC(rvr_renderer_volume_landed(NULL, 1), RVR_ERR_INVALID);
+    rvr_renderer_volume_drop(NULL);
+    rvr_renderer_volume_drop(r); /* no-op */
+    CHECK_RC(rvr_renderer_volume_begin(r, &d, buf, bytes - 1), RVR_ERR_SIZE);
+    d.dtype = 99;
+    CHECK_RC(rvr_renderer_volume_begin(r, &d, buf, bytes), RVR_ERR_DTYPE);
+    d.dtype = RVR_DTYPE_U8;
+    CHECK_OK(rvr_renderer_volume_begin(r, &d, buf, bytes));
+    CHECK_RC(rvr_renderer_volume_landed(r, bytes + 1), RVR_ERR_INVALID);
+    /* a window change drops the stream (it rebuilds from the committed bytes) */
+    CHECK_OK(rvr_renderer_set_volume(r, &d, buf, bytes));
+    CHECK_OK(rvr_renderer_volume_begin(r, &d, buf, bytes));
+    CHECK_OK(rvr_renderer_set_window(r, 0, 100));
+    CHECK_RC(rvr_renderer_volume_landed(r, 10), RVR_ERR_INVALID);
+    rvr_renderer_destroy(r);
+    free(buf);
+}
