@@ -37,6 +37,12 @@ const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString()
 
 export class InstanceService {
   private readonly waiters = new Map<string, Set<() => void>>();
+  /**
+   * How each stop in progress ends (a start timeout ends `failed`): the process may exit, or
+   * slurm may report the job's end, before stop() itself gets there, and that path must not
+   * turn the failure into a plain `stopped`.
+   */
+  private readonly stopsAs = new Map<string, "stopped" | "failed">();
   private polling: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
 
@@ -241,6 +247,7 @@ export class InstanceService {
 
   /** Records the end (stopped/failed) once; later calls keep the first reason. */
   private finish(id: string, state: "stopped" | "failed", reason: string): void {
+    this.stopsAs.delete(id);
     this.store.updateInstance(id, { state, reason, stopped_at: Date.now() }, LIVE_STATES);
     this.notify(id);
   }
@@ -254,7 +261,10 @@ export class InstanceService {
     const row = this.store.getInstance(id);
     if (!row) throw notFound();
     if (row.state === "stopped" || row.state === "failed") return row;
-    if (row.state !== "stopping") this.store.updateInstance(id, { state: "stopping", reason }, LIVE_STATES.filter((s) => s !== "stopping"));
+    if (row.state !== "stopping") {
+      this.stopsAs.set(id, final);
+      this.store.updateInstance(id, { state: "stopping", reason }, LIVE_STATES.filter((s) => s !== "stopping"));
+    }
     const job = await this.backend.stop(this.store.getInstance(id)!, this.cfg.stopTimeoutMs);
     const current = this.store.getInstance(id)!;
     if (job && !job.gone && !job.ends) {
@@ -270,7 +280,7 @@ export class InstanceService {
   private exited(id: string, how: string, code: number | null): void {
     const row = this.store.getInstance(id);
     if (!row || row.state === "stopped" || row.state === "failed") return;
-    if (row.state === "stopping") return this.finish(id, "stopped", row.reason ?? `stopped (${how})`);
+    if (row.state === "stopping") return this.finish(id, this.stopsAs.get(id) ?? "stopped", row.reason ?? `stopped (${how})`);
     const tail = logTail(row.log_path, 8);
     const clean = code === 0 && row.state === "running";
     this.finish(id, clean ? "stopped" : "failed", `the instance ${how}${tail ? `; last lines of its log:\n${tail}` : ""}`);
@@ -381,7 +391,7 @@ export class InstanceService {
     const patch: Partial<InstanceRow> = { job_state: s.state, job_reason: s.reason, job_node: s.node ?? row.job_node, job_checked_at: now };
     if (s.gone || s.ends) {
       this.store.updateInstance(row.id, s.gone ? { job_state: row.job_state, job_checked_at: now } : patch);
-      if (row.state === "stopping") return this.finish(row.id, "stopped", row.reason ?? `slurm job ${id} ended`);
+      if (row.state === "stopping") return this.finish(row.id, this.stopsAs.get(row.id) ?? "stopped", row.reason ?? `slurm job ${id} ended`);
       if (s.gone) return this.finish(row.id, "failed", `slurm job ${id} ended unseen: slurm no longer knows it, so how it ended is unknown`);
       const tail = s.ends!.as === "failed" ? logTail(row.log_path, 8) : "";
       return this.finish(row.id, s.ends!.as, `slurm job ${id} ended: ${s.ends!.why}${tail ? `; last lines of its log:\n${tail}` : ""}`);

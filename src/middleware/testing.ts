@@ -30,6 +30,8 @@ export class FakeBackend implements Backend {
   }
   async stop(row: InstanceRow): Promise<void> {
     this.stopped.push(row.id);
+    // Like a real process: its exit is noticed while stop() is still running.
+    this.onExit?.(row.id, "was killed by SIGTERM", null);
   }
 }
 
