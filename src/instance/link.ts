@@ -14,26 +14,31 @@ export class MiddlewareLink {
     private readonly secret: string,
   ) {}
 
-  private async post(what: string, body: unknown): Promise<Response> {
+  private async post(what: string, body: unknown, cancel?: AbortSignal): Promise<Response> {
+    const timeout = AbortSignal.timeout(5000);
     return fetch(`${this.base}/api/v1/instances/${this.id}/${what}`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Instance ${this.secret}` },
       body: JSON.stringify(body),
-      signal: AbortSignal.timeout(5000),
+      signal: cancel ? AbortSignal.any([timeout, cancel]) : timeout,
     });
   }
 
-  /** Reports in; retried for `retryMs` while the middleware cannot be reached. */
-  async ready(r: ReadyRequest, retryMs = 30_000): Promise<void> {
+  /**
+   * Reports in; retried for `retryMs` while the middleware cannot be reached. `cancel` ends the
+   * retries at once (a SIGTERM while starting: the middleware gave up on this instance).
+   */
+  async ready(r: ReadyRequest, retryMs = 30_000, cancel?: AbortSignal): Promise<void> {
     const deadline = Date.now() + retryMs;
     for (;;) {
+      if (cancel?.aborted) throw new RemoteVisError("cancelled", "stopped before the middleware answered the ready report", 499);
       try {
-        const res = await this.post("ready", r);
+        const res = await this.post("ready", r, cancel);
         if (res.ok) return;
         const text = await res.text();
         throw new RemoteVisError("refused", `the middleware refused the ready report (${res.status}): ${text.slice(0, 500)}`, res.status);
       } catch (err) {
-        if (err instanceof RemoteVisError || Date.now() > deadline) throw err;
+        if (err instanceof RemoteVisError || Date.now() > deadline || cancel?.aborted) throw err;
         await Bun.sleep(250);
       }
     }

@@ -68,9 +68,19 @@ export async function runInstance(o: InstanceOptions): Promise<number> {
   process.on("SIGTERM", () => requestStop("SIGTERM"));
   process.on("SIGINT", () => requestStop("SIGINT"));
   let beat: ReturnType<typeof setInterval> | undefined;
+  // A stop while the ready report is still being retried (the middleware's start timeout sends
+  // SIGTERM) ends the retries: the process exits at once instead of waiting for SIGKILL.
+  const starting = new AbortController();
+  void stopped.then(() => starting.abort());
   try {
-    if (link) {
-      await link.ready({ host: o.host, port: http.port!, dataPort: data.port, pid: process.pid });
+    const reported = await link?.ready({ host: o.host, port: http.port!, dataPort: data.port, pid: process.pid }, undefined, starting.signal).then(
+      () => true,
+      (err: unknown) => {
+        if (starting.signal.aborted) return false;
+        throw err;
+      },
+    );
+    if (link && reported) {
       log("reported ready to the middleware");
       state.beat = async () => {
         const answer = await link.heartbeat(state.connections);
