@@ -19,6 +19,7 @@ PKGS=(
   python3-pytest python3-venv python3-pip  # python/tests: the Python client, pip install ./python into a venv
   python3-nbclient python3-ipykernel  # python/tests/test_notebook.py runs examples/jupyter/remotevis.ipynb
   libpam0g libpam-runtime libpam-modules  # portal logins: libpam through FFI, /etc/pam.d/common-*, pam_unix
+  clang libclang-rt-dev               # libFuzzer targets (ffi/libsscrdma/fuzz, tests/fuzz/hdf5): make fuzz, smoke in make test
 )
 missing=()
 for p in "${PKGS[@]}"; do

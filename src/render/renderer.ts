@@ -117,7 +117,7 @@ export class Renderer implements RenderEngine {
   /**
    * Labels drawn with the volume (uint8, the volume's shape and memory order; copied by the
    * renderer) with straight RGBA per class (alpha: tint weight, 0 = hidden); null removes them.
-   * `unsupported` where the backend cannot draw labels (CUDA).
+   * `unsupported` where the library cannot draw labels (a librvr older than CUDA labels).
    */
   async setLabels(labels: Uint8Array | null, classRgba: Float32Array): Promise<void> {
     await this.rpc.call("set labels", "setLabels", [labels ? ptr(labels) : 0, labels?.byteLength ?? 0, classRgba], labels ? [labels] : []);

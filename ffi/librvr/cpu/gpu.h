@@ -37,6 +37,12 @@ int rvr__gpu_render(rvr_renderer *r, const rvr_cam *cam, const rvr_render_settin
                     uint32_t H, uint8_t *rgba, rvr_render_stats *stats, double t_start);
 int rvr__gpu_slice(rvr_renderer *r, const rvr_slice *sl, const rvr_render_settings *s, uint32_t W,
                    uint32_t H, uint8_t *rgba, rvr_render_stats *stats, double t_start);
+/* Segmentation labels on the device (labels.c keeps the class table and the shape on the host):
+ * the caller's bytes in the volume's memory order, and the 256-entry straight RGBA table. On
+ * failure the previous device labels stay. */
+int rvr__gpu_set_labels(rvr_renderer *r, const uint8_t *labels, uint64_t bytes, const float (*rgba)[4]);
+int rvr__gpu_label_colors(rvr_renderer *r, const float (*rgba)[4]);
+void rvr__gpu_free_labels(rvr_renderer *r); /* NULL-safe, also after rvr__gpu_destroy */
 int rvr__gpu_host_alloc(uint64_t bytes, void **out); /* page-locked; RVR_ERR_UNSUPPORTED without CUDA */
 void rvr__gpu_host_free(void *p);
 

@@ -38,5 +38,11 @@ int rvr__gpu_slice(rvr_renderer *r, const rvr_slice *sl, const rvr_render_settin
     (void)r; (void)sl; (void)s; (void)W; (void)H; (void)rgba; (void)stats; (void)t_start;
     return RVR_ERR_UNSUPPORTED;
 }
+int rvr__gpu_set_labels(rvr_renderer *r, const uint8_t *labels, uint64_t bytes, const float (*rgba)[4]) {
+    (void)r; (void)labels; (void)bytes; (void)rgba;
+    return RVR_ERR_UNSUPPORTED;
+}
+int rvr__gpu_label_colors(rvr_renderer *r, const float (*rgba)[4]) { (void)r; (void)rgba; return RVR_ERR_UNSUPPORTED; }
+void rvr__gpu_free_labels(rvr_renderer *r) { (void)r; }
 int rvr__gpu_host_alloc(uint64_t bytes, void **out) { (void)bytes; (void)out; return RVR_ERR_UNSUPPORTED; }
 void rvr__gpu_host_free(void *p) { (void)p; }

@@ -1,9 +1,18 @@
 /* labels.c - rvr_renderer_set_labels / rvr_renderer_set_label_colors: a segmentation's label
- * volume (one uint8 class per voxel) drawn with the data; see rvr.h. CPU backend only. */
+ * volume (one uint8 class per voxel) drawn with the data; see rvr.h. The checks, the class table
+ * and the shape they belong to are kept here for both backends; the CPU backend keeps the bytes
+ * here too, the CUDA backend only on the device (cuda/gpu_labels.cu; L->data stays NULL). */
+#include "gpu.h"
 #include "labels.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+static void free_host(rvr_labels *L) {
+    if (!L) return;
+    free(L->data);
+    free(L);
+}
 
 static int table(rvr_labels *L, const float *rgba, uint32_t n) {
     if (!rgba || n == 0 || n > 256) return RVR_ERR_INVALID;
@@ -26,7 +35,6 @@ int rvr_renderer_set_labels(rvr_renderer *r, const uint8_t *labels, uint64_t byt
         rvr__labels_free(r);
         return RVR_OK;
     }
-    if (r->backend == RVR_BACKEND_CUDA) return RVR_ERR_UNSUPPORTED;
     if (!r->has_volume) return RVR_ERR_NO_VOLUME;
     const uint64_t *sh = r->desc.shape;
     if (bytes != sh[0] * sh[1] * sh[2]) return RVR_ERR_SIZE;
@@ -37,12 +45,21 @@ int rvr_renderer_set_labels(rvr_renderer *r, const uint8_t *labels, uint64_t byt
         free(L);
         return rc;
     }
-    L->data = malloc(bytes);
-    if (!L->data) {
-        free(L);
-        return RVR_ERR_NOMEM;
+    if (r->backend == RVR_BACKEND_CUDA) {
+        /* straight from the caller's bytes to the device; replaces the device labels on success */
+        rc = rvr__gpu_set_labels(r, labels, bytes, (const float(*)[4])L->rgba);
+        if (rc) {
+            free(L);
+            return rc;
+        }
+    } else {
+        L->data = malloc(bytes);
+        if (!L->data) {
+            free(L);
+            return RVR_ERR_NOMEM;
+        }
+        rvr__memcpy_par(L->data, labels, bytes, rvr__nthreads(r));
     }
-    rvr__memcpy_par(L->data, labels, bytes, rvr__nthreads(r));
     memcpy(L->shape, sh, sizeof L->shape);
     L->order = r->desc.order;
     L->nx = (int)sh[2];
@@ -57,7 +74,7 @@ int rvr_renderer_set_labels(rvr_renderer *r, const uint8_t *labels, uint64_t byt
         L->sy = (int64_t)sh[0];
         L->sx = (int64_t)(sh[0] * sh[1]);
     }
-    rvr__labels_free(r);
+    free_host(r->labels); /* the device labels were replaced above */
     r->labels = L;
     return RVR_OK;
 }
@@ -69,6 +86,7 @@ int rvr_renderer_set_label_colors(rvr_renderer *r, const float *class_rgba, uint
     rvr_labels t;
     int rc = table(&t, class_rgba, nclasses);
     if (rc) return rc;
+    if (r->backend == RVR_BACKEND_CUDA && (rc = rvr__gpu_label_colors(r, (const float(*)[4])t.rgba))) return rc;
     memcpy(L->rgba, t.rgba, sizeof t.rgba);
     memcpy(L->drawn, t.drawn, sizeof t.drawn);
     return RVR_OK;
@@ -81,10 +99,8 @@ const rvr_labels *rvr__labels_for(const rvr_renderer *r) {
 }
 
 void rvr__labels_free(rvr_renderer *r) {
-    rvr_labels *L = r->labels;
-    if (!L) return;
-    free(L->data);
-    free(L);
+    if (r->backend == RVR_BACKEND_CUDA) rvr__gpu_free_labels(r);
+    free_host(r->labels);
     r->labels = NULL;
 }
 

@@ -7,7 +7,7 @@
 #include "internal.h"
 
 typedef struct rvr_labels {
-    uint8_t *data;
+    uint8_t *data;       /* CPU backend; NULL on the CUDA backend (the bytes live on the device) */
     uint64_t shape[3];   /* logical (s0, s1, s2) = (z, y, x) of the volume they were set for */
     int32_t order;
     int nx, ny, nz;

@@ -71,6 +71,10 @@ struct rvr_gpu {
     int ao_ok, ao_f;
     float ao_key;
     uint64_t ao_vol, ao_tf;
+    /* segmentation labels (gpu_labels.cu): the bytes in the volume's memory order, the class
+     * table (256 straight RGBA, alpha 0 = not drawn) */
+    uint8_t *lab;
+    float4 *lab_rgba;
     /* points */
     float *pxyz;
     uint64_t pver;
@@ -127,6 +131,77 @@ int rvr__gpu_fgrid_texture(const float *d, int n0, int n1, int n2, cudaStream_t 
 void rvr__gpu_free_lighting(rvr_gpu *G);
 int rvr__gpu_light_ensure(rvr_renderer *r, const float dir_world[3]);
 int rvr__gpu_ao_ensure(rvr_renderer *r, float radius_vox);
+
+/* ---- segmentation labels: the CPU backend's labels.h on the device ----
+ * Same nearest-voxel lookup, same tint arithmetic; the products and sums are written with the
+ * round-to-nearest intrinsics so that nvcc does not fuse them into FMAs: a tinted colour is then
+ * the CPU's bit for bit (given the same sample position and TF entry). */
+struct GLabels {
+    const uint8_t *data; /* NULL: no labels drawn */
+    const float4 *rgba;
+    int nx, ny, nz;
+    long long sx, sy, sz; /* element strides along x, y, z */
+};
+
+/* Host: the labels to draw with the current volume (labels.c's rvr__labels_for), or none. */
+GLabels rvr__gpu_labels_frame(const rvr_renderer *r);
+
+__device__ __forceinline__ int glab_at(const GLabels &L, float x, float y, float z) {
+    int ix = min(max((int)(x + 0.5f), 0), L.nx - 1), iy = min(max((int)(y + 0.5f), 0), L.ny - 1),
+        iz = min(max((int)(z + 0.5f), 0), L.nz - 1);
+    return __ldg(L.data + ix * L.sx + iy * L.sy + iz * L.sz);
+}
+
+/* Composite: LUT entry e (premultiplied rgb, alpha) tinted by the class at (x, y, z):
+ * rgb' = (1 - w) rgb + w class_rgb alpha (labels_tint). */
+__device__ __forceinline__ float4 glab_tint(const GLabels &L, float x, float y, float z, float4 e) {
+    const float4 c = __ldg(L.rgba + glab_at(L, x, y, z));
+    if (!(c.w > 0.0f)) return e;
+    const float u = __fsub_rn(1.0f, c.w);
+    e.x = __fadd_rn(__fmul_rn(u, e.x), __fmul_rn(__fmul_rn(c.w, c.x), e.w));
+    e.y = __fadd_rn(__fmul_rn(u, e.y), __fmul_rn(__fmul_rn(c.w, c.y), e.w));
+    e.z = __fadd_rn(__fmul_rn(u, e.z), __fmul_rn(__fmul_rn(c.w, c.z), e.w));
+    return e;
+}
+
+/* ISO: the surface colour moved toward the class colour by its alpha (raycast.c trace_iso). */
+__device__ __forceinline__ void glab_iso(const GLabels &L, float x, float y, float z, float rgb[3]) {
+    const float4 c = __ldg(L.rgba + glab_at(L, x, y, z));
+    if (!(c.w > 0.0f)) return;
+    const float cc[3] = {c.x, c.y, c.z};
+    for (int k = 0; k < 3; k++) rgb[k] = __fadd_rn(rgb[k], __fmul_rn(c.w, __fsub_rn(cc[k], rgb[k])));
+}
+
+/* Slices (rvr__labels_slice_px): outline = the class colour, opaque, where a neighbour pixel
+ * (q +- du, q +- dv) has another class or lies outside; else filled: tinted by the class alpha. */
+__device__ __forceinline__ void glab_slice_px(const GLabels &L, const float q[3], const float du[3], const float dv[3],
+                                              int outline, float acc[4]) {
+    const int k = glab_at(L, q[0], q[1], q[2]);
+    const float4 c = __ldg(L.rgba + k);
+    if (!(c.w > 0.0f)) return;
+    const float cc[3] = {c.x, c.y, c.z};
+    if (outline) {
+        const float lim[3] = {L.nx - 0.5f, L.ny - 0.5f, L.nz - 0.5f};
+        int edge = 0;
+        for (int n = 0; n < 4 && !edge; n++) {
+            const float *d = n < 2 ? du : dv;
+            float p[3];
+            int in = 1;
+            for (int a = 0; a < 3; a++) {
+                p[a] = (n & 1) ? __fsub_rn(q[a], d[a]) : __fadd_rn(q[a], d[a]);
+                if (!(p[a] >= -0.5f && p[a] <= lim[a])) in = 0;
+            }
+            if (!in || glab_at(L, p[0], p[1], p[2]) != k) edge = 1;
+        }
+        if (!edge) return;
+        for (int a = 0; a < 3; a++) acc[a] = cc[a];
+        acc[3] = 1;
+        return;
+    }
+    const float w = c.w, u = __fsub_rn(1.0f, w), m = acc[3] > 0 ? acc[3] : 1.0f;
+    for (int a = 0; a < 3; a++) acc[a] = __fadd_rn(__fmul_rn(u, acc[a]), __fmul_rn(__fmul_rn(w, cc[a]), m));
+    if (acc[3] <= 0) acc[3] = w;
+}
 
 /* The per-pixel sample offset of RVR_F_JITTER; the same hash as rvr__jitter in cpu/internal.h. */
 __device__ __forceinline__ float jitter(uint32_t x, uint32_t y) {

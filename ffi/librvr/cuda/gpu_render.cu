@@ -33,6 +33,7 @@ struct Frame {
     int lod, tw, th, W, H;
     const uint32_t *pstart, *pidx;
     const float *prad, *pcol, *pxyz;
+    GLabels lab; /* segmentation labels tinting composite and iso (data NULL: none) */
     unsigned long long *samples;
     uchar4 *out;
 };
@@ -204,6 +205,7 @@ __device__ void trace_composite(const Frame &F, const Ray &R, const float L[3], 
         n++;
         float4 e = lut_at(F, v);
         if (e.w <= 0.0f) continue;
+        if (F.lab.data) e = glab_tint(F.lab, x, y, z, e);
         float w = 1.0f - a;
         if (SHADE) {
             float sh, sp;
@@ -282,7 +284,9 @@ __device__ int trace_iso(const Frame &F, const Ray &R, const float L[3], const f
             float hx = R.o[0] + th * R.d[0], hy = R.o[1] + th * R.d[1], hz = R.o[2] + th * R.d[2];
             float sh, sp;
             shade(F, hx, hy, hz, L, H, &sh, &sp);
-            for (int c = 0; c < 3; c++) acc[c] = F.iso_rgb[c] * sh + sp;
+            float rgb[3] = {F.iso_rgb[0], F.iso_rgb[1], F.iso_rgb[2]};
+            if (F.lab.data) glab_iso(F.lab, hx, hy, hz, rgb);
+            for (int c = 0; c < 3; c++) acc[c] = rgb[c] * sh + sp;
             acc[3] = 1;
             *ns += n;
             return 1;
@@ -586,6 +590,7 @@ extern "C" int rvr__gpu_render(rvr_renderer *r, const rvr_cam *cam, const rvr_re
         F.byx = v.bx * v.by;
         F.bmin = v.bmin;
         F.bmax = v.bmax;
+        F.lab = rvr__gpu_labels_frame(r);
         if ((rc = ensure_lut(r, G, F.mode == RVR_MODE_COMPOSITE, F.dt))) return rc;
         F.lut = G->lut;
         F.iso16 = s->iso_value * 65535.0f;
@@ -678,6 +683,9 @@ struct SliceArgs {
     float bg[4];
     int W, H;
     const float4 *lut;
+    GLabels lab;          /* data NULL: no labels */
+    float du[3], dv[3];   /* one pixel along u and v, index space (label outlines) */
+    int outline;
     uchar4 *out;
 };
 
@@ -688,8 +696,9 @@ __global__ void k_slice(const __grid_constant__ SliceArgs S) {
     float p[3], q[3];
     int inside = 1;
     for (int k = 0; k < 3; k++) {
-        p[k] = S.sl.origin[k] + a * S.sl.u[k] + b * S.sl.v[k];
-        q[k] = p[k] * S.inv_s[k] - 0.5f;
+        /* unfused, as the CPU computes them: the same positions pick the same nearest voxel */
+        p[k] = __fadd_rn(__fadd_rn(S.sl.origin[k], __fmul_rn(a, S.sl.u[k])), __fmul_rn(b, S.sl.v[k]));
+        q[k] = __fsub_rn(__fmul_rn(p[k], S.inv_s[k]), 0.5f);
         if (!(q[k] >= -0.5f && q[k] <= S.lim[k])) inside = 0;
         if (S.clip && !(p[k] >= S.cmin[k] && p[k] <= S.cmax[k])) inside = 0;
     }
@@ -712,6 +721,7 @@ __global__ void k_slice(const __grid_constant__ SliceArgs S) {
             acc[2] = c.z * c.w;
             acc[3] = c.w;
         }
+        if (S.lab.data) glab_slice_px(S.lab, q, S.du, S.dv, S.outline, acc);
     }
     float w = 1 - acc[3], oa = acc[3] + w * S.bg[3], o[3];
     for (int k = 0; k < 3; k++) o[k] = acc[k] + w * S.bg[k] * S.bg[3];
@@ -750,6 +760,12 @@ extern "C" int rvr__gpu_slice(rvr_renderer *r, const rvr_slice *sl, const rvr_re
     S.W = (int)W;
     S.H = (int)H;
     S.lut = G->lut;
+    S.lab = rvr__gpu_labels_frame(r);
+    for (int k = 0; k < 3; k++) {
+        S.du[k] = sl->u[k] / (float)W * S.inv_s[k]; /* as slice.c computes them */
+        S.dv[k] = sl->v[k] / (float)H * S.inv_s[k];
+    }
+    S.outline = !(s->flags & RVR_F_LABEL_FILL);
     const size_t bytes = (size_t)W * H * 4;
     size_t cap = G->img_cap;
     if ((rc = gensure((void **)&G->img, &cap, bytes))) return rc;

@@ -65,7 +65,8 @@ extern "C" void rvr__gpu_destroy(rvr_renderer *r) {
         if (G->stage[b]) cudaFreeHost(G->stage[b]);
         if (G->ev[b]) cudaEventDestroy(G->ev[b]);
     }
-    void *dev[] = {G->lut, G->cnt, G->empty, G->img, G->counter, G->pxyz, G->pstart, G->pidx, G->prad, G->pcol};
+    void *dev[] = {G->lut, G->cnt, G->empty, G->img, G->counter, G->pxyz, G->pstart, G->pidx, G->prad, G->pcol,
+                   G->lab, G->lab_rgba};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) cudaFree(dev[i]);
     if (G->himg) cudaFreeHost(G->himg);

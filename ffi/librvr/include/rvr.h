@@ -683,10 +683,14 @@ RVR_API int rvr_render_slice(rvr_renderer *r, const rvr_slice *slice,
  * The labels belong to the volume they were set for: after a volume of another shape or
  * order they are not drawn (set new ones, or remove them).
  * @param labels  NULL (with bytes 0) removes the labels (then class_rgba may be NULL).
+ * Both backends draw them alike: the class of a sample is the nearest voxel's, computed with
+ * the same arithmetic, and the tint is the same float arithmetic (CUDA: unfused), so labelled
+ * images agree within the backends' usual tolerance, and slices with RVR_F_NEAREST are equal.
  * @return RVR_OK; RVR_ERR_INVALID (r NULL, nclasses 0 or > 256, NULL or out-of-range/NaN
  *         colours, NULL labels with bytes != 0); RVR_ERR_NO_VOLUME; RVR_ERR_SIZE (bytes
- *         mismatch); RVR_ERR_NOMEM; RVR_ERR_UNSUPPORTED (CUDA backend: labels are not drawn
- *         there yet). Memory: one byte per voxel. On error the previous labels stay.
+ *         mismatch); RVR_ERR_NOMEM (CUDA: also when the device has no room for them).
+ *         Memory: one byte per voxel (CPU: host memory; CUDA: device memory only). On error
+ *         the previous labels stay.
  */
 RVR_API int rvr_renderer_set_labels(rvr_renderer *r, const uint8_t *labels, uint64_t bytes,
                                     const float *class_rgba, uint32_t nclasses);

@@ -2,52 +2,7 @@
  * image differences within the stated tolerance (util.h: mean channel difference <= 1.0 level,
  * <= 1% of channel values off by more than 8; MIP/MinIP at voxel centres and nearest slices:
  * identical; sphere silhouettes may differ in a few edge pixels: float rounding). Skipped (passing, with a note) where no CUDA renderer can be made. */
-#include "scenes.h"
-#include "util.h"
-
-static rvr_renderer *cuda_or_skip(void) {
-    rvr_renderer *r = NULL;
-    int rc = rvr_renderer_create(RVR_BACKEND_CUDA, &r);
-    if (rc != RVR_OK) {
-        harness_note("skipped: no CUDA backend in this build or no usable GPU (%s)", rvr_strerror(rc));
-        return NULL;
-    }
-    return r;
-}
-
-static void pores_into(rvr_renderer *r, int N, const uint8_t *v, float amax) {
-    set_vol(r, v, RVR_DTYPE_U8, RVR_ORDER_C, N, N, N, 0, 255);
-    float tf[256 * 4];
-    scene_tf_bench(amax, tf);
-    CHECK_OK(rvr_renderer_set_tf(r, tf, 256));
-}
-
-/* render one scene on both; check the tolerance (exact: identical images) */
-static void both(rvr_renderer *c, rvr_renderer *g, const rvr_camera *cam, const rvr_render_settings *s,
-                 uint32_t W, uint32_t H, const char *name, int exact) {
-    uint8_t *a = img_new(W, H), *b = img_new(W, H);
-    rvr_render_stats sa, sb;
-    CHECK_OK(rvr_render(c, cam, s, W, H, a, (uint64_t)W * H * 4, &sa));
-    CHECK_OK(rvr_render(g, cam, s, W, H, b, (uint64_t)W * H * 4, &sb));
-    imgdiff d;
-    int ok = img_close(a, b, (size_t)W * H * 4, &d);
-    harness_note("%-22s max %3d mean %.3f >%d: %zu/%zu  samples cpu %llu cuda %llu  ms cpu %.1f cuda %.2f", name,
-                 d.max, d.mean, CUDA_TOL_BIG, d.over, d.n, (unsigned long long)sa.samples,
-                 (unsigned long long)sb.samples, sa.total_ms, sb.total_ms);
-    if (getenv("RVR_TEST_PPM")) {
-        char p[256];
-        snprintf(p, sizeof p, "%s/cuda_%s_cpu.ppm", getenv("RVR_TEST_PPM"), name);
-        scene_write_ppm(p, a, (int)W, (int)H);
-        snprintf(p, sizeof p, "%s/cuda_%s_gpu.ppm", getenv("RVR_TEST_PPM"), name);
-        scene_write_ppm(p, b, (int)W, (int)H);
-    }
-    if (exact) CHECK(d.max == 0, "%s: images differ (max %d), want identical", name, d.max);
-    CHECK(ok, "%s: CUDA image beyond tolerance: max %d mean %.3f, %zu values > %d", name, d.max, d.mean, d.over,
-          CUDA_TOL_BIG);
-    CHECK(sa.rays == sb.rays && sa.traced_width == sb.traced_width, "%s: rays differ", name);
-    free(a);
-    free(b);
-}
+#include "cuda_util.h"
 
 TEST(cuda_matches_cpu_composite_shading_projections) {
     rvr_renderer *g = cuda_or_skip();

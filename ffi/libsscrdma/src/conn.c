@@ -188,8 +188,7 @@ int ssc_connect(ssc_context *ctx, const char *host, uint16_t port,
         rc = ssc__req_error(c, r[0].status != UCS_OK ? &r[0] : &r[1]);
         goto err_kill;
     }
-    if (r[0].length != sizeof c->hello_in || c->hello_in.magic != SSC_MAGIC ||
-        c->hello_in.version != SSC_PROTO_VERSION || c->hello_in.code != 0) {
+    if (!ssc__hello_valid(&c->hello_in, r[0].length) || c->hello_in.code != 0) {
         rc = SSC_ERR_PROTOCOL;
         goto err_kill;
     }
@@ -253,8 +252,7 @@ int ssc__conn_from_request(ssc_listener *l, ucp_conn_request_h req,
                                                       : ssc__req_error(c, &r[0]);
         goto err_kill;
     }
-    int ok = r[0].length == sizeof c->hello_in && c->hello_in.magic == SSC_MAGIC &&
-             c->hello_in.version == SSC_PROTO_VERSION;
+    int ok = ssc__hello_valid(&c->hello_in, r[0].length);
     /* answer even a bad hello, so a client of another version learns why */
     c->hello_out = (ssc_hello){.magic = SSC_MAGIC,
                                .version = SSC_PROTO_VERSION,

@@ -186,6 +186,22 @@ void ssc__ep_flush(ssc_conn *c, int64_t limit_ns);
 /* A received notice is well-formed and belongs to transfer seq. */
 int ssc__notice_valid(const ssc_req *r, const ssc_notice *n, uint64_t seq);
 
+/* ---- checks of received messages (validate.c, fuzzed by fuzz/) ---------- */
+
+/* `len` is the length UCX reported: the bytes that arrived in the struct. */
+int ssc__hello_valid(const ssc_hello *h, size_t len);
+/* A preamble of transfer `seq` we can follow: known flags, and a chunk size
+ * whose chunk count fits the tag's 32-bit index. */
+int ssc__preamble_valid(const ssc_preamble *p, size_t len, uint64_t seq);
+int ssc__notice_ok(const ssc_notice *n, size_t len, uint64_t seq);
+/* Chunk geometry of a valid preamble: how many chunks, the length of chunk
+ * `index`, and how many bytes from `off` (at most `slice`) the checksum may
+ * take without leaving the chunk that holds `off`. */
+uint64_t ssc__chunk_count(uint64_t size, uint64_t chunk);
+uint64_t ssc__chunk_len(uint64_t size, uint64_t chunk, uint64_t index);
+uint64_t ssc__crc_slice(uint64_t size, uint64_t chunk, uint64_t off,
+                        uint64_t slice);
+
 /* Map a UCX status to an ssc error code (generic mapping; callers map
  * phase-specific statuses such as truncation themselves). */
 int ssc__from_ucs(ucs_status_t st);

@@ -233,8 +233,7 @@ void ssc__ep_flush(ssc_conn *c, int64_t limit_ns)
 
 int ssc__notice_valid(const ssc_req *r, const ssc_notice *n, uint64_t seq)
 {
-    return r->status == UCS_OK && r->length == sizeof *n &&
-           n->magic == SSC_MAGIC && n->seq == seq && n->code <= 0;
+    return r->status == UCS_OK && ssc__notice_ok(n, r->length, seq);
 }
 
 int ssc__req_error(ssc_conn *c, const ssc_req *r)
