@@ -1,5 +1,16 @@
-/* composite.c - see composite.h. Binary swap (with folding of neighbour pairs for rank counts
- * that are not powers of two) and direct send; both end with a gather to rank 0. */
+/* composite.c - see composite.h. Three algorithms over rectangles, all written once for two
+ * uses: with an MPI communicator they move pixels; without one (a dry run) they only count
+ * the bytes each rank would receive, which is how auto picks one per frame. Every rank knows
+ * every rectangle, so all ranks compute the same plan and the same choice.
+ *   root:   every rank sends its rectangle to rank 0, which blends them in visibility order
+ *           (one round; best when the rectangles hardly overlap, e.g. 2 ranks).
+ *   direct: the union rectangle is cut into N bands of rows; rank j composites band j from the
+ *           parts of all rectangles inside it (one all-to-all), then sends the non-empty part
+ *           of its band to rank 0.
+ *   bswap:  binary swap over the largest power of two P <= N (the first N - P odd ranks fold
+ *           into their even neighbours first): log2(P) rounds; in each, partners halve their
+ *           common region along its longer side and exchange only what their rectangles hold
+ *           of the half they give away; then the non-empty parts go to rank 0. */
 #include "composite.h"
 
 #include <stdlib.h>
@@ -68,187 +79,367 @@ void rr_visibility_order(const rr_view *v, const double *bw, int n, int *order) 
     qsort(order, (size_t)n, sizeof(int), cmp_slab);
 }
 
-#define TAG_FOLD 301
-#define TAG_SWAP 302
-/* MPI counts are int: pixel ranges are sent in pieces of at most this many bytes. */
-#define CHUNK ((size_t)1 << 30)
-
-static int sendrecv_big(const uint8_t *sbuf, size_t sbytes, uint8_t *rbuf, size_t rbytes, int peer,
-                        int tag, MPI_Comm comm) {
-    size_t off_s = 0, off_r = 0;
-    while (off_s < sbytes || off_r < rbytes) {
-        const size_t ns = sbytes - off_s < CHUNK ? sbytes - off_s : CHUNK;
-        const size_t nr = rbytes - off_r < CHUNK ? rbytes - off_r : CHUNK;
-        int rc = MPI_Sendrecv(sbuf + off_s, (int)ns, MPI_BYTE, peer, tag, rbuf + off_r, (int)nr,
-                              MPI_BYTE, peer, tag, comm, MPI_STATUS_IGNORE);
-        if (rc != MPI_SUCCESS) return rc;
-        off_s += ns, off_r += nr;
-    }
-    return MPI_SUCCESS;
+void rr_compositor_free(rr_compositor *c) {
+    free(c->recv);
+    free(c->pieces);
+    memset(c, 0, sizeof *c);
 }
 
-static int send_big(const uint8_t *buf, size_t bytes, int peer, int tag, MPI_Comm comm) {
-    for (size_t off = 0; off < bytes || bytes == 0; off += CHUNK) {
-        const size_t n = bytes - off < CHUNK ? bytes - off : CHUNK;
-        int rc = MPI_Send(buf + off, (int)n, MPI_BYTE, peer, tag, comm);
-        if (rc != MPI_SUCCESS || bytes == 0) return rc;
-    }
-    return MPI_SUCCESS;
+/* ------------------------------------------------------------------ one run (or dry run) ---- */
+
+enum { TAG_ROOT = 310, TAG_BAND = 311, TAG_FOLD = 312, TAG_SWAP = 313, TAG_GATHER = 314 };
+/* what one more message round costs, in received bytes, for auto's choice */
+#define ROUND_BYTES 65536.0
+
+typedef struct job {
+    rr_compositor *c;
+    MPI_Comm comm; /* MPI_COMM_NULL: a dry run (me = -1): only recv[] is counted */
+    int me, n, op, W;
+    const rr_view *v;
+    const double *bw;
+    uint8_t *img;
+    rr_rect *r;      /* every rank's rectangle, updated as partial images merge */
+    uint64_t *recv;  /* bytes received per rank */
+    int rounds;
+    rr_composite_result *res;
+    double t_mid;    /* end of the compositing, start of the gather */
+} job;
+
+static uint8_t *at(const job *J, rr_rect r) { return J->img + ((size_t)r.y0 * J->W + r.x0) * 4; }
+
+/* Room for `bytes` of received pieces (pointers into it are invalid after the next call). */
+static int ensure_recv(job *J, size_t bytes) {
+    if (J->c->recv_cap >= bytes) return MPI_SUCCESS;
+    free(J->c->recv);
+    J->c->recv = malloc(bytes);
+    J->c->recv_cap = J->c->recv ? bytes : 0;
+    return J->c->recv ? MPI_SUCCESS : MPI_ERR_NO_MEM;
 }
 
-static int recv_big(uint8_t *buf, size_t bytes, int peer, int tag, MPI_Comm comm) {
-    for (size_t off = 0; off < bytes || bytes == 0; off += CHUNK) {
-        const size_t n = bytes - off < CHUNK ? bytes - off : CHUNK;
-        int rc = MPI_Recv(buf + off, (int)n, MPI_BYTE, peer, tag, comm, MPI_STATUS_IGNORE);
-        if (rc != MPI_SUCCESS || bytes == 0) return rc;
-    }
-    return MPI_SUCCESS;
+/* Sends rectangle r of this rank's image (a vector type: rows straight out of the image). */
+static int send_rect(job *J, rr_rect r, int peer, int tag, MPI_Request *rq) {
+    *rq = MPI_REQUEST_NULL;
+    if (rr_rect_empty(r)) return MPI_SUCCESS;
+    MPI_Datatype t;
+    int rc = MPI_Type_vector(r.y1 - r.y0, (r.x1 - r.x0) * 4, J->W * 4, MPI_BYTE, &t);
+    if (rc != MPI_SUCCESS) return rc;
+    rc = MPI_Type_commit(&t);
+    if (rc == MPI_SUCCESS) rc = MPI_Isend(at(J, r), 1, t, peer, tag, J->comm, rq);
+    MPI_Type_free(&t); /* freed when the send completes */
+    J->res->sent += rr_rect_area(r) * 4;
+    return rc;
 }
 
-/* Gathers the pixel ranges [start[i], end[i]) held by rank i (in `mine` for this rank) into out. */
-static int gather_ranges(MPI_Comm comm, int rank, int n, const size_t *start, const size_t *end,
-                         const uint8_t *mine, uint8_t *out) {
-    int *counts = NULL, *displs = NULL;
+/* Receives rectangle r from peer into buf, packed (r's width per row). */
+static int recv_rect(job *J, rr_rect r, int peer, int tag, uint8_t *buf, MPI_Request *rq) {
+    *rq = MPI_REQUEST_NULL;
+    if (rr_rect_empty(r)) return MPI_SUCCESS;
+    MPI_Datatype row;
+    int rc = MPI_Type_contiguous((r.x1 - r.x0) * 4, MPI_BYTE, &row);
+    if (rc != MPI_SUCCESS) return rc;
+    rc = MPI_Type_commit(&row);
+    if (rc == MPI_SUCCESS) rc = MPI_Irecv(buf, r.y1 - r.y0, row, peer, tag, J->comm, rq);
+    MPI_Type_free(&row);
+    return rc;
+}
+
+/* Blends a packed piece into the image at r. */
+static void blend_rect(job *J, rr_rect r, const uint8_t *src, int src_in_front) {
+    const int w = r.x1 - r.x0, h = r.y1 - r.y0;
+    if (w <= 0 || h <= 0) return;
+#pragma omp parallel for schedule(static) if ((size_t)w * h > 65536)
+    for (int y = 0; y < h; y++)
+        rr_blend(J->img + ((size_t)(r.y0 + y) * J->W + r.x0) * 4, src + (size_t)y * w * 4, (size_t)w, J->op, src_in_front);
+}
+
+typedef struct incoming {
+    rr_rect r;
+    uint8_t *buf;
+    MPI_Request rq;
+} incoming;
+
+/* Posts the receives of in[i].r from every rank i != me into the receive buffer. */
+static int post_incoming(job *J, incoming *in, int tag) {
+    size_t need = 0;
+    for (int i = 0; i < J->n; i++)
+        if (i != J->me) need += rr_rect_area(in[i].r) * 4;
+    int rc = ensure_recv(J, need);
+    size_t off = 0;
+    for (int i = 0; rc == MPI_SUCCESS && i < J->n; i++) {
+        in[i].rq = MPI_REQUEST_NULL;
+        if (i == J->me) continue;
+        in[i].buf = J->c->recv + off;
+        off += rr_rect_area(in[i].r) * 4;
+        rc = recv_rect(J, in[i].r, i, tag, in[i].buf, &in[i].rq);
+    }
+    return rc;
+}
+
+/* This rank's image holds its own slab; blends the others' pieces around it in visibility
+ * order, each as soon as it has arrived: those behind it (front to back) under it, then those
+ * in front of it (back to front) over it. "over" is associative, so this equals one
+ * front-to-back pass. */
+static int blend_in_order(job *J, incoming *in) {
+    int *order = malloc(sizeof(int) * (size_t)J->n);
+    if (!order) return MPI_ERR_NO_MEM;
+    rr_visibility_order(J->v, J->bw, J->n, order);
+    int pos = 0;
+    while (order[pos] != J->me) pos++;
     int rc = MPI_SUCCESS;
-    if (rank == 0) {
-        counts = malloc(sizeof(int) * n);
-        displs = malloc(sizeof(int) * n);
-        if (!counts || !displs) {
-            free(counts);
-            free(displs);
-            return MPI_ERR_NO_MEM;
+    for (int k = pos + 1; rc == MPI_SUCCESS && k < J->n; k++) {
+        incoming *p = &in[order[k]];
+        rc = MPI_Wait(&p->rq, MPI_STATUS_IGNORE);
+        if (rc == MPI_SUCCESS) blend_rect(J, p->r, p->buf, 0);
+    }
+    for (int k = pos - 1; rc == MPI_SUCCESS && k >= 0; k--) {
+        incoming *p = &in[order[k]];
+        rc = MPI_Wait(&p->rq, MPI_STATUS_IGNORE);
+        if (rc == MPI_SUCCESS) blend_rect(J, p->r, p->buf, 1);
+    }
+    free(order);
+    return rc;
+}
+
+static int add_piece(job *J, rr_rect r, const uint8_t *px, size_t stride) {
+    rr_compositor *c = J->c;
+    if (rr_rect_empty(r)) return MPI_SUCCESS;
+    if (J->res->npieces == c->pieces_cap) {
+        const int cap = c->pieces_cap ? 2 * c->pieces_cap : 8;
+        rr_piece *p = realloc(c->pieces, sizeof(rr_piece) * (size_t)cap);
+        if (!p) return MPI_ERR_NO_MEM;
+        c->pieces = p, c->pieces_cap = cap;
+    }
+    c->pieces[J->res->npieces++] = (rr_piece){r, px, stride};
+    J->res->pieces = c->pieces;
+    return MPI_SUCCESS;
+}
+
+/* Every rank i sends final[i] (disjoint, already composited) to rank 0. */
+static int gather_final(job *J, const rr_rect *final) {
+    for (int i = 1; i < J->n; i++) J->recv[0] += rr_rect_area(final[i]) * 4;
+    if (J->me < 0) return MPI_SUCCESS;
+    int rc;
+    if (J->me != 0) {
+        MPI_Request rq;
+        rc = send_rect(J, final[J->me], 0, TAG_GATHER, &rq);
+        if (rc == MPI_SUCCESS) rc = MPI_Wait(&rq, MPI_STATUS_IGNORE);
+        return rc;
+    }
+    incoming *in = calloc((size_t)J->n, sizeof *in);
+    if (!in) return MPI_ERR_NO_MEM;
+    for (int i = 0; i < J->n; i++) in[i].r = final[i];
+    rc = post_incoming(J, in, TAG_GATHER);
+    if (rc == MPI_SUCCESS) rc = add_piece(J, final[0], at(J, final[0]), (size_t)J->W);
+    for (int i = 1; rc == MPI_SUCCESS && i < J->n; i++) {
+        rc = MPI_Wait(&in[i].rq, MPI_STATUS_IGNORE);
+        if (rc == MPI_SUCCESS) rc = add_piece(J, in[i].r, in[i].buf, (size_t)(in[i].r.x1 - in[i].r.x0));
+    }
+    free(in);
+    return rc;
+}
+
+static rr_rect union_of(const rr_rect *r, int n) {
+    rr_rect u = {0, 0, 0, 0};
+    for (int i = 0; i < n; i++) u = rr_rect_bbox(u, r[i]);
+    return u;
+}
+
+static int algo_root(job *J) {
+    J->rounds = 1;
+    for (int i = 1; i < J->n; i++) J->recv[0] += rr_rect_area(J->r[i]) * 4;
+    if (J->me < 0) return MPI_SUCCESS;
+    int rc;
+    if (J->me != 0) {
+        MPI_Request rq;
+        rc = send_rect(J, J->r[J->me], 0, TAG_ROOT, &rq);
+        if (rc == MPI_SUCCESS) rc = MPI_Wait(&rq, MPI_STATUS_IGNORE);
+        J->t_mid = now_ms();
+        return rc;
+    }
+    incoming *in = calloc((size_t)J->n, sizeof *in);
+    if (!in) return MPI_ERR_NO_MEM;
+    for (int i = 0; i < J->n; i++) in[i].r = J->r[i];
+    rc = post_incoming(J, in, TAG_ROOT);
+    if (rc == MPI_SUCCESS) rc = blend_in_order(J, in);
+    free(in);
+    J->t_mid = now_ms();
+    const rr_rect u = union_of(J->r, J->n);
+    return rc == MPI_SUCCESS ? add_piece(J, u, at(J, u), (size_t)J->W) : rc;
+}
+
+static int algo_direct(job *J) {
+    const int n = J->n;
+    J->rounds = 2;
+    const rr_rect u = union_of(J->r, n);
+    rr_rect *band = malloc(sizeof(rr_rect) * (size_t)n), *final = malloc(sizeof(rr_rect) * (size_t)n);
+    incoming *in = calloc((size_t)n, sizeof *in);
+    MPI_Request *sq = malloc(sizeof(MPI_Request) * (size_t)n);
+    int rc = band && final && in && sq ? MPI_SUCCESS : MPI_ERR_NO_MEM;
+    for (int j = 0; rc == MPI_SUCCESS && j < n; j++) {
+        const int64_t h = u.y1 - u.y0;
+        band[j] = (rr_rect){u.x0, u.y0 + (int32_t)(h * j / n), u.x1, u.y0 + (int32_t)(h * (j + 1) / n)};
+        final[j] = (rr_rect){0, 0, 0, 0};
+        for (int i = 0; i < n; i++) {
+            const rr_rect part = rr_rect_and(J->r[i], band[j]);
+            if (i != j) J->recv[j] += rr_rect_area(part) * 4;
+            final[j] = rr_rect_bbox(final[j], part);
         }
-        for (int i = 0; i < n; i++) counts[i] = (int)((end[i] - start[i]) * 4), displs[i] = (int)(start[i] * 4);
     }
-    rc = MPI_Gatherv(mine, (int)((end[rank] - start[rank]) * 4), MPI_BYTE, out, counts, displs,
-                     MPI_BYTE, 0, comm);
-    free(counts);
-    free(displs);
+    if (rc == MPI_SUCCESS && J->me >= 0) {
+        const int me = J->me;
+        for (int i = 0; i < n; i++) in[i].r = rr_rect_and(J->r[i], band[me]);
+        rc = post_incoming(J, in, TAG_BAND);
+        for (int j = 0; rc == MPI_SUCCESS && j < n; j++) {
+            sq[j] = MPI_REQUEST_NULL;
+            if (j != me) rc = send_rect(J, rr_rect_and(J->r[me], band[j]), j, TAG_BAND, &sq[j]);
+        }
+        if (rc == MPI_SUCCESS) rc = blend_in_order(J, in);
+        if (rc == MPI_SUCCESS) rc = MPI_Waitall(n, sq, MPI_STATUSES_IGNORE);
+        J->t_mid = now_ms();
+    }
+    if (rc == MPI_SUCCESS) rc = gather_final(J, final);
+    free(band), free(final), free(in), free(sq);
     return rc;
 }
 
-static int direct_send(MPI_Comm comm, int rank, int n, int op, const rr_view *v, const double *bw,
-                       uint8_t *img, size_t npix, uint8_t *out, uint64_t *sent, double *t_mid) {
-    size_t *start = calloc((size_t)n, sizeof(size_t)), *end = calloc((size_t)n, sizeof(size_t));
-    int *sc = malloc(sizeof(int) * n), *sd = malloc(sizeof(int) * n);
-    int *rcn = malloc(sizeof(int) * n), *rd = malloc(sizeof(int) * n), *order = malloc(sizeof(int) * n);
-    uint8_t *recv = NULL;
-    int rc = MPI_ERR_NO_MEM;
-    if (!start || !end || !sc || !sd || !rcn || !rd || !order) goto done;
-    for (int j = 0; j < n; j++) start[j] = npix * j / n, end[j] = npix * (j + 1) / n;
-    const size_t mine = end[rank] - start[rank];
-    recv = malloc(mine * 4 * n + 4);
-    if (!recv) goto done;
-    *sent = 0;
-    for (int j = 0; j < n; j++) {
-        sc[j] = (int)((end[j] - start[j]) * 4);
-        sd[j] = (int)(start[j] * 4);
-        rcn[j] = (int)(mine * 4);
-        rd[j] = (int)(mine * 4 * j);
-        if (j != rank) *sent += (uint64_t)sc[j];
+/* Halves region R along its longer side; the rank with `low` keeps the top/left half. */
+static void halves(rr_rect R, int low, rr_rect *keep, rr_rect *give) {
+    rr_rect a = R, b = R;
+    if (R.y1 - R.y0 >= R.x1 - R.x0) {
+        const int32_t m = R.y0 + (R.y1 - R.y0) / 2;
+        a.y1 = m, b.y0 = m;
+    } else {
+        const int32_t m = R.x0 + (R.x1 - R.x0) / 2;
+        a.x1 = m, b.x0 = m;
     }
-    rc = MPI_Alltoallv(img, sc, sd, MPI_BYTE, recv, rcn, rd, MPI_BYTE, comm);
-    if (rc != MPI_SUCCESS) goto done;
-    rr_visibility_order(v, bw, n, order);
-    /* front to back: the accumulated result is in front of each next slab */
-    uint8_t *acc = img + start[rank] * 4;
-    memcpy(acc, recv + (size_t)order[0] * mine * 4, mine * 4);
-    for (int k = 1; k < n; k++) rr_blend(acc, recv + (size_t)order[k] * mine * 4, mine, op, 0);
-    *t_mid = now_ms();
-    rc = gather_ranges(comm, rank, n, start, end, acc, out);
-done:
-    free(start), free(end), free(sc), free(sd), free(rcn), free(rd), free(order), free(recv);
-    return rc;
+    *keep = low ? a : b;
+    *give = low ? b : a;
 }
 
-static int binary_swap(MPI_Comm comm, int rank, int n, int op, const rr_view *v, const double *bw,
-                       uint8_t *img, size_t npix, uint8_t *out, uint64_t *sent, double *t_mid) {
+static int algo_bswap(job *J) {
+    const int n = J->n;
     int P = 1;
     while (P * 2 <= n) P *= 2;
     const int e = n - P; /* pairs (2i, 2i+1), i < e, fold first */
-    int rc = MPI_SUCCESS;
-    *sent = 0;
-    int *act = malloc(sizeof(int) * P);
-    size_t *start = calloc((size_t)n, sizeof(size_t)), *end = calloc((size_t)n, sizeof(size_t));
-    uint8_t *tmp = malloc(npix * 4 / 2 + 8);
-    if (!act || !start || !end || !tmp) {
-        rc = MPI_ERR_NO_MEM;
-        goto done;
+    int *act = malloc(sizeof(int) * (size_t)P);
+    rr_rect *q = malloc(sizeof(rr_rect) * (size_t)P), *R = malloc(sizeof(rr_rect) * (size_t)P);
+    rr_rect *nq = malloc(sizeof(rr_rect) * (size_t)P), *final = calloc((size_t)n, sizeof(rr_rect));
+    int rc = act && q && R && nq && final ? MPI_SUCCESS : MPI_ERR_NO_MEM;
+    if (rc != MPI_SUCCESS) goto done;
+    J->rounds = (e > 0) + 1;
+    for (int i = 0; i < e; i++) {
+        const int lo = 2 * i, hi = 2 * i + 1;
+        J->recv[lo] += rr_rect_area(J->r[hi]) * 4;
+        if (J->me == hi) {
+            MPI_Request rq;
+            rc = send_rect(J, J->r[hi], lo, TAG_FOLD, &rq);
+            if (rc == MPI_SUCCESS) rc = MPI_Wait(&rq, MPI_STATUS_IGNORE);
+        } else if (J->me == lo && !rr_rect_empty(J->r[hi])) {
+            MPI_Request rq;
+            rc = ensure_recv(J, rr_rect_area(J->r[hi]) * 4);
+            if (rc == MPI_SUCCESS) rc = recv_rect(J, J->r[hi], hi, TAG_FOLD, J->c->recv, &rq);
+            if (rc == MPI_SUCCESS) rc = MPI_Wait(&rq, MPI_STATUS_IGNORE);
+            if (rc == MPI_SUCCESS) blend_rect(J, J->r[hi], J->c->recv, !rr_low_in_front(J->v, J->bw[hi]));
+        }
+        if (rc != MPI_SUCCESS) goto done;
+        J->r[lo] = rr_rect_bbox(J->r[lo], J->r[hi]);
+        J->r[hi] = (rr_rect){0, 0, 0, 0};
     }
     for (int i = 0, k = 0; i < n; i++)
         if (!(i < 2 * e && (i & 1))) act[k++] = i;
     int vr = -1;
-    for (int i = 0; i < P; i++)
-        if (act[i] == rank) vr = i;
-    if (rank < 2 * e) {
-        if (rank & 1) {
-            rc = send_big(img, npix * 4, rank - 1, TAG_FOLD, comm);
-            *sent += npix * 4;
-        } else {
-            uint8_t *full = malloc(npix * 4 + 4);
-            if (!full) rc = MPI_ERR_NO_MEM;
-            else {
-                rc = recv_big(full, npix * 4, rank + 1, TAG_FOLD, comm);
-                if (rc == MPI_SUCCESS) rr_blend(img, full, npix, op, !rr_low_in_front(v, bw[rank + 1]));
-                free(full);
-            }
-        }
-        if (rc != MPI_SUCCESS) goto done;
-    }
-    /* pixel ranges of every virtual rank after the swaps (deterministic) */
     for (int i = 0; i < P; i++) {
-        size_t p0 = 0, p1 = npix;
-        for (int k = 0; (1 << k) < P; k++) {
-            const size_t mid = p0 + (p1 - p0) / 2;
-            if (i & (1 << k)) p0 = mid;
-            else p1 = mid;
-        }
-        start[act[i]] = p0, end[act[i]] = p1;
+        q[i] = J->r[act[i]];
+        if (act[i] == J->me) vr = i;
     }
-    if (vr >= 0) {
-        size_t p0 = 0, p1 = npix;
-        for (int k = 0; (1 << k) < P; k++) {
-            const int pv = vr ^ (1 << k), peer = act[pv];
-            const int low = !(vr & (1 << k));
-            const int hv = ((vr >> (k + 1)) << (k + 1)) + (1 << k);
-            const int low_front = rr_low_in_front(v, bw[act[hv]]);
-            const size_t mid = p0 + (p1 - p0) / 2;
-            const size_t k0 = low ? p0 : mid, k1 = low ? mid : p1; /* kept */
-            const size_t g0 = low ? mid : p0, g1 = low ? p1 : mid; /* given */
-            rc = sendrecv_big(img + g0 * 4, (g1 - g0) * 4, tmp, (k1 - k0) * 4, peer, TAG_SWAP, comm);
-            if (rc != MPI_SUCCESS) goto done;
-            *sent += (g1 - g0) * 4;
-            rr_blend(img + k0 * 4, tmp, k1 - k0, op, low ? !low_front : low_front);
-            p0 = k0, p1 = k1;
+    const rr_rect u = union_of(q, P);
+    for (int i = 0; i < P; i++) R[i] = u;
+    for (int k = 0; (1 << k) < P; k++) {
+        J->rounds++;
+        for (int i = 0; i < P; i++) {
+            const int pv = i ^ (1 << k);
+            rr_rect keep, give;
+            halves(R[i], !(i & (1 << k)), &keep, &give);
+            const rr_rect in = rr_rect_and(q[pv], keep);
+            J->recv[act[i]] += rr_rect_area(in) * 4;
+            nq[i] = rr_rect_bbox(rr_rect_and(q[i], keep), in);
+            if (i == vr) {
+                /* the boundary between the lower and the upper group of slabs merged here */
+                const int hv = ((i >> (k + 1)) << (k + 1)) + (1 << k);
+                const int low_front = rr_low_in_front(J->v, J->bw[act[hv]]);
+                const int low = !(i & (1 << k));
+                MPI_Request rq[2];
+                rc = ensure_recv(J, rr_rect_area(in) * 4);
+                if (rc == MPI_SUCCESS) rc = recv_rect(J, in, act[pv], TAG_SWAP, J->c->recv, &rq[0]);
+                if (rc == MPI_SUCCESS) rc = send_rect(J, rr_rect_and(q[i], give), act[pv], TAG_SWAP, &rq[1]);
+                if (rc == MPI_SUCCESS) rc = MPI_Waitall(2, rq, MPI_STATUSES_IGNORE);
+                if (rc == MPI_SUCCESS) blend_rect(J, in, J->c->recv, low ? !low_front : low_front);
+                if (rc != MPI_SUCCESS) goto done;
+            }
+            R[i] = keep;
         }
+        memcpy(q, nq, sizeof(rr_rect) * (size_t)P);
     }
-    *t_mid = now_ms();
-    rc = gather_ranges(comm, rank, n, start, end, img + start[rank] * 4, out);
+    J->t_mid = now_ms();
+    for (int i = 0; i < P; i++) final[act[i]] = q[i];
+    rc = gather_final(J, final);
 done:
-    free(act), free(start), free(end), free(tmp);
+    free(act), free(q), free(R), free(nq), free(final);
     return rc;
 }
 
-int rr_composite(MPI_Comm comm, int algo, int op, const rr_view *v, const double *bw, uint8_t *img,
-                 size_t npix, uint8_t *out, uint64_t *sent, double *ms_composite, double *ms_gather) {
-    int rank, n;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &n);
-    const double t0 = now_ms();
-    double tm = t0;
-    int rc;
-    *sent = 0;
-    if (n == 1) {
-        memcpy(out, img, npix * 4);
-        rc = MPI_SUCCESS;
-        tm = now_ms();
-    } else if (algo == RR_ALGO_DIRECT) {
-        rc = direct_send(comm, rank, n, op, v, bw, img, npix, out, sent, &tm);
-    } else {
-        rc = binary_swap(comm, rank, n, op, v, bw, img, npix, out, sent, &tm);
+static int run(job *J, int algo) {
+    return algo == RR_ALGO_ROOT ? algo_root(J) : algo == RR_ALGO_DIRECT ? algo_direct(J) : algo_bswap(J);
+}
+
+double rr_composite_cost(int algo, int n, const rr_rect *rects) {
+    rr_rect *r = malloc(sizeof(rr_rect) * (size_t)n);
+    uint64_t *recv = calloc((size_t)n, sizeof(uint64_t));
+    rr_composite_result res;
+    memset(&res, 0, sizeof res);
+    double cost = 1e300;
+    if (r && recv) {
+        memcpy(r, rects, sizeof(rr_rect) * (size_t)n);
+        job J = {.comm = MPI_COMM_NULL, .me = -1, .n = n, .r = r, .recv = recv, .res = &res};
+        if (run(&J, algo) == MPI_SUCCESS) {
+            uint64_t mx = 0;
+            for (int i = 0; i < n; i++) mx = recv[i] > mx ? recv[i] : mx;
+            cost = (double)mx + ROUND_BYTES * J.rounds;
+        }
     }
+    free(r), free(recv);
+    return cost;
+}
+
+int rr_composite(rr_compositor *c, MPI_Comm comm, int algo, int op, const rr_view *v,
+                 const double *bw, uint8_t *img, int W, int H, rr_rect mine,
+                 rr_composite_result *res) {
+    (void)H;
+    int me, n;
+    MPI_Comm_rank(comm, &me);
+    MPI_Comm_size(comm, &n);
+    memset(res, 0, sizeof *res);
+    const double t0 = now_ms();
+    rr_rect *rects = malloc(sizeof(rr_rect) * (size_t)n);
+    uint64_t *recv = calloc((size_t)n, sizeof(uint64_t));
+    int rc = rects && recv ? MPI_SUCCESS : MPI_ERR_NO_MEM;
+    if (rc == MPI_SUCCESS) rc = MPI_Allgather(&mine, 4, MPI_INT32_T, rects, 4, MPI_INT32_T, comm);
+    if (rc == MPI_SUCCESS && n > 1 && algo == RR_ALGO_AUTO) {
+        static const int cand[3] = {RR_ALGO_ROOT, RR_ALGO_BSWAP, RR_ALGO_DIRECT};
+        double best = 1e301;
+        for (int k = 0; k < 3; k++) {
+            const double cost = rr_composite_cost(cand[k], n, rects);
+            if (cost < best) best = cost, algo = cand[k];
+        }
+    }
+    if (n == 1) algo = RR_ALGO_ROOT;
+    res->algo = algo;
+    job J = {.c = c, .comm = comm, .me = me, .n = n, .op = op, .W = W, .v = v, .bw = bw, .img = img,
+             .r = rects, .recv = recv, .res = res, .t_mid = t0};
+    if (rc == MPI_SUCCESS) rc = run(&J, algo);
     const double t1 = now_ms();
-    *ms_composite = tm - t0;
-    *ms_gather = t1 - tm;
+    res->ms_composite = J.t_mid - t0;
+    res->ms_gather = t1 - J.t_mid;
+    free(rects), free(recv);
     return rc;
 }

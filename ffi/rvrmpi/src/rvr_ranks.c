@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <mpi.h>
+#include <omp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -29,7 +30,17 @@
 
 #include "composite.h"
 #include "decomp.h"
+#include "finish.h"
+#include "rect.h"
 #include "rvr.h"
+
+/* An image buffer kept from frame to frame; page-locked with the CUDA backend, so that the
+ * frame comes off the GPU by one DMA straight into it. */
+typedef struct frame_buf {
+    uint8_t *p;
+    size_t cap;
+    int pinned;
+} frame_buf;
 
 typedef struct ctx {
     int rank, n, local_rank, local_n, hosts;
@@ -60,6 +71,9 @@ typedef struct ctx {
     uint32_t tfn;
     int sock;
     int test_delay_ms;
+    /* frames */
+    frame_buf img, out;   /* this rank's partial image; rank 0's answer */
+    rr_compositor comp;
 } ctx;
 
 static int g_sock = -1;
@@ -647,42 +661,50 @@ static void local_settings(const ctx *c, const rvr_render_settings *s, rvr_rende
         ls->planes[i][3] = (float)(s->planes[i][3] + s->planes[i][w] * origin);
 }
 
-static inline uint8_t to8(float x) {
-    x = x * 255.f + 0.5f;
-    return (uint8_t)(x < 0 ? 0 : (x > 255 ? 255 : x));
+static void buf_free(frame_buf *b) {
+    if (b->pinned) rvr_host_free(b->p);
+    else free(b->p);
+    memset(b, 0, sizeof *b);
 }
 
-/* Rank 0: MIP values -> colours, then the background and straight alpha if asked. */
-static void finish_image(const ctx *c, const rvr_render_settings *s, int is_slice, uint8_t *img, size_t npix) {
-    const int mip = !is_slice && (s->mode == RVR_MODE_MIP || s->mode == RVR_MODE_MINIP);
-    const int gray = (s->flags & RVR_F_GRAY) != 0;
-    const int premul = (s->flags & RVR_F_PREMULTIPLIED) != 0;
-    const float ba = s->background[3];
-    const float bg[4] = {s->background[0] * ba, s->background[1] * ba, s->background[2] * ba, ba};
-    for (size_t i = 0; i < npix; i++) {
-        uint8_t *px = img + 4 * i;
-        float r = px[0] / 255.f, g = px[1] / 255.f, b = px[2] / 255.f, a = px[3] / 255.f;
-        if (mip && px[3]) {
-            const float v = px[0] / 255.f;
-            if (gray || !c->tf || c->tfn < 2) {
-                r = g = b = v, a = 1;
-            } else {
-                const float x = v * (float)(c->tfn - 1);
-                uint32_t k = (uint32_t)x;
-                if (k >= c->tfn - 1) k = c->tfn - 2;
-                const float f = x - (float)k;
-                float e[4];
-                for (int q = 0; q < 4; q++) {
-                    float t = c->tf[4 * k + q] * (1 - f) + c->tf[4 * (k + 1) + q] * f;
-                    e[q] = t < 0 ? 0 : (t > 1 ? 1 : t);
-                }
-                r = e[0] * e[3], g = e[1] * e[3], b = e[2] * e[3], a = e[3];
-            }
-        }
-        r += (1 - a) * bg[0], g += (1 - a) * bg[1], b += (1 - a) * bg[2], a += (1 - a) * bg[3];
-        if (!premul && a > 0) r /= a, g /= a, b /= a;
-        px[0] = to8(r), px[1] = to8(g), px[2] = to8(b), px[3] = to8(a);
+/* At least `bytes` in b (contents not kept); NULL when out of memory. */
+static uint8_t *buf_get(const ctx *c, frame_buf *b, size_t bytes, int want_pinned) {
+    if (b->cap >= bytes && b->p) return b->p;
+    buf_free(b);
+    void *p = NULL;
+    if (want_pinned && c->backend == RVR_BACKEND_CUDA && rvr_host_alloc(bytes, &p) == 0) {
+        b->pinned = 1;
+    } else {
+        p = malloc(bytes);
     }
+    b->p = p;
+    b->cap = p ? bytes : 0;
+    return b->p;
+}
+
+/* One rank: the renderer's own image is the answer (no partial image, no compositing, no
+ * finishing: one DMA off the GPU into the answer buffer). */
+static void render_single(ctx *c, int is_slice, const rvr_camera *cam, const rvr_slice *sl, const rvr_render_settings *s,
+                          uint32_t W, uint32_t H, double t0) {
+    const size_t bytes = (size_t)W * H * 4;
+    uint8_t *out = buf_get(c, &c->out, bytes, 1);
+    rvr_render_settings s1 = *s;
+    if (!has_local(c, 0)) s1.flags |= RVR_F_HIDE_VOLUME; /* the last volume failed */
+    rvr_render_stats st;
+    memset(&st, 0, sizeof st);
+    const double tr = now_ms();
+    int rc = !out ? RVR_ERR_NOMEM
+           : is_slice ? rvr_render_slice(c->r, sl, &s1, W, H, out, bytes, &st)
+                      : rvr_render(c->r, cam, &s1, W, H, out, bytes, &st);
+    const double t_render = now_ms() - tr;
+    if (rc) {
+        reply_error(rc, "render: rank 0: %s", rvr_strerror(rc));
+        return;
+    }
+    rr_frame_stats fs = {0, t_render, t_render, 0, 0, 0, st.samples, st.rays};
+    fs.total_ms = now_ms() - t0;
+    g_alarm_armed = 0;
+    reply(0, &fs, sizeof fs, out, bytes);
 }
 
 static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
@@ -712,26 +734,33 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
         }
         return;
     }
-    const size_t npix = (size_t)wh[0] * wh[1];
-    uint8_t *img = calloc(npix, 4), *out = c->rank == 0 ? malloc(npix * 4) : NULL;
-    if (!img || (c->rank == 0 && !out)) rc = RVR_ERR_NOMEM;
+    if (c->n == 1) {
+        render_single(c, is_slice, &cam, &sl, &s, wh[0], wh[1], t0);
+        return;
+    }
+    const int W = (int)wh[0], H = (int)wh[1];
+    const size_t npix = (size_t)W * H;
+    uint8_t *img = buf_get(c, &c->img, npix * 4, 1);
+    if (!img) rc = RVR_ERR_NOMEM;
     const double origin = origin_of(c, c->rank);
     const int w = c->waxis;
     rvr_render_settings ls;
     local_settings(c, &s, &ls, origin);
     rvr_render_stats st;
     memset(&st, 0, sizeof st);
+    int rendered = 0;
     const double tr = now_ms();
     if (!rc) {
         if (is_slice) {
             rvr_slice l = sl;
             l.origin[w] = (float)(sl.origin[w] - origin);
-            if (has_local(c, c->rank)) rc = rvr_render_slice(c->r, &l, &ls, wh[0], wh[1], img, npix * 4, &st);
+            if (has_local(c, c->rank)) rc = rvr_render_slice(c->r, &l, &ls, wh[0], wh[1], img, npix * 4, &st), rendered = 1;
         } else {
             rvr_camera lc = cam;
             lc.eye[w] = (float)(cam.eye[w] - origin);
             lc.target[w] = (float)(cam.target[w] - origin);
             rc = rvr_render(c->r, &lc, &ls, wh[0], wh[1], img, npix * 4, &st);
+            rendered = 1;
         }
     }
     double t_render = now_ms() - tr;
@@ -740,7 +769,6 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
     rc = agree(rc, &who);
     if (rc) {
         if (c->rank == 0) reply_error(rc, "render: rank %d: %s", who, rvr_strerror(rc));
-        free(img), free(out);
         return;
     }
     rr_view v;
@@ -753,25 +781,35 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
         v.dir = (double)cam.target[w] - cam.eye[w];
     }
     const int cop = (!is_slice && s.mode == RVR_MODE_MIP) ? RR_OP_MAX : (!is_slice && s.mode == RVR_MODE_MINIP) ? RR_OP_MIN : RR_OP_OVER;
-    /* points only (no volume): the cuts of the points' slabs */
-    uint64_t sent = 0;
-    double ms_c = 0, ms_g = 0;
-    int mrc = rr_composite(MPI_COMM_WORLD, c->algo, cop, &v, c->bw, img, npix, out, &sent, &ms_c, &ms_g);
+    /* the footprint of this rank's slab on the screen: only it is exchanged */
+    const double tc = now_ms();
+    rr_rect mine = {0, 0, 0, 0};
+    if (rendered) mine = rr_image_rect(img, W, H);
+    else memset(img, 0, npix * 4); /* nothing drawn here: transparent, others blend into it */
+    const double t_rect = now_ms() - tc;
+    rr_composite_result res;
+    int mrc = rr_composite(&c->comp, MPI_COMM_WORLD, c->algo, cop, &v, c->bw, img, W, H, mine, &res);
     if (mrc != MPI_SUCCESS) mpi_fail(c, mrc, "compositing");
     double tmin = t_render, tmax = t_render;
-    uint64_t sums[3] = {sent, st.samples, st.rays}, tot[3] = {0, 0, 0};
+    uint64_t sums[3] = {res.sent, st.samples, st.rays}, tot[3] = {0, 0, 0};
     MPI_CHECK(c, MPI_Reduce(&t_render, &tmax, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD), "reduce");
     MPI_CHECK(c, MPI_Reduce(&t_render, &tmin, 1, MPI_DOUBLE, MPI_MIN, 0, MPI_COMM_WORLD), "reduce");
     MPI_CHECK(c, MPI_Reduce(sums, tot, 3, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD), "reduce");
     if (c->rank == 0) {
         const double tf = now_ms();
-        finish_image(c, &s, is_slice, out, npix);
-        rr_frame_stats fs = {0, tmax, tmin, ms_c, ms_g + (now_ms() - tf), tot[0], tot[1], tot[2]};
+        uint8_t *out = buf_get(c, &c->out, npix * 4, 0);
+        if (!out) {
+            reply_error(RVR_ERR_NOMEM, "render: rank 0: %s", rvr_strerror(RVR_ERR_NOMEM));
+            return;
+        }
+        rr_finish f = {.mip = cop != RR_OP_OVER, .gray = (s.flags & RVR_F_GRAY) != 0, .premul = (s.flags & RVR_F_PREMULTIPLIED) != 0,
+                       .bg = {s.background[0], s.background[1], s.background[2], s.background[3]}, .tf = c->tf, .tfn = c->tfn};
+        rr_finish_image(&f, res.pieces, res.npieces, out, W, H);
+        rr_frame_stats fs = {0, tmax, tmin, t_rect + res.ms_composite, res.ms_gather + (now_ms() - tf), tot[0], tot[1], tot[2]};
         fs.total_ms = now_ms() - t0;
         g_alarm_armed = 0;
         reply(0, &fs, sizeof fs, out, npix * 4);
     }
-    free(img), free(out);
 }
 
 /* ------------------------------------------------------------------------- retrieve ---- */
@@ -929,7 +967,7 @@ static void pick_gpu(int local_rank, int gpus) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: mpirun -n N rvr_ranks --socket PATH [--backend cpu|cuda|auto] [--composite auto|bswap|direct]\n"
+    fprintf(stderr, "usage: mpirun -n N rvr_ranks --socket PATH [--backend cpu|cuda|auto] [--composite auto|root|bswap|direct]\n"
                     "                 [--gpus K] [--op-timeout SECONDS]\n");
 }
 
@@ -974,7 +1012,8 @@ int main(int argc, char **argv) {
     c->bw = calloc((size_t)c->n + 1, sizeof(double));
     c->algo = !strcmp(composite, "direct") ? RR_ALGO_DIRECT
             : !strcmp(composite, "bswap") ? RR_ALGO_BSWAP
-            : ((c->n & (c->n - 1)) == 0 ? RR_ALGO_BSWAP : RR_ALGO_DIRECT);
+            : !strcmp(composite, "root") ? RR_ALGO_ROOT
+            : RR_ALGO_AUTO;
 
     int be = !strcmp(backend, "cpu") ? RVR_BACKEND_CPU : !strcmp(backend, "cuda") ? RVR_BACKEND_CUDA : RVR_BACKEND_AUTO;
     if (be != RVR_BACKEND_CPU) pick_gpu(c->local_rank, gpus);
@@ -986,6 +1025,7 @@ int main(int argc, char **argv) {
         if (sched_getaffinity(0, sizeof set, &set) == 0) mine = CPU_COUNT(&set);
         int threads = mine < cores ? mine : cores / (c->local_n ? c->local_n : 1);
         rvr_renderer_set_threads(c->r, threads > 0 ? threads : 1);
+        omp_set_num_threads(threads > 0 ? threads : 1); /* rvr_ranks' own loops (rectangles, blending) */
     }
     if (rc == 0) c->backend = rvr_renderer_backend(c->r);
     int who = 0;
@@ -1080,6 +1120,8 @@ int main(int argc, char **argv) {
     }
     rvr_renderer_destroy(c->r);
     drop_local(c);
+    buf_free(&c->img), buf_free(&c->out);
+    rr_compositor_free(&c->comp);
     free(c->bounds), free(c->bw), free(c->pxyz), free(c->pval), free(c->tf);
     if (g_sock >= 0) close(g_sock);
     MPI_Finalize();

@@ -1,0 +1,88 @@
+/* finish.c - see finish.h. */
+#include "finish.h"
+
+#include <string.h>
+
+static inline uint8_t to8(float x) {
+    x = x * 255.f + 0.5f;
+    return (uint8_t)(x < 0 ? 0 : (x > 255 ? 255 : x));
+}
+
+static inline unsigned div255(unsigned x) { return (x + 127) / 255; }
+
+typedef struct tables {
+    uint8_t mip[256][4]; /* premultiplied colour of a MIP/MinIP grey value */
+    uint32_t recip[256]; /* 255 * 2^16 / a, rounded: straight = premultiplied * recip >> 16 */
+    unsigned bgp[4];     /* premultiplied background, 8-bit */
+    uint8_t bgpx[4];     /* what a transparent pixel becomes */
+} tables;
+
+static void pixel(const rr_finish *f, const tables *t, const uint8_t *in, uint8_t *o) {
+    unsigned r = in[0], g = in[1], b = in[2], a = in[3];
+    if (f->mip && a) {
+        const uint8_t *m = t->mip[in[0]];
+        r = m[0], g = m[1], b = m[2], a = m[3];
+    }
+    if (a == 0 && (r | g | b) == 0) {
+        memcpy(o, t->bgpx, 4);
+        return;
+    }
+    const unsigned ia = 255 - a;
+    unsigned c[3] = {r + div255(ia * t->bgp[0]), g + div255(ia * t->bgp[1]), b + div255(ia * t->bgp[2])};
+    const unsigned oa = a + div255(ia * t->bgp[3]);
+    for (int k = 0; k < 3; k++) {
+        if (!f->premul && oa < 255) c[k] = oa ? (c[k] * t->recip[oa] + 32768) >> 16 : 0;
+        o[k] = (uint8_t)(c[k] > 255 ? 255 : c[k]);
+    }
+    o[3] = (uint8_t)(oa > 255 ? 255 : oa);
+}
+
+static void build(const rr_finish *f, tables *t) {
+    const float ba = f->bg[3];
+    for (int k = 0; k < 3; k++) t->bgp[k] = to8(f->bg[k] * ba);
+    t->bgp[3] = to8(ba);
+    t->recip[0] = 0;
+    for (unsigned a = 1; a < 256; a++) t->recip[a] = (255u * 65536u + a / 2) / a;
+    for (int i = 0; i < 256; i++) {
+        uint8_t *m = t->mip[i];
+        if (f->gray || !f->tf || f->tfn < 2) {
+            m[0] = m[1] = m[2] = (uint8_t)i, m[3] = 255;
+            continue;
+        }
+        const float x = i / 255.f * (float)(f->tfn - 1);
+        uint32_t k = (uint32_t)x;
+        if (k >= f->tfn - 1) k = f->tfn - 2;
+        const float w = x - (float)k;
+        float e[4];
+        for (int q = 0; q < 4; q++) {
+            const float v = f->tf[4 * k + q] * (1 - w) + f->tf[4 * (k + 1) + q] * w;
+            e[q] = v < 0 ? 0 : (v > 1 ? 1 : v);
+        }
+        m[0] = to8(e[0] * e[3]), m[1] = to8(e[1] * e[3]), m[2] = to8(e[2] * e[3]), m[3] = to8(e[3]);
+    }
+    /* a transparent pixel: the background alone */
+    const unsigned oa = t->bgp[3];
+    for (int k = 0; k < 3; k++) {
+        const unsigned c = f->premul || oa == 255 ? t->bgp[k] : (oa ? (t->bgp[k] * t->recip[oa] + 32768) >> 16 : 0);
+        t->bgpx[k] = (uint8_t)(c > 255 ? 255 : c);
+    }
+    t->bgpx[3] = (uint8_t)oa;
+}
+
+void rr_finish_image(const rr_finish *f, const rr_piece *pieces, int npieces, uint8_t *out, int W, int H) {
+    tables t;
+    build(f, &t);
+    uint32_t bg;
+    memcpy(&bg, t.bgpx, 4);
+#pragma omp parallel for schedule(static)
+    for (int y = 0; y < H; y++) {
+        uint8_t *row = out + (size_t)y * W * 4;
+        for (int x = 0; x < W; x++) memcpy(row + 4 * (size_t)x, &bg, 4);
+        for (int k = 0; k < npieces; k++) {
+            const rr_piece *p = &pieces[k];
+            if (y < p->r.y0 || y >= p->r.y1) continue;
+            const uint8_t *src = p->px + (size_t)(y - p->r.y0) * p->stride * 4;
+            for (int x = p->r.x0; x < p->r.x1; x++) pixel(f, &t, src + 4 * (size_t)(x - p->r.x0), row + 4 * (size_t)x);
+        }
+    }
+}

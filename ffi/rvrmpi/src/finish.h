@@ -1,0 +1,24 @@
+/* finish.h - rank 0's last step of a distributed frame: the composited premultiplied pieces
+ * become the requested image (MIP/MinIP grey values coloured with the TF, the background under
+ * everything, straight alpha unless premultiplied was asked for). Integer arithmetic, OpenMP
+ * over rows; pixels outside the pieces are the background without reading anything. */
+#ifndef RR_FINISH_H
+#define RR_FINISH_H
+
+#include <stdint.h>
+
+#include "composite.h"
+
+typedef struct rr_finish {
+    int mip;         /* pieces hold grey values (MIP/MinIP partials) to colour */
+    int gray;        /* ... colour them grey, opaque (RVR_F_GRAY) instead of with the TF */
+    int premul;      /* write premultiplied RGBA (RVR_F_PREMULTIPLIED) */
+    float bg[4];     /* background, straight RGBA in [0, 1] */
+    const float *tf; /* TF, tfn RGBA entries (NULL or tfn < 2: grey) */
+    uint32_t tfn;
+} rr_finish;
+
+/* Writes the W x H image `out` from the disjoint pieces (rr_composite's result). */
+void rr_finish_image(const rr_finish *f, const rr_piece *pieces, int npieces, uint8_t *out, int W, int H);
+
+#endif
