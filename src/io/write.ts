@@ -13,7 +13,7 @@
  *   single    one H5Dwrite in this process (any layout and filter). `auto` otherwise: fastest
  *             uncompressed in the measurements (memory-bound; see chooseMethod).
  */
-import { mkdirSync, rmSync, statfsSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync, statfsSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { RemoteVisError } from "../errors.ts";
 import { DTYPE_SIZE, type Dtype, type Vec3 } from "../formats/types.ts";
@@ -52,32 +52,54 @@ export function chooseMethod(o: { gzip?: number; procs: number }): Exclude<Write
   return o.gzip && o.procs > 1 ? "vds" : "single";
 }
 
+/** Free bytes for this user in the folder of `path` (Infinity when it cannot be told). */
+function freeBytes(path: string): number {
+  try {
+    const st = statfsSync(dirname(path) || ".");
+    return Number(st.bavail) * Number(st.bsize);
+  } catch {
+    return Infinity; // the folder's own error comes with the create
+  }
+}
+
 /**
- * Writes the volume, and leaves no half-written file behind: a write that fails (disk full,
- * a worker that dies) removes what it wrote, so nobody later reads a partial volume as a whole
- * one. A disk without room for the volume is refused before the first byte.
+ * Writes the volume, and leaves no half-written file behind and an earlier file of that name
+ * as it was: everything is written under a staging name in the same folder and renamed over
+ * OUT (and OUT.parts) only once complete. A write that fails (disk full, a worker that dies)
+ * removes what it wrote, so nobody later reads a partial volume as a whole one. A disk without
+ * room for the volume is refused before the first byte; one that fills up meanwhile is named
+ * as the reason.
  */
 export async function writeParallel(seg: SharedSegment, shape: Vec3, dtype: Dtype, out: string, o: WriteOptions = {}): Promise<WriteResult> {
   const need = seg.size + (1 << 20); // the volume plus room for HDF5's own structures
-  let free = Infinity;
-  try {
-    const st = statfsSync(dirname(out) || ".");
-    free = Number(st.bavail) * Number(st.bsize);
-  } catch {
-    // the folder's own error comes with the create below
-  }
+  const free = freeBytes(out);
   if (free < need)
     throw new RemoteVisError("no_space", `not enough free space for ${basename(out)}: it needs about ${need} bytes, the disk has ${free}`, 507, { need, free });
+  const staging = join(dirname(out), `.${basename(out)}.writing-${process.pid}`);
   try {
-    return await writeUnchecked(seg, shape, dtype, out, o);
+    const r = await writeUnchecked(seg, shape, dtype, out, staging, o);
+    // The parts first (the new virtual file names them by their final folder), then the file.
+    if (existsSync(`${staging}.parts`)) {
+      rmSync(`${out}.parts`, { recursive: true, force: true });
+      renameSync(`${staging}.parts`, `${out}.parts`);
+    }
+    renameSync(staging, out);
+    return r;
   } catch (err) {
-    rmSync(out, { force: true });
-    rmSync(`${out}.parts`, { recursive: true, force: true });
+    const left = freeBytes(out);
+    rmSync(staging, { force: true });
+    rmSync(`${staging}.parts`, { recursive: true, force: true });
+    if (left < 1 << 20)
+      throw new RemoteVisError("no_space", `the disk became full while writing ${basename(out)} (${left} bytes free); nothing was written${existsSync(out) ? `, the earlier ${basename(out)} is unchanged` : ""}`, 507, {
+        free: left,
+        cause: err instanceof Error ? err.message : String(err),
+      });
     throw err;
   }
 }
 
-async function writeUnchecked(seg: SharedSegment, shape: Vec3, dtype: Dtype, out: string, o: WriteOptions): Promise<WriteResult> {
+/** Writes the volume to `staging` (+ `staging`.parts); the result names the final paths under `out`. */
+async function writeUnchecked(seg: SharedSegment, shape: Vec3, dtype: Dtype, out: string, staging: string, o: WriteOptions): Promise<WriteResult> {
   const t0 = performance.now();
   const procs = Math.max(1, Math.floor(o.procs ?? defaultProcs()));
   const method = o.method && o.method !== "auto" ? o.method : chooseMethod({ gzip: o.gzip, procs });
@@ -94,7 +116,7 @@ async function writeUnchecked(seg: SharedSegment, shape: Vec3, dtype: Dtype, out
   o.onProgress?.(0, nz, 0, nz * plane);
 
   if (method === "single") {
-    using w = Hdf5Writer.create({ path: out, dataset, shape, dtype, chunks: o.chunks, gzip: o.gzip, spacing: o.spacing });
+    using w = Hdf5Writer.create({ path: staging, dataset, shape, dtype, chunks: o.chunks, gzip: o.gzip, spacing: o.spacing });
     for (const [z0, z1] of planSlabs(nz, o.chunks?.[0] ?? 1, plane, 1)) {
       w.write(seg.bytes.subarray(z0 * plane, z1 * plane), z0, z1);
       progress(z1 - z0);
@@ -108,7 +130,7 @@ async function writeUnchecked(seg: SharedSegment, shape: Vec3, dtype: Dtype, out
     if (o.gzip) throw new RemoteVisError("usage", "prealloc writes cannot compress; use --method vds (or single) with --gzip", 400);
     let extents;
     {
-      using w = Hdf5Writer.create({ path: out, dataset, shape, dtype, chunks: o.chunks, preallocate: true, spacing: o.spacing });
+      using w = Hdf5Writer.create({ path: staging, dataset, shape, dtype, chunks: o.chunks, preallocate: true, spacing: o.spacing });
       extents = w.rawExtents();
     }
     let jobs: Record<string, unknown>[];
@@ -116,7 +138,7 @@ async function writeUnchecked(seg: SharedSegment, shape: Vec3, dtype: Dtype, out
     if (!o.chunks) {
       const base = extents[0]!.addr;
       const slabs = planSlabs(nz, 1, plane, procs);
-      jobs = slabs.map(([z0, z1]) => ({ op: "pwrite", file: out, ranges: [[z0 * plane, (z1 - z0) * plane, base + z0 * plane]] }));
+      jobs = slabs.map(([z0, z1]) => ({ op: "pwrite", file: staging, ranges: [[z0 * plane, (z1 - z0) * plane, base + z0 * plane]] }));
       planesOf = slabs.map(([z0, z1]) => z1 - z0);
     } else {
       const c = o.chunks.map((x, k) => Math.max(1, Math.min(x, shape[k]!))) as Vec3;
@@ -134,7 +156,7 @@ async function writeUnchecked(seg: SharedSegment, shape: Vec3, dtype: Dtype, out
       planesOf = [];
       for (const [z0, z1] of slabs) {
         const chunks = zs.filter((z) => z >= z0 && z < z1).flatMap((z) => rows.get(z)!);
-        jobs.push({ op: "pwrite", file: out, gather: { shape, item, chunk: c, chunks } });
+        jobs.push({ op: "pwrite", file: staging, gather: { shape, item, chunk: c, chunks } });
         planesOf.push(z1 - z0);
       }
     }
@@ -143,11 +165,12 @@ async function writeUnchecked(seg: SharedSegment, shape: Vec3, dtype: Dtype, out
   }
 
   // vds: one part file per slab, then the virtual dataset
-  const partsDir = `${out}.parts`;
+  const partsDir = `${staging}.parts`;
   rmSync(partsDir, { recursive: true, force: true });
   mkdirSync(partsDir, { recursive: true });
   const slabs = evenSlabs(nz, o.chunks?.[0] ?? 1, procs);
-  const parts = slabs.map((_, i) => join(partsDir, `p${String(i).padStart(4, "0")}.h5`));
+  const partName = (i: number) => `p${String(i).padStart(4, "0")}.h5`;
+  const parts = slabs.map((_, i) => join(partsDir, partName(i)));
   const jobs = slabs.map(([z0, z1], i) => ({
     op: "part",
     file: parts[i],
@@ -162,18 +185,19 @@ async function writeUnchecked(seg: SharedSegment, shape: Vec3, dtype: Dtype, out
   }));
   await runJobs(seg, procs, jobs, (i) => progress(slabs[i]![1] - slabs[i]![0]), o);
   {
-    // source names relative to the virtual file's folder (HDF5 looks there), so the set can move
-    const rel = `${basename(partsDir)}`;
+    // source names relative to the virtual file's folder (HDF5 looks there), so the set can
+    // move; they name the parts' final folder OUT.parts, where they are renamed to at the end
+    const rel = `${basename(out)}.parts`;
     using w = Hdf5Writer.create({
-      path: out,
+      path: staging,
       dataset,
       shape,
       dtype,
       spacing: o.spacing,
-      sources: slabs.map(([z0, z1], i) => ({ file: `${rel}/${basename(parts[i]!)}`, dataset: "/data", z0, z1 })),
+      sources: slabs.map(([z0, z1], i) => ({ file: `${rel}/${partName(i)}`, dataset: "/data", z0, z1 })),
     });
   }
-  return { method, procs: Math.min(procs, jobs.length), files: [out, ...parts], ms: performance.now() - t0 };
+  return { method, procs: Math.min(procs, jobs.length), files: [out, ...slabs.map((_, i) => join(`${out}.parts`, partName(i)))], ms: performance.now() - t0 };
 }
 
 /** `procs` slabs of whole chunk rows, as equal as they can be (one part file per process). */
