@@ -5,8 +5,8 @@
  * message gets an error reply; the socket and the instance keep going.
  */
 import type { WSContext, WSEvents } from "hono/ws";
-import * as v from "valibot";
 import { RemoteVisError, messageOf } from "../errors.ts";
+import { parseOrThrow } from "../protocol/common.ts";
 import { ControlEnvelope, type ControlOp } from "../protocol/control.ts";
 import type { Control } from "./control.ts";
 import type { Scene } from "./scene.ts";
@@ -40,8 +40,8 @@ export function controlSocket(s: InstanceState, scene: Scene, control: Control):
         } catch {
           throw new RemoteVisError("invalid_json", "the message is not valid JSON", 400);
         }
-        const env = v.safeParse(ControlEnvelope, msg);
-        if (!env.success) throw new RemoteVisError("invalid_message", `a control message needs {id, op}: ${env.issues[0].message}`, 400);
+        // parseOrThrow, not valibot's own message: that one repeats a value it did not expect
+        parseOrThrow(ControlEnvelope, msg, "control message (it needs {id, op})", "invalid_message");
         const { id, op, ...body } = msg as { id: number | string; op: ControlOp };
         const r = await control.run(op, body);
         ws.send(JSON.stringify({ id, ok: true, ...r.json }));
