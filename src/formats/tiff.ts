@@ -210,8 +210,11 @@ class TiffFile {
       const predictor = one(317, 1);
       if (predictor !== 1 && !(predictor === 2 && format !== 3)) fail("unsupported_tiff", `${name}: predictor ${predictor} is not supported`);
       const rowsPerStrip = Math.min(one(278, height), height);
-      if (width < 1 || height < 1 || width > 2 ** 31 - 1 || height > 2 ** 31 - 1) corrupt(name, `page ${pages.length} has size ${width}x${height}`);
-      if (rowsPerStrip < 1) corrupt(name, `RowsPerStrip is ${rowsPerStrip}`);
+      // a tag of a float or rational type can hold a fraction: sizes and offsets must be whole
+      // numbers before they become lengths and file positions (found by tests/fuzz)
+      const whole = (x: number) => Number.isSafeInteger(x);
+      if (!whole(width) || !whole(height) || width < 1 || height < 1 || width > 2 ** 31 - 1 || height > 2 ** 31 - 1) corrupt(name, `page ${pages.length} has size ${width}x${height}`);
+      if (!whole(rowsPerStrip) || rowsPerStrip < 1) corrupt(name, `RowsPerStrip is ${rowsPerStrip}`);
       const strips = Math.ceil(height / rowsPerStrip);
       const oe = entries.get(273);
       const ce = entries.get(279);
@@ -219,6 +222,7 @@ class TiffFile {
       const offsets = this.values(oe, Math.max(strips, 1) * 4);
       const counts = this.values(ce, Math.max(strips, 1) * 4);
       if (offsets.length < strips || counts.length < strips) corrupt(name, `page ${pages.length} has ${offsets.length} strips, ${strips} needed`);
+      if (!offsets.every(whole) || !counts.every(whole)) corrupt(name, `page ${pages.length}: a strip offset or byte count is not a whole number`);
       // before anything is allocated: every strip must lie inside the file and be able to hold its rows
       const rowBytes = width * DTYPE_SIZE[dtype];
       const ratio = compression === 1 ? 1 : compression === 32773 ? 64 : 1100;
