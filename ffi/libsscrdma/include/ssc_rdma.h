@@ -179,7 +179,11 @@ typedef struct ssc_opts {
     uint32_t window;
     /** If set: payload bytes completed so far, stored with atomic release
      *  stores (__atomic_store_n(p, v, __ATOMIC_RELEASE)) so that another
-     *  thread may poll it. Starts at 0, ends at the payload size on success. */
+     *  thread may poll it. Starts at 0, ends at the payload size on success.
+     *  On the receiving side it is the contiguous prefix that has landed:
+     *  bytes [0, *progress) of the buffer are final (load it with acquire
+     *  semantics), so another thread may consume them while the rest
+     *  arrives (e.g. upload a volume to a GPU during its transfer). */
     volatile uint64_t *progress;
     /** If set: another thread stores a non-zero value to abort the call with
      *  SSC_ERR_CANCELLED. The connection is unusable afterwards (the peer is

@@ -230,8 +230,13 @@ static int receive_chunks(ssc_conn *c, ssc_waiter *w, const ssc_params *p,
     ssc_req *win = r + R_FIXED;
     uint64_t chunk = c->pre.chunk, seq = c->pre.seq;
     uint64_t nchunks = size ? (size - 1) / chunk + 1 : 0;
-    uint64_t next = 0, done = 0;
+    uint64_t next = 0;
     unsigned inflight = 0;
+    /* Progress is the contiguous prefix that has landed (chunks may complete out of
+     * order inside the window), so a consumer may read data[0, progress) while the rest
+     * arrives: the renderer uploads a volume during its own transfer. */
+    uint64_t prefix = 0;             /* chunks [0, prefix) have all landed */
+    uint8_t landed[CRC_RING] = {0};  /* chunk arrived, by index modulo the ring */
 
     for (;;) {
         /* a slot is busy while it has a chunk length (a receive may also
@@ -240,6 +245,8 @@ static int receive_chunks(ssc_conn *c, ssc_waiter *w, const ssc_params *p,
             if (win[i].bytes)
                 continue;
             if (cs->on && next >= cs->off / chunk + CRC_RING)
+                break;
+            if (next >= prefix + CRC_RING)
                 break;
             uint64_t off = next * chunk;
             uint64_t len = size - off < chunk ? size - off : chunk;
@@ -269,9 +276,13 @@ static int receive_chunks(ssc_conn *c, ssc_waiter *w, const ssc_params *p,
             if (at >= 0 && (uint64_t)at >= off && (uint64_t)at < off + win[i].bytes)
                 data[at] ^= 0x01; /* test hook: damage before the checksum */
             cs->done[win[i].index % CRC_RING] = 1;
-            done += win[i].bytes;
+            landed[win[i].index % CRC_RING] = 1;
             win[i].bytes = 0;
-            ssc__progress_store(p->progress, done);
+            while (prefix < nchunks && landed[prefix % CRC_RING]) {
+                landed[prefix % CRC_RING] = 0;
+                prefix++;
+            }
+            ssc__progress_store(p->progress, prefix * chunk < size ? prefix * chunk : size);
             ssc__waiter_done(w);
         }
         if (!r[R_ABORT].active || ssc__req_test(&r[R_ABORT])) {
