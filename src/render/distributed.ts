@@ -15,6 +15,7 @@ import { join } from "node:path";
 import ranksExe from "../../ffi/rvrmpi/build/rvr_ranks" with { type: "file" };
 import rvrLib from "../../ffi/librvr/build/librvr.so" with { type: "file" };
 import { RemoteVisError } from "../errors.ts";
+import { asNative, NativeBuffer, type VolumeBytes } from "../transfer/native-buffer.ts";
 import type { Frame, RenderEngine } from "./engine.ts";
 import { encodeJpeg } from "./jpeg.ts";
 import { cameraBytes, settingsBytes, sliceBytes, volumeDescBytes, type Camera, type RenderStats, type Settings, type Slice, type Vec3, type VolumeDesc, type VolumeInfo, readVolumeInfo } from "./structs.ts";
@@ -32,7 +33,8 @@ export interface DistributedOptions {
   launcher?: "mpirun" | "srun";
   /** GPUs per node, to spread ranks over devices when CUDA_VISIBLE_DEVICES does not. */
   gpus?: number;
-  composite?: "auto" | "bswap" | "direct";
+  /** auto: per frame, whichever moves the fewest bytes into the busiest rank (rvr_ranks.h). */
+  composite?: "auto" | "root" | "bswap" | "direct";
   /** Seconds one request may take (rank 0's watchdog; this side waits 5 s longer). */
   opTimeoutS?: number;
   /** Seconds to wait for rank 0 to connect. */
@@ -95,7 +97,7 @@ export class DistributedRenderer implements RenderEngine {
   private proc: ReturnType<typeof Bun.spawn> | undefined;
   private stderrTail = "";
   private listener: { stop(force?: boolean): void } | undefined;
-  private readonly shmFiles = new WeakMap<Uint8Array, string>();
+  private readonly shmFiles = new WeakMap<NativeBuffer, string>();
   private shmSeq = 0;
   private volInfo: VolumeInfo | undefined;
   private volume: { shape: Vec3; spacing: Vec3; dtype: VolumeDesc["dtype"]; order: "C" | "F" } | undefined;
@@ -103,7 +105,7 @@ export class DistributedRenderer implements RenderEngine {
   ranks = 0;
   hosts = 0;
   pids: number[] = [];
-  algorithm: "bswap" | "direct" = "bswap";
+  algorithm: "auto" | "root" | "bswap" | "direct" = "auto";
   lastStats: DistributedFrameStats | undefined;
   private closed = false;
 
@@ -178,7 +180,7 @@ export class DistributedRenderer implements RenderEngine {
     this.ranks = dv.getInt32(0, true);
     this.chosen = dv.getInt32(4, true) === 2 ? "cuda" : "cpu";
     this.hosts = dv.getInt32(8, true);
-    this.algorithm = dv.getInt32(12, true) === 2 ? "direct" : "bswap";
+    this.algorithm = (["auto", "bswap", "direct", "root"] as const)[dv.getInt32(12, true)] ?? "auto";
     this.pids = Array.from({ length: this.ranks }, (_, i) => dv.getInt32(16 + 4 * i, true));
     this.o.log?.(`distributed renderer: ${this.ranks} ranks on ${this.hosts} host(s), ${this.chosen} backend, ${this.algorithm} compositing`);
   }
@@ -295,7 +297,7 @@ export class DistributedRenderer implements RenderEngine {
     }
   }
 
-  private newShm(bytes: number): { path: string; buf: Uint8Array } {
+  private newShm(bytes: number): { path: string; buf: NativeBuffer } {
     const dirShm = "/dev/shm";
     const path = join(dirShm, `${this.dir.split("/").pop()}-${process.pid}-${this.shmSeq++}.vol`);
     const fd = openSync(path, "w+", 0o600);
@@ -304,16 +306,17 @@ export class DistributedRenderer implements RenderEngine {
     } finally {
       closeSync(fd);
     }
-    const buf = bytes ? Bun.mmap(path, { shared: true }) : new Uint8Array(0);
+    const buf = NativeBuffer.wrap(bytes ? Bun.mmap(path, { shared: true }) : new Uint8Array(0));
     this.shmFiles.set(buf, path);
     return { path, buf };
   }
 
-  async allocVolume(bytes: number): Promise<Uint8Array> {
+  async allocVolume(bytes: number): Promise<NativeBuffer> {
     return this.newShm(bytes).buf;
   }
 
-  async setVolume(desc: Omit<VolumeDesc, "borrow">, data: Uint8Array): Promise<VolumeInfo> {
+  async setVolume(desc: Omit<VolumeDesc, "borrow">, bytes: VolumeBytes): Promise<VolumeInfo> {
+    const data = asNative(bytes);
     let path = this.shmFiles.get(data);
     let own = false;
     if (!path) {
@@ -436,7 +439,7 @@ export class DistributedRenderer implements RenderEngine {
       }
       req.set(new TextEncoder().encode(s.path), 64);
       await this.call(OP.retrieve, req);
-      out.set(s.buf);
+      out.set(s.buf.array());
     } finally {
       try {
         unlinkSync(s.path);

@@ -128,7 +128,12 @@ enum {
      *    (the file must exist with at least the result's size) -> 8 uint64 bytes written */
     RR_OP_RETRIEVE = 10,
     /* -> nothing; every rank exits */
-    RR_OP_QUIT = 11
+    RR_OP_QUIT = 11,
+    /* <- 64 rvr_volume_desc (float32, C order; window lo == hi: automatic), uint32 scene
+     *    (RR_SYNTH_* of src/synthetic.h), uint32 0
+     * -> as SET_VOLUME; ms[4] = generate + range scan (slowest rank), 0, upload max, total.
+     * Every rank generates only its own slab (+ghosts): even cuts, nothing received. */
+    RR_OP_SET_SYNTHETIC = 12
 };
 
 /** Answer header of RENDER / SLICE. 64 bytes. */

@@ -33,6 +33,7 @@
 #include "finish.h"
 #include "rect.h"
 #include "rvr.h"
+#include "synthetic.h"
 
 /* An image buffer kept from frame to frame; page-locked with the CUDA backend, so that the
  * frame comes off the GPU by one DMA straight into it. */
@@ -59,7 +60,7 @@ typedef struct ctx {
     uint64_t nan_count, maxdim;
     void *map;            /* this rank's slab (+ghosts): a mapping or malloc'd */
     size_t map_len;
-    int map_is_mmap;
+    int map_kind;         /* MAP_* */
     uint64_t g0, g1;      /* local layers (with ghosts) */
     /* points: rank 0 keeps all of them to redistribute when the volume changes */
     float *pxyz, *pval;
@@ -187,11 +188,17 @@ static void bcast_big(ctx *c, void *buf, size_t len) {
 
 static uint64_t layer_bytes(const ctx *c) { return c->abc[1] * c->abc[2] * (uint64_t)c->esize; }
 
+enum { MAP_MALLOC = 0, MAP_MMAP = 1, MAP_PINNED = 2 };
+
+static void free_slab(void *p, size_t len, int kind) {
+    if (!p) return;
+    if (kind == MAP_MMAP) munmap(p, len);
+    else if (kind == MAP_PINNED) rvr_host_free(p);
+    else free(p);
+}
+
 static void drop_local(ctx *c) {
-    if (c->map) {
-        if (c->map_is_mmap) munmap(c->map, c->map_len);
-        else free(c->map);
-    }
+    free_slab(c->map, c->map_len, c->map_kind);
     c->map = NULL;
     c->map_len = 0;
 }
@@ -242,6 +249,77 @@ typedef struct vol_plan {
 } vol_plan;
 
 static int distribute_points(ctx *c);
+
+/* Every rank takes the new global layout: the volume, the cuts (bounds[n+1], owned from now
+ * on), the window and the data range. The old local volume stays until librvr replaced it. */
+static void adopt_layout(ctx *c, const rvr_volume_desc *d, uint64_t *bounds, double win_lo, double win_hi, double min,
+                         double max, uint64_t nan_count) {
+    free(c->bounds);
+    c->bounds = bounds;
+    c->gdesc = *d;
+    rr_mem_axes(d->shape, d->order, c->abc);
+    c->esize = rvr_dtype_size(d->dtype);
+    c->laxis = d->order == 1 ? 2 : 0;
+    c->waxis = d->order == 1 ? 0 : 2; /* logical axis 0 is world z, axis 2 world x */
+    c->sp = d->spacing[c->laxis] > 0 ? d->spacing[c->laxis] : 1.0;
+    c->win_lo = win_lo, c->win_hi = win_hi;
+    c->data_min = min, c->data_max = max, c->nan_count = nan_count;
+    c->maxdim = d->shape[0] > d->shape[1] ? d->shape[0] : d->shape[1];
+    if (d->shape[2] > c->maxdim) c->maxdim = d->shape[2];
+    free(c->bw);
+    c->bw = malloc(sizeof(double) * ((size_t)c->n + 1));
+    for (int i = 0; i <= c->n; i++) c->bw[i] = (double)bounds[i] * c->sp;
+    c->has_global = 1;
+    c->vol_ok = 1;
+}
+
+/* Hands this rank's slab (+ghosts: layers g0..g1, at `data` inside the allocation `mine` of
+ * `kind`) to librvr (borrowed), agrees on the outcome, redistributes the points, and rank 0
+ * answers SET_VOLUME with ms[0..1] as given (the steps before), the slowest upload and the total. */
+static void install_slab(ctx *c, void *mine, size_t mine_len, int kind, const uint8_t *data, uint64_t g0, uint64_t g1,
+                         int rc, double t0, double ms0, double ms1) {
+    const uint64_t lb = layer_bytes(c);
+    const double tu = now_ms();
+    if (rc == 0 && g1 > g0) {
+        rvr_volume_desc ld = c->gdesc;
+        ld.shape[c->laxis] = g1 - g0;
+        ld.window_lo = c->win_lo;
+        ld.window_hi = c->win_hi;
+        ld.flags |= RVR_VOLUME_BORROW;
+        rc = rvr_renderer_set_volume(c->r, &ld, data, (g1 - g0) * lb);
+    }
+    double t_up = now_ms() - tu, t_up_max = 0;
+    MPI_CHECK(c, MPI_Reduce(&t_up, &t_up_max, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD), "reduce");
+    if (rc == 0) {
+        drop_local(c);
+        c->map = mine;
+        c->map_len = mine_len;
+        c->map_kind = kind;
+        c->g0 = g0, c->g1 = g1;
+    } else {
+        free_slab(mine, mine_len, kind);
+    }
+    int who = 0;
+    int arc = agree(rc, &who);
+    if (arc) c->vol_ok = 0; /* some rank failed: no volume is shown until the next one */
+    int prc = distribute_points(c);
+    if (c->rank != 0) return;
+    if (arc) {
+        reply_error(arc, "set volume: rank %d: %s", who, rvr_strerror(arc));
+        return;
+    }
+    if (prc) {
+        reply_error(prc, "set volume: redistributing the points: %s", rvr_strerror(prc));
+        return;
+    }
+    uint8_t head[80 + 32];
+    rvr_volume_info info;
+    fill_info(c, &info);
+    memcpy(head, &info, 80);
+    double ms[4] = {ms0, ms1, t_up_max, now_ms() - t0};
+    memcpy(head + 80, ms, 32);
+    reply(0, head, sizeof head, c->bounds, sizeof(uint64_t) * ((size_t)c->n + 1));
+}
 
 static void op_set_volume(ctx *c, const uint8_t *p, uint64_t len) {
     const double t0 = now_ms();
@@ -314,24 +392,7 @@ static void op_set_volume(ctx *c, const uint8_t *p, uint64_t len) {
     }
     MPI_CHECK(c, MPI_Bcast(bounds, c->n + 1, MPI_UINT64_T, 0, MPI_COMM_WORLD), "broadcast");
     rr_mem_axes(d.shape, d.order, abc);
-    /* Adopt the new layout (the old local volume stays mapped until librvr replaced it). */
-    free(c->bounds);
-    c->bounds = bounds;
-    c->gdesc = d;
-    memcpy(c->abc, abc, sizeof abc);
-    c->esize = esize;
-    c->laxis = d.order == 1 ? 2 : 0;
-    c->waxis = d.order == 1 ? 0 : 2; /* logical axis 0 is world z, axis 2 world x */
-    c->sp = d.spacing[c->laxis] > 0 ? d.spacing[c->laxis] : 1.0;
-    c->win_lo = plan.win_lo, c->win_hi = plan.win_hi;
-    c->data_min = plan.min, c->data_max = plan.max, c->nan_count = plan.nan_count;
-    c->maxdim = d.shape[0] > d.shape[1] ? d.shape[0] : d.shape[1];
-    if (d.shape[2] > c->maxdim) c->maxdim = d.shape[2];
-    free(c->bw);
-    c->bw = malloc(sizeof(double) * ((size_t)c->n + 1));
-    for (int i = 0; i <= c->n; i++) c->bw[i] = (double)bounds[i] * c->sp;
-    c->has_global = 1;
-    c->vol_ok = 1;
+    adopt_layout(c, &d, bounds, plan.win_lo, plan.win_hi, plan.min, plan.max, plan.nan_count);
 
     /* Local bytes: map the slab from the file on rank 0's host, else receive it. */
     const double td = now_ms();
@@ -402,49 +463,77 @@ static void op_set_volume(ctx *c, const uint8_t *p, uint64_t len) {
     free(remote);
     const double t_dist = now_ms() - td;
 
-    const double tu = now_ms();
-    if (rc == 0 && g1 > g0) {
-        rvr_volume_desc ld = d;
-        ld.shape[c->laxis] = g1 - g0;
-        ld.window_lo = c->win_lo;
-        ld.window_hi = c->win_hi;
-        ld.flags |= RVR_VOLUME_BORROW;
-        const uint8_t *data = mine_mmap ? (const uint8_t *)mine + (g0 * lb % (uint64_t)sysconf(_SC_PAGESIZE)) : mine;
-        rc = rvr_renderer_set_volume(c->r, &ld, data, (g1 - g0) * lb);
+    const uint8_t *data = mine_mmap ? (const uint8_t *)mine + (g0 * lb % (uint64_t)sysconf(_SC_PAGESIZE)) : mine;
+    install_slab(c, mine, mine_len, mine_mmap ? MAP_MMAP : MAP_MALLOC, data, g0, g1, rc, t0, t_scan, t_dist);
+}
+
+/* SET_SYNTHETIC: every rank generates its own slab (+ghosts) of a synthetic scene, into
+ * page-locked memory with the CUDA backend (the upload is then one DMA). The cuts are even
+ * (the content does not exist before the cut), the data range is reduced over the ranks. */
+static void op_set_synthetic(ctx *c, const uint8_t *p, uint64_t len) {
+    const double t0 = now_ms();
+    rvr_volume_desc d;
+    uint32_t scene = 0;
+    memset(&d, 0, sizeof d);
+    int rc = 0;
+    if (len < 64 + 8) rc = RR_ERR_PROTO;
+    else memcpy(&d, p, 64), memcpy(&scene, p + 64, 4);
+    if (!rc && (d.dtype != RVR_DTYPE_F32 || d.order != RVR_ORDER_C)) rc = RVR_ERR_DTYPE;
+    if (!rc && (!d.shape[0] || !d.shape[1] || !d.shape[2] || scene != RR_SYNTH_SPHERE)) rc = RVR_ERR_INVALID;
+    if (!rc && (d.window_lo > d.window_hi || !isfinite(d.window_lo) || !isfinite(d.window_hi))) rc = RVR_ERR_RANGE;
+    uint64_t *bounds = rc ? NULL : calloc((size_t)c->n + 1, sizeof(uint64_t));
+    const uint64_t blocks = (d.shape[0] + RR_BRICK - 1) / RR_BRICK;
+    double *cost = rc ? NULL : malloc(sizeof(double) * (blocks ? blocks : 1));
+    if (!rc && (!bounds || !cost)) rc = RVR_ERR_NOMEM;
+    rc = agree(rc, NULL);
+    if (rc) {
+        free(bounds), free(cost);
+        if (c->rank == 0) reply_error(rc, "set synthetic volume: %s", rvr_strerror(rc));
+        return;
     }
-    double t_up = now_ms() - tu, t_up_max = 0;
-    MPI_CHECK(c, MPI_Reduce(&t_up, &t_up_max, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD), "reduce");
-    if (rc == 0) {
-        drop_local(c);
-        c->map = mine;
-        c->map_len = mine_len;
-        c->map_is_mmap = mine_mmap;
-        c->g0 = g0, c->g1 = g1;
-    } else if (mine) {
-        if (mine_mmap) munmap(mine, mine_len);
-        else free(mine);
+    for (uint64_t i = 0; i < blocks; i++) cost[i] = 1;
+    rr_cut(cost, blocks, d.shape[0], c->n, bounds);
+    free(cost);
+    adopt_layout(c, &d, bounds, 0, 1, NAN, NAN, 0); /* the window follows from the range below */
+    const double tg = now_ms();
+    uint64_t g0, g1;
+    local_range(c, c->rank, &g0, &g1);
+    const uint64_t lb = layer_bytes(c);
+    const size_t bytes = (size_t)((g1 - g0) * lb);
+    void *mine = NULL;
+    int kind = MAP_MALLOC;
+    double range[2] = {INFINITY, -INFINITY}; /* min, -max */
+    uint64_t nans = 0;
+    if (g1 > g0) {
+        if (c->backend == RVR_BACKEND_CUDA && rvr_host_alloc(bytes, &mine) == 0) kind = MAP_PINNED;
+        else mine = malloc(bytes);
+        if (!mine) rc = RVR_ERR_NOMEM;
+        else rr_synth_layers((int)scene, d.shape, g0, g1, mine);
     }
-    int who = 0;
-    int arc = agree(rc, &who);
-    if (arc) c->vol_ok = 0; /* some rank failed: no volume is shown until the next one */
-    int prc = distribute_points(c);
-    if (c->rank == 0) {
-        if (arc) {
-            reply_error(arc, "set volume: rank %d: %s", who, rvr_strerror(arc));
-            return;
+    const uint64_t z0 = c->bounds[c->rank], z1 = c->bounds[c->rank + 1];
+    if (mine && z1 > z0) {
+        const uint64_t abc[3] = {z1 - z0, c->abc[1], c->abc[2]};
+        rr_scan sc;
+        if (rr_scan_volume((const uint8_t *)mine + (z0 - g0) * lb, d.dtype, abc, &sc) == 0) {
+            if (sc.min == sc.min) range[0] = sc.min, range[1] = -sc.max;
+            nans = sc.nan_count;
+            rr_scan_free(&sc);
+        } else {
+            rc = RVR_ERR_NOMEM;
         }
-        if (prc) {
-            reply_error(prc, "set volume: redistributing the points: %s", rvr_strerror(prc));
-            return;
-        }
-        uint8_t head[80 + 32];
-        rvr_volume_info info;
-        fill_info(c, &info);
-        memcpy(head, &info, 80);
-        double ms[4] = {t_scan, t_dist, t_up_max, now_ms() - t0};
-        memcpy(head + 80, ms, 32);
-        reply(0, head, sizeof head, c->bounds, sizeof(uint64_t) * ((size_t)c->n + 1));
     }
+    double grange[2];
+    uint64_t gnans = 0;
+    MPI_CHECK(c, MPI_Allreduce(range, grange, 2, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD), "allreduce");
+    MPI_CHECK(c, MPI_Allreduce(&nans, &gnans, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD), "allreduce");
+    c->data_min = grange[0] <= -grange[1] ? grange[0] : NAN;
+    c->data_max = grange[0] <= -grange[1] ? -grange[1] : NAN;
+    c->nan_count = gnans;
+    if (d.window_lo == d.window_hi) rr_auto_window(c->data_min, c->data_max, &c->win_lo, &c->win_hi);
+    else c->win_lo = d.window_lo, c->win_hi = d.window_hi;
+    double t_gen = now_ms() - tg, t_gen_max = 0;
+    MPI_CHECK(c, MPI_Allreduce(&t_gen, &t_gen_max, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD), "allreduce");
+    install_slab(c, mine, bytes, kind, mine, g0, g1, rc, t0, t_gen_max, 0);
 }
 
 static void op_set_window(ctx *c, const uint8_t *p, uint64_t len) {
@@ -1101,6 +1190,7 @@ int main(int argc, char **argv) {
         switch (op) {
         case RR_OP_HELLO: op_hello(c); break;
         case RR_OP_SET_VOLUME: op_set_volume(c, payload, len); break;
+        case RR_OP_SET_SYNTHETIC: op_set_synthetic(c, payload, len); break;
         case RR_OP_SET_WINDOW: op_set_window(c, payload, len); break;
         case RR_OP_SET_TF:
         case RR_OP_SET_POINT_CMAP: op_floats(c, op, payload, len); break;

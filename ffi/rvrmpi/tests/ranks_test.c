@@ -11,6 +11,7 @@
 #include "harness.h"
 #include "rr_client.h"
 #include "scenes.h"
+#include "synthetic.h"
 
 static const char *exe(void) {
     const char *e = getenv("RR_EXE");
@@ -23,8 +24,11 @@ typedef struct scene {
     int W, H;
 } scene;
 
-static void compare(scene *s, const rvr_camera *cam, const rvr_render_settings *st, int tol, double mean_max,
-                    double frac_max, const char *label) {
+static const char *algo_name(int a) { return a == 1 ? "bswap" : a == 2 ? "direct" : a == 3 ? "root" : "auto"; }
+
+/* Renders with both, checks the tolerance, returns the distributed frame's counters. */
+static rr_frame_stats compare(scene *s, const rvr_camera *cam, const rvr_render_settings *st, int tol, double mean_max,
+                              double frac_max, const char *label) {
     const size_t npix = (size_t)s->W * s->H;
     uint8_t *a = malloc(npix * 4), *b = malloc(npix * 4);
     CHECK_OK(rvr_render(s->ref, cam, st, s->W, s->H, a, npix * 4, NULL));
@@ -34,7 +38,7 @@ static void compare(scene *s, const rvr_camera *cam, const rvr_render_settings *
     CHECK(rc == 0, "%s: distributed render -> %d %s", label, rc, err);
     rr_diff d = rr_compare(a, b, npix, tol);
     harness_note("%s, %d ranks (%s): max %d, mean %.3f, %.3f%% pixels > %d; render %.1f ms, composite %.2f ms, gather %.2f ms, %.0f KiB moved",
-                 label, s->job.ranks, s->job.algo == 1 ? "bswap" : "direct", d.max, d.mean, 100.0 * d.over / npix, tol, fs.render_ms_max,
+                 label, s->job.ranks, algo_name(s->job.algo), d.max, d.mean, 100.0 * d.over / npix, tol, fs.render_ms_max,
                  fs.composite_ms, fs.gather_ms, fs.composite_bytes / 1024.0);
     if (getenv("RR_DUMP")) {
         char p[256];
@@ -45,6 +49,7 @@ static void compare(scene *s, const rvr_camera *cam, const rvr_render_settings *
     }
     CHECK(d.mean <= mean_max && d.over <= frac_max * npix, "%s: images differ: max %d mean %.3f over %zu", label, d.max, d.mean, d.over);
     free(a), free(b);
+    return fs;
 }
 
 static void setup(scene *s, int ranks, const char *const *args, const rvr_volume_desc *d, const void *data, uint64_t bytes,
@@ -167,6 +172,7 @@ TEST(ranks2_synthetic_scenes) { synthetic(2, NULL); }
 
 static const char *const BSWAP[] = {"--composite", "bswap", NULL};
 static const char *const DIRECT[] = {"--composite", "direct", NULL};
+static const char *const ROOT[] = {"--composite", "root", NULL};
 TEST(ranks3_synthetic_scenes_binary_swap_with_fold) { synthetic(3, BSWAP); }
 
 /* The real CT (scripts/testdata.sh): int16, anisotropic spacing, CT window + TF. */
@@ -215,6 +221,105 @@ static void ct(int ranks, const char *const *args) {
 
 TEST(ranks2_real_ct) { ct(2, NULL); }
 TEST(ranks3_real_ct_direct_send) { ct(3, DIRECT); }
+TEST(ranks3_real_ct_to_root) { ct(3, ROOT); }
+
+/* One rank is the renderer itself: its own image comes back (no partial image, nothing
+ * composited), equal bit for bit, also where several ranks differ (average projection). */
+TEST(ranks1_answers_with_the_renderers_own_image) {
+    const int N = 64;
+    uint8_t *vol = malloc((size_t)N * N * N);
+    scene_pores_u8(N, vol);
+    float tf[256 * 4];
+    scene_tf_bench(0.08f, tf);
+    rvr_volume_desc d;
+    memset(&d, 0, sizeof d);
+    d.shape[0] = d.shape[1] = d.shape[2] = N;
+    d.dtype = RVR_DTYPE_U8;
+    scene s = {.W = 160, .H = 120};
+    setup(&s, 1, NULL, &d, vol, (uint64_t)N * N * N, tf, 256, NULL);
+    rvr_camera cam;
+    scene_orbit(N, 0.7f, &cam);
+    rvr_render_settings st;
+    rvr_render_settings_init(&st);
+    st.shading = RVR_SHADE_LOCAL;
+    st.background[3] = 0.4f;
+    rr_frame_stats fs = compare(&s, &cam, &st, 0, 0, 0, "one-rank-s1");
+    CHECK(fs.composite_bytes == 0 && fs.composite_ms == 0 && fs.gather_ms == 0, "one rank composited: %llu bytes",
+          (unsigned long long)fs.composite_bytes);
+    rvr_render_settings_init(&st);
+    st.mode = RVR_MODE_AVERAGE;
+    compare(&s, &cam, &st, 0, 0, 0, "one-rank-average");
+    teardown(&s);
+    free(vol);
+}
+
+/* A volume far away covers a small part of the screen: only its slabs' rectangles move,
+ * not whole images (full-image compositing moved 1.5 images per frame with 2 ranks). */
+TEST(ranks2_moves_only_the_slabs_footprints) {
+    const int N = 64;
+    uint8_t *vol = malloc((size_t)N * N * N);
+    scene_pores_u8(N, vol);
+    float tf[256 * 4];
+    scene_tf_bench(0.08f, tf);
+    rvr_volume_desc d;
+    memset(&d, 0, sizeof d);
+    d.shape[0] = d.shape[1] = d.shape[2] = N;
+    d.dtype = RVR_DTYPE_U8;
+    scene s = {.W = 320, .H = 240};
+    setup(&s, 2, NULL, &d, vol, (uint64_t)N * N * N, tf, 256, NULL);
+    rvr_camera cam;
+    scene_orbit(N, 0.7f, &cam);
+    for (int k = 0; k < 3; k++) cam.eye[k] = cam.target[k] + 4 * (cam.eye[k] - cam.target[k]);
+    rvr_render_settings st;
+    rvr_render_settings_init(&st);
+    const rr_frame_stats fs = compare(&s, &cam, &st, 8, 1.0, 0.01, "far");
+    const double image = (double)s.W * s.H * 4;
+    harness_note("moved %.1f%% of one image", 100.0 * (double)fs.composite_bytes / image);
+    CHECK(fs.composite_bytes > 0 && (double)fs.composite_bytes < 0.1 * image, "moved %llu bytes of a %.0f-byte image",
+          (unsigned long long)fs.composite_bytes, image);
+    teardown(&s);
+    free(vol);
+}
+
+/* SET_SYNTHETIC: each rank makes only its slab (even cuts at multiples of 16 layers), the
+ * range is reduced over the ranks; the picture equals one renderer holding the whole volume. */
+TEST(ranks2_synthetic_volume_generated_per_slab) {
+    const uint64_t shape[3] = {70, 50, 60}, n = shape[0] * shape[1] * shape[2];
+    float *v = malloc(n * 4);
+    CHECK(rr_synth_layers(RR_SYNTH_SPHERE, shape, 0, shape[0], v) == 0, "generate");
+    CHECK(rr_synth_layers(RR_SYNTH_SPHERE + 7, shape, 0, 1, v) != 0, "unknown scene refused");
+    rvr_volume_desc d;
+    memset(&d, 0, sizeof d);
+    memcpy(d.shape, shape, sizeof shape);
+    d.dtype = RVR_DTYPE_F32; /* window 0, 0: automatic */
+    float tf[256 * 4];
+    scene_tf_bench(0.1f, tf);
+    scene s = {.W = 160, .H = 120};
+    CHECK_OK(rvr_renderer_create(RVR_BACKEND_CPU, &s.ref));
+    CHECK_OK(rvr_renderer_set_threads(s.ref, 1));
+    CHECK_OK(rvr_renderer_set_volume(s.ref, &d, v, n * 4));
+    CHECK_OK(rvr_renderer_set_tf(s.ref, tf, 256));
+    CHECK(rr_job_start(&s.job, 2, exe(), NULL, 30000) == 0, "start");
+    uint64_t b[3];
+    double ms[4];
+    CHECK(rr_set_synthetic(&s.job, &d, RR_SYNTH_SPHERE, b, ms) == 0, "set synthetic");
+    harness_note("cuts %lu %lu %lu; generate %.1f ms, upload %.1f ms", (unsigned long)b[0], (unsigned long)b[1],
+                 (unsigned long)b[2], ms[0], ms[2]);
+    CHECK(b[0] == 0 && b[1] % 16 == 0 && b[1] >= 32 && b[1] <= 48 && b[2] == shape[0], "cuts %lu %lu", (unsigned long)b[1], (unsigned long)b[2]);
+    CHECK(rr_floats(&s.job, RR_OP_SET_TF, tf, 256) == 0, "set tf");
+    rvr_camera cam;
+    scene_orbit(60, 0.9f, &cam);
+    rvr_render_settings st;
+    rvr_render_settings_init(&st);
+    st.shading = RVR_SHADE_LOCAL;
+    compare(&s, &cam, &st, 8, 1.0, 0.01, "synthetic-slabs");
+    rvr_volume_desc bad = d;
+    bad.dtype = RVR_DTYPE_U8;
+    CHECK(rr_set_synthetic(&s.job, &bad, RR_SYNTH_SPHERE, NULL, NULL) == RVR_ERR_DTYPE, "u8 synthetic refused");
+    compare(&s, &cam, &st, 8, 1.0, 0.01, "synthetic-slabs-after-refusal");
+    teardown(&s);
+    free(v);
+}
 
 /* Uneven cuts: data only at high x of an F-order float volume whose extent is not a multiple
  * of 16; 3 ranks get different layer counts; images and retrieved boxes match. */

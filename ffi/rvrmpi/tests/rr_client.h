@@ -30,6 +30,7 @@ typedef struct rr_job {
     int ranks;
     int pids[64];
     int hosts, algo, backend;
+    double volume_timeout_ms; /* SET_VOLUME / SET_SYNTHETIC (60 s unless the caller sets more) */
 } rr_job;
 
 static inline double rr_now_ms(void) {
@@ -55,15 +56,20 @@ static inline int rr_io(int fd, void *buf, size_t n, int wr, double deadline) {
     return 0;
 }
 
+static inline int rr_send(rr_job *j, uint32_t op, const void *a, size_t alen, const void *b, size_t blen, double dl) {
+    rr_req q = {RR_REQ_MAGIC, op, alen + blen};
+    int rc = rr_io(j->fd, &q, sizeof q, 1, dl);
+    if (!rc && alen) rc = rr_io(j->fd, (void *)a, alen, 1, dl);
+    if (!rc && blen) rc = rr_io(j->fd, (void *)b, blen, 1, dl);
+    return rc;
+}
+
 /* One request; *out (malloc'd, NUL-terminated) gets the answer's payload. Returns the status,
  * or -1000 (the job closed the socket: a rank died), -1001 (no answer within timeout_ms). */
 static inline int rr_call(rr_job *j, uint32_t op, const void *a, size_t alen, const void *b, size_t blen,
                           uint8_t **out, uint64_t *outlen, double timeout_ms) {
     const double dl = rr_now_ms() + timeout_ms;
-    rr_req q = {RR_REQ_MAGIC, op, alen + blen};
-    int rc = rr_io(j->fd, &q, sizeof q, 1, dl);
-    if (!rc && alen) rc = rr_io(j->fd, (void *)a, alen, 1, dl);
-    if (!rc && blen) rc = rr_io(j->fd, (void *)b, blen, 1, dl);
+    int rc = rr_send(j, op, a, alen, b, blen, dl);
     rr_rep h;
     if (!rc) rc = rr_io(j->fd, &h, sizeof h, 0, dl);
     if (rc) return rc == -2 ? -1001 : -1000;
@@ -79,10 +85,39 @@ static inline int rr_call(rr_job *j, uint32_t op, const void *a, size_t alen, co
     return h.status;
 }
 
+/* A request whose successful answer is `head` bytes then exactly `blen` bytes, read straight
+ * into the caller's buffers (an instance keeps its frame buffer); an error answer's text goes
+ * to err. Status as rr_call; -1002 when a successful answer has another size. */
+static inline int rr_call_into(rr_job *j, uint32_t op, const void *a, size_t alen, void *head, size_t hlen, void *body,
+                               size_t blen, char *err, size_t errcap, double timeout_ms) {
+    const double dl = rr_now_ms() + timeout_ms;
+    int rc = rr_send(j, op, a, alen, NULL, 0, dl);
+    rr_rep h;
+    if (!rc) rc = rr_io(j->fd, &h, sizeof h, 0, dl);
+    if (rc) {
+        if (err) snprintf(err, errcap, "%s", rc == -2 ? "timeout" : "socket closed");
+        return rc == -2 ? -1001 : -1000;
+    }
+    if (h.status == 0 && h.len == hlen + blen) {
+        if (rr_io(j->fd, head, hlen, 0, dl) || rr_io(j->fd, body, blen, 0, dl)) return -1000;
+        return 0;
+    }
+    uint8_t *p = malloc(h.len + 1);
+    if (rr_io(j->fd, p, h.len, 0, dl)) {
+        free(p);
+        return -1000;
+    }
+    p[h.len] = 0;
+    if (err) snprintf(err, errcap, "%s", h.status ? (char *)p : "answer of the wrong size");
+    free(p);
+    return h.status ? h.status : -1002;
+}
+
 /* Starts N ranks (env: RVR_TEST_MPIRUN_ARGS replaces the MPI options). 0 ok. */
 static inline int rr_job_start(rr_job *j, int n, const char *exe, const char *const *extra_args, double timeout_ms) {
     memset(j, 0, sizeof *j);
     signal(SIGPIPE, SIG_IGN); /* a job that dies must give an error, not kill the caller */
+    j->volume_timeout_ms = 60000;
     j->fd = j->lfd = -1;
     snprintf(j->path, sizeof j->path, "/tmp/rr-test-%d-%d.sock", (int)getpid(), rand() % 100000);
     unlink(j->path);
@@ -183,6 +218,16 @@ static inline int rr_shm_file(char *path, size_t cap, const void *data, uint64_t
     return 0;
 }
 
+/* The answer of SET_VOLUME / SET_SYNTHETIC: bounds[ranks+1] and ms[4] when not NULL. */
+static inline int rr_volume_answer(rr_job *j, int rc, uint8_t *p, uint64_t len, uint64_t *bounds, double *ms4) {
+    if (rc == 0 && len < 112 + 8 * ((uint64_t)j->ranks + 1)) rc = -1002;
+    if (rc == 0 && bounds) memcpy(bounds, p + 112, sizeof(uint64_t) * ((size_t)j->ranks + 1));
+    if (rc == 0 && ms4) memcpy(ms4, p + 80, 32);
+    if (rc) fprintf(stderr, "set volume: %d %s\n", rc, p ? (char *)p : "");
+    free(p);
+    return rc;
+}
+
 static inline int rr_set_volume(rr_job *j, const rvr_volume_desc *d, const char *path, uint64_t bytes,
                                 uint64_t *bounds, double *ms4) {
     uint8_t req[64 + 8 + RR_PATH_MAX];
@@ -192,12 +237,20 @@ static inline int rr_set_volume(rr_job *j, const rvr_volume_desc *d, const char 
     snprintf((char *)req + 72, RR_PATH_MAX, "%s", path);
     uint8_t *p = NULL;
     uint64_t len = 0;
-    int rc = rr_call(j, RR_OP_SET_VOLUME, req, sizeof req, NULL, 0, &p, &len, 60000);
-    if (rc == 0 && bounds) memcpy(bounds, p + 112, sizeof(uint64_t) * ((size_t)j->ranks + 1));
-    if (rc == 0 && ms4) memcpy(ms4, p + 80, 32);
-    if (rc) fprintf(stderr, "set volume: %d %s\n", rc, p ? (char *)p : "");
-    free(p);
-    return rc;
+    int rc = rr_call(j, RR_OP_SET_VOLUME, req, sizeof req, NULL, 0, &p, &len, j->volume_timeout_ms);
+    return rr_volume_answer(j, rc, p, len, bounds, ms4);
+}
+
+/* Every rank generates its own slab of a synthetic scene (RR_SYNTH_*). */
+static inline int rr_set_synthetic(rr_job *j, const rvr_volume_desc *d, uint32_t scene, uint64_t *bounds, double *ms4) {
+    uint8_t req[64 + 8];
+    memset(req, 0, sizeof req);
+    memcpy(req, d, 64);
+    memcpy(req + 64, &scene, 4);
+    uint8_t *p = NULL;
+    uint64_t len = 0;
+    int rc = rr_call(j, RR_OP_SET_SYNTHETIC, req, sizeof req, NULL, 0, &p, &len, j->volume_timeout_ms);
+    return rr_volume_answer(j, rc, p, len, bounds, ms4);
 }
 
 static inline int rr_render(rr_job *j, const rvr_camera *c, const rvr_render_settings *s, uint32_t w, uint32_t h,
@@ -207,18 +260,8 @@ static inline int rr_render(rr_job *j, const rvr_camera *c, const rvr_render_set
     memcpy(req + 48, s, 224);
     memcpy(req + 272, &w, 4);
     memcpy(req + 276, &h, 4);
-    uint8_t *p = NULL;
-    uint64_t len = 0;
-    int rc = rr_call(j, RR_OP_RENDER, req, sizeof req, NULL, 0, &p, &len, timeout_ms);
-    if (rc == 0 && len == 64 + (uint64_t)w * h * 4) {
-        if (fs) memcpy(fs, p, 64);
-        memcpy(rgba, p + 64, (size_t)w * h * 4);
-    } else if (rc == 0) {
-        rc = -1002;
-    }
-    if (rc && err) snprintf(err, errcap, "%s", p && rc > -1000 ? (char *)p : (rc == -1000 ? "socket closed" : "timeout"));
-    free(p);
-    return rc;
+    rr_frame_stats tmp;
+    return rr_call_into(j, RR_OP_RENDER, req, sizeof req, fs ? fs : &tmp, 64, rgba, (size_t)w * h * 4, err, errcap, timeout_ms);
 }
 
 static inline int rr_slice(rr_job *j, const rvr_slice *sl, const rvr_render_settings *s, uint32_t w, uint32_t h,
