@@ -2,7 +2,10 @@
 # Runs on the GPU machine (the device tool), from the repository root, with .gpukit carried:
 # unpacks the kit, then the benchmarks whose figures need that machine. Every result line goes
 # to $OUT/bench.jsonl, the rest of the output to $OUT/log.txt.
-#   scripts/gpu-bench.sh [transfer] [e2e] [io] [segment] [render]
+#   scripts/gpu-bench.sh [transfer] [e2e] [io] [segment] [render] [cuda-tests] [distributed]
+# cuda-tests: librvr's C tests on the CUDA backend (the CUDA-vs-CPU image comparisons, labels
+# included); full output in $OUT/cuda-tests.txt, its last line ("C tests: N passed, M failed")
+# in log.txt. segment needs the kit's ONNX Runtime and data/models (gpu-kit.sh packs both).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu-out}
@@ -29,6 +32,15 @@ for what in "$@"; do
     e2e) run bench e2e --size 3900MiB --dtype float32 --tls sm,tcp --renderer cuda; run bench e2e --size 1GiB --renderer cuda ;;
     io) run bench io ;;
     segment) run bench segment ;;
+    cuda-tests)
+      mkdir -p "$K/rvr" && tar -C "$K/rvr" -xJf "$K/librvr-tests.tar.xz"
+      echo "== librvr C tests on the CUDA backend" >>"$OUT/log.txt"
+      if "$K/rvr/rvr_tests" --has-cuda; then
+        RVR_TEST_BACKEND=cuda OMP_NUM_THREADS=$(nproc) timeout "${T:-300}" "$K/rvr/rvr_tests" >"$OUT/cuda-tests.txt" 2>&1
+      else
+        echo "cuda-tests: no CUDA renderer could be made (no usable GPU or driver)" >"$OUT/cuda-tests.txt"
+      fi
+      tail -n 1 "$OUT/cuda-tests.txt" >>"$OUT/log.txt" ;;
     render) run bench render --reps 3 ;;
     distributed)
       # issue 12: 1 vs 2 GPUs on a 2048^3 float32 volume (32 GiB), then one too large for one GPU

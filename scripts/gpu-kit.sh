@@ -2,14 +2,28 @@
 # Packs what the benchmarks need on a GPU machine where nothing can be installed (see the
 # recipes: Ubuntu, no compiler, no apt): the compiled executable (xz, it is over the 64 MiB
 # that travels), the Debian runtime libraries it loads (unpacked there with dpkg -x, no
-# install), and the CT for the render/segment cases. Output: .gpukit/ (git-ignored).
+# install), and the CT for the render/segment cases. Output: .gpukit/ (git-ignored; KIT=dir
+# elsewhere). Also ONNX Runtime for `segment` (WITH_ORT=0 leaves it out) and librvr's C tests
+# built here with nvcc for `cuda-tests` (WITH_RVR_TESTS=0 leaves them out).
+# Everything that travels (this kit + the working tree) must stay under 64 MiB: checked at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-KIT=.gpukit
+KIT=${KIT:-.gpukit}
 mkdir -p "$KIT/debs"
 make build >/dev/null
 xz -T0 -6 -c dist/remotevis >"$KIT/remotevis.xz"
-[ "${WITH_ORT:-0}" = 1 ] && tar -C dist -cJf "$KIT/onnxruntime.tar.xz" onnxruntime
+# ONNX Runtime (segment): onnxruntime-node's addon + libonnxruntime.so.1, beside the executable
+# there as here (src/segment/ort.ts looks in dist/onnxruntime/). ~12 MiB xz'd.
+rm -f "$KIT/onnxruntime.tar.xz"
+[ "${WITH_ORT:-1}" = 1 ] && XZ_OPT=-T0 tar -C dist -cJf "$KIT/onnxruntime.tar.xz" onnxruntime
+# librvr's scene tests + CUDA-vs-CPU image tests (cuda-tests): the binary and its two libraries
+# from ffi/librvr/build (rpath $ORIGIN), built with the CUDA backend (needs nvcc here).
+rm -f "$KIT/librvr-tests.tar.xz"
+if [ "${WITH_RVR_TESTS:-1}" = 1 ]; then
+  command -v nvcc >/dev/null || { echo "gpu-kit: nvcc not found: librvr's tests would have no CUDA backend (WITH_RVR_TESTS=0 skips them)" >&2; exit 1; }
+  make -C ffi/librvr build/rvr_tests >/dev/null
+  XZ_OPT=-T0 tar -C ffi/librvr/build -cJf "$KIT/librvr-tests.tar.xz" rvr_tests librvr.so librvr_ref.so
+fi
 (cd "$KIT/debs" && apt-get download -qq libucx0 ucx-utils libnuma1 librdmacm1 libibverbs1 libturbojpeg0 libhdf5-103-1 libaec0 libsz2 2>/dev/null)
 # Open MPI's runtime for the distributed case (relocated there with OPAL_PREFIX).
 if [ "${WITH_MPI:-0}" = 1 ]; then
@@ -26,3 +40,12 @@ rm -rf "$KIT/data" && mkdir -p "$KIT/data"
 [ "${WITH_DATA:-1}" = 1 ] && [ -f data/ct/cranium.raw ] && xz -T0 -c data/ct/cranium.raw >"$KIT/data/cranium.raw.xz" && cp data/ct/cranium.json "$KIT/data/"
 if [ "${WITH_DATA:-1}" = 1 ] && [ -d data/models ]; then mkdir -p "$KIT/data/models" && cp data/models/*.onnx data/models/*.json "$KIT/data/models/" && rm -f "$KIT/data/models/ct-targets.json"; fi
 du -sh "$KIT"
+# The device tool refuses a call whose working tree (tracked + untracked-not-ignored files) plus
+# carried paths exceed 64 MiB.
+tree=$(git ls-files -z --cached --others --exclude-standard | xargs -0 stat -c %s 2>/dev/null | awk '{s+=$1} END {print s+0}')
+kit=$(du -sb "$KIT" | cut -f1)
+echo "gpu-kit: kit $((kit >> 20)) MiB + working tree $((tree >> 20)) MiB = $(((kit + tree) >> 20)) MiB of 64"
+if [ $((kit + tree)) -ge $((64 << 20)) ]; then
+  echo "gpu-kit: over the 64 MiB that travel: leave something out (WITH_MPI=0, WITH_ORT=0, WITH_DATA=0, WITH_RVR_TESTS=0)" >&2
+  exit 1
+fi
