@@ -3,6 +3,7 @@ import { bench } from "./bench.ts";
 import { client } from "./client.ts";
 import type { Command } from "./command.ts";
 import { instance } from "./instance.ts";
+import { hdf5Probe } from "./hdf5-probe.ts";
 import { info } from "./info.ts";
 import { io, ioWorker } from "./io.ts";
 import { portalHelper } from "./portal-helper.ts";
@@ -21,5 +22,5 @@ quick start (a middleware must run: 'remotevis serve', or 'make demo' in the sou
   remotevis client stop ID                             stop one
 Identity: munge (munge -n) where it runs, else an API token in REMOTEVIS_TOKEN; the middleware's
 address is REMOTEVIS_MIDDLEWARE (default http://127.0.0.1:8470).`,
-  subcommands: [serve, client, instance, receive, bench, info, io, ioWorker, portalHelper],
+  subcommands: [serve, client, instance, receive, bench, info, io, ioWorker, portalHelper, hdf5Probe],
 };

@@ -24,11 +24,12 @@
 import { accessSync, constants, lstatSync, readdirSync, realpathSync, statSync, type Stats } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { RemoteVisError, messageOf } from "../errors.ts";
-import { bytesOf, detectFormat, listDatasets, readPoints, readVolume, type Dtype, type PointCloud, type Volume } from "../formats/index.ts";
+import { bytesOf, detectFormat, readPoints, readVolume, type Dtype, type PointCloud, type Volume } from "../formats/index.ts";
 import { MAX_SEGMENT } from "../io/shm.ts";
-import { planRead, readParallel } from "../io/read.ts";
+import { SMALL_DATASET, readParallel } from "../io/read.ts";
 import type { ListFiles, LoadFile, VolumeDtype } from "../protocol/control.ts";
 import type { Vec3 } from "../render/structs.ts";
+import { listHdf5Guarded, planGuarded } from "./hdf5-guard.ts";
 import { checkTransferAllowed, transferLimit } from "./limits.ts";
 import type { Scene } from "./scene.ts";
 
@@ -130,17 +131,21 @@ export async function loadFile(scene: Scene, r: LoadFile): Promise<Record<string
     const maxBytes = Number.isFinite(limit) ? limit : undefined;
     const t0 = performance.now();
     let vol: Volume | PointCloud;
-    let procs: number | undefined;
+    let usedProcs: number | undefined;
     try {
       if (format === "hdf5") {
-        const plan = planRead(real, { dataset: r.dataset });
+        // libhdf5 looks at the file in a probe process first, and the voxels are read by
+        // SSC-IO workers even when small: a file that crashes libhdf5 must not crash the
+        // instance (hdf5-guard.ts)
+        const plan = await planGuarded(real, r.dataset);
         total = plan.shape[0] * plan.shape[1] * plan.shape[2] * { u8: 1, i8: 1, u16: 2, i16: 2, u32: 4, i32: 4, f32: 4, f64: 8 }[plan.dtype];
         checkTransferAllowed(total);
         if (total > MAX_SEGMENT) throw new RemoteVisError("too_large", `the dataset has ${total} bytes; one volume can be at most ${MAX_SEGMENT} bytes here`, 413);
         emit("started", 0);
-        const pr = await readParallel(real, { dataset: plan.dataset, procs: r.procs, onProgress: (_p, _n, done) => emit("progress", done) });
+        const procs = r.procs ?? (total < SMALL_DATASET ? 1 : undefined);
+        const pr = await readParallel(real, { dataset: plan.dataset, procs, onProgress: (_p, _n, done) => emit("progress", done) });
         vol = pr.volume;
-        procs = pr.procs;
+        usedProcs = pr.procs;
       } else {
         emit("started", 0);
         vol = format === "pcd" || format === "las" || format === "xyz" ? await readPoints(real, { maxBytes }) : await readVolume(real, { maxBytes });
@@ -179,7 +184,7 @@ export async function loadFile(scene: Scene, r: LoadFile): Promise<Record<string
       range: [info.dataMin, info.dataMax],
       readMs,
       uploadMs: performance.now() - t1,
-      ...(procs !== undefined ? { procs } : {}),
+      ...(usedProcs !== undefined ? { procs: usedProcs } : {}),
       ...(converted ? { converted } : {}),
     };
   } catch (err) {
@@ -250,7 +255,7 @@ export function listFiles(r: ListFiles): Record<string, unknown> {
     throw fsError(err);
   }
   const truncated = names.length > MAX_ENTRIES;
-  let hdf5Listed = 0;
+  const hdf5: { e: Entry; full: string }[] = [];
   const entries: Entry[] = [];
   for (const name of names.slice(0, MAX_ENTRIES)) {
     const full = join(real, name);
@@ -267,21 +272,18 @@ export function listFiles(r: ListFiles): Record<string, unknown> {
       e.size = lst.size;
       e.mtime = lst.mtime.toISOString();
       e.readable = canRead(full);
-      if (e.kind === "hdf5" && e.readable && r.datasets !== false && hdf5Listed < MAX_HDF5_LISTED) {
-        hdf5Listed++;
-        try {
-          if (detectFormat(full) === "hdf5")
-            e.datasets = listDatasets(full)
-              .slice(0, 200)
-              .map((d) => ({ path: d.path, dims: d.dims, type: d.type, ...(d.shape ? { shape: d.shape } : {}), ...(d.dtype ? { dtype: d.dtype } : {}), ...(d.chunks ? { chunks: d.chunks } : {}), ...(d.filters ? { filters: d.filters } : {}) }));
-        } catch (err) {
-          e.error = messageOf(err);
-        }
-      }
+      if (e.kind === "hdf5" && e.readable && r.datasets !== false && hdf5.length < MAX_HDF5_LISTED) hdf5.push({ e, full });
     } catch (err) {
       e.error = fsError(err).message;
     }
     entries.push(e);
+  }
+  // every HDF5 file's datasets, listed by libhdf5 in probe processes (hdf5-guard.ts)
+  if (hdf5.length) {
+    listHdf5Guarded(hdf5.map((h) => h.full)).forEach((l, k) => {
+      if (l.datasets) hdf5[k]!.e.datasets = l.datasets;
+      if (l.error) hdf5[k]!.e.error = l.error;
+    });
   }
   return { path: shown, entries, truncated };
 }
