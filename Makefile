@@ -11,7 +11,7 @@ ENTRIES  := src/main.ts src/transfer/worker.ts src/render/worker.ts src/web/view
 EXE      := dist/remotevis
 TS_SRC   := $(shell find src bench -name '*.ts' -not -name '*.test.ts' 2>/dev/null) $(wildcard src/web/viewer/*.html src/web/viewer/*.css src/web/portal/*.html src/web/portal/*.css) package.json
 
-.PHONY: all deps build native test test-c test-ts demo bench clean typecheck
+.PHONY: all deps build native test test-c test-ts demo bench clean typecheck fuzz
 
 all: build
 
@@ -63,6 +63,11 @@ test: build
 
 demo: build
 	@scripts/demo.sh
+
+# The long fuzz runs (make test runs a short smoke of each): the libFuzzer targets and the TS
+# fuzz targets, FUZZ_SECONDS each (default 600), two at a time; docs/RELIABILITY.md has figures.
+fuzz: node_modules/.installed
+	@FUZZ_SECONDS=$(or $(FUZZ_SECONDS),600) scripts/fuzz.sh $(FUZZ_TARGETS)
 
 bench: build
 	$(EXE) bench transfer

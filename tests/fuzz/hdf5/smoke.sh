@@ -1,0 +1,58 @@
+#!/bin/sh
+# libFuzzer on libhdf5 (fuzz_hdf5.c) for FUZZ_SECONDS (default 15), in fork mode so that it
+# goes on after libhdf5 crashes: those are counted and their inputs kept under
+# build/work/artifacts (libhdf5's bugs, not ours: tests/fuzz/hdf5-containment.test.ts checks
+# that an instance survives them). The run fails only when the harness cannot run or when a
+# crash has no libhdf5 frame in its stack (then it is the harness's own). Prints the lines
+# tests/run.sh-style summaries count, then "C tests: N passed, M failed".
+cd "$(dirname "$0")" || exit 1
+: "${FUZZ_SECONDS:=15}"
+summary() { echo "C tests: $1 passed, $2 failed"; [ "$2" -eq 0 ]; }
+if ! command -v "${FUZZ_CC:-clang}" >/dev/null 2>&1; then
+    echo "SKIP libhdf5 fuzz smoke: ${FUZZ_CC:-clang} not found (Debian: clang libclang-rt-dev; scripts/deps.sh install)"
+    summary 0 0
+    exit 0
+fi
+mkdir -p build
+if ! make -s fuzz >build/build.log 2>&1; then
+    cat build/build.log
+    echo "FAIL fuzz_hdf5 does not build"
+    summary 0 1
+    exit 1
+fi
+if ! /usr/bin/python3 -c 'import h5py' 2>/dev/null; then
+    echo "SKIP libhdf5 fuzz smoke: seeds need Debian python3-h5py (scripts/deps.sh install)"
+    summary 0 0
+    exit 0
+fi
+[ -d build/seeds ] || /usr/bin/python3 seeds.py build/seeds ../../../data >/dev/null || exit 1
+work=build/work
+mkdir -p "$work/corpus" "$work/artifacts" "$work/logs"
+cp -n build/seeds/* "$work/corpus/" 2>/dev/null
+before=$(ls "$work/artifacts" | wc -l)
+start=$(date +%s)
+# allocator_may_return_null: a huge malloc fails as it does in production (libhdf5 then
+# reports an error) instead of ASan aborting; leaks of libhdf5's error paths are not counted
+ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=0 ./build/fuzz_hdf5 -fork=1 -ignore_crashes=1 \
+    -ignore_timeouts=1 -ignore_ooms=1 -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+    -artifact_prefix="$work/artifacts/" "$work/corpus" >"$work/last.log" 2>&1
+rc=$?
+secs=$(( $(date +%s) - start ))
+runs=$(grep -oE '^#[0-9]+' "$work/last.log" | tail -1 | tr -d '#')
+new=$(( $(ls "$work/artifacts" | wc -l) - before ))
+crashes=$(grep -cE 'ERROR: (AddressSanitizer|libFuzzer)' "$work/last.log")
+ours=$(awk '/ERROR: (AddressSanitizer|libFuzzer)/{inrep=1; lib=0; next} inrep && /libhdf5/{lib=1} inrep && /^SUMMARY/{if(!lib) n++; inrep=0} END{print n+0}' "$work/last.log")
+if [ -z "$runs" ] || { [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ]; }; then
+    tail -30 "$work/last.log"
+    echo "FAIL fuzz_hdf5: the fuzzer did not run (exit $rc)"
+    summary 0 1
+    exit 1
+fi
+if [ "$ours" -gt 0 ]; then
+    grep -B2 -A12 -E 'ERROR: (AddressSanitizer|libFuzzer)' "$work/last.log" | head -60
+    echo "FAIL fuzz_hdf5: $ours crashes without a libhdf5 frame (the harness's own bug); inputs in $work/artifacts"
+    summary 0 1
+    exit 1
+fi
+echo "ok fuzz_hdf5: ${runs} runs in $secs s; libhdf5 crashed on $crashes inputs ($new new files in $work/artifacts), 0 in the harness"
+summary 1 0
