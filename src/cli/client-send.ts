@@ -1,21 +1,41 @@
 import { RemoteVisError } from "../errors.ts";
 import { encodeHeader } from "../transfer/header.ts";
+import { closeSync, openSync, readSync } from "node:fs";
+import { MAX_JS_BUFFER, MAX_VIEW, NativeBuffer } from "../transfer/native-buffer.ts";
 import { fillPattern } from "../transfer/pattern.ts";
 import { Connection } from "../transfer/transfer.ts";
 import { flag, formatBytes, parseBytes, parseHostPort, str, type Command } from "./command.ts";
 import { emit } from "./output.ts";
 import { ProgressBar } from "./progress.ts";
 
-/** The bytes to send: a file mapped into memory (no copy), or a generated pattern for `-`. */
-async function payload(source: string, size: string | undefined): Promise<{ data: Uint8Array; name: string }> {
+/** The bytes to send: a file mapped into memory (no copy; read into native memory above 4 GiB,
+ *  which one JS buffer cannot map), or a generated pattern for `-`. */
+async function payload(source: string, size: string | undefined): Promise<{ data: Uint8Array | NativeBuffer; name: string }> {
   if (source === "-") {
     if (size === undefined) throw new RemoteVisError("usage", "sending the test pattern ('-') needs --size, e.g. --size 1GiB");
-    return { data: fillPattern(new Uint8Array(parseBytes(size))), name: "pattern" };
+    return { data: fillPattern(await NativeBuffer.alloc(parseBytes(size))), name: "pattern" };
   }
   const file = Bun.file(source);
   if (!(await file.exists())) throw new RemoteVisError("not_found", `no such file: ${source}`);
   const bytes = file.size;
-  return { data: bytes === 0 ? new Uint8Array(0) : Bun.mmap(source, { shared: false }), name: source.split("/").pop() ?? source };
+  const name = source.split("/").pop() ?? source;
+  if (bytes > MAX_JS_BUFFER) return { data: await readNative(source, bytes), name };
+  return { data: bytes === 0 ? new Uint8Array(0) : Bun.mmap(source, { shared: false }), name };
+}
+
+async function readNative(path: string, bytes: number): Promise<NativeBuffer> {
+  const buf = await NativeBuffer.alloc(bytes);
+  const fd = openSync(path, "r");
+  try {
+    for (let off = 0; off < bytes; ) {
+      const n = readSync(fd, buf.view(off, Math.min(MAX_VIEW, bytes - off)), 0, Math.min(MAX_VIEW, bytes - off), off);
+      if (n <= 0) throw new RemoteVisError("read_failed", `${path}: ended at byte ${off} of ${bytes}`);
+      off += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return buf;
 }
 
 export const clientSend: Command = {

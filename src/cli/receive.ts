@@ -1,11 +1,23 @@
 import { RemoteVisError } from "../errors.ts";
 import { SSC } from "../transfer/ffi.ts";
 import { decodeHeader } from "../transfer/header.ts";
+import { closeSync, openSync, writeSync } from "node:fs";
+import { MAX_VIEW, NativeBuffer } from "../transfer/native-buffer.ts";
 import { findPatternMismatch } from "../transfer/pattern.ts";
 import { Listener } from "../transfer/transfer.ts";
 import { flag, formatBytes, parseBytes, str, type Command } from "./command.ts";
 import { emit } from "./output.ts";
 import { ProgressBar } from "./progress.ts";
+
+/** Writes native memory to a file in windows (any size). */
+async function writeNative(path: string, data: NativeBuffer): Promise<void> {
+  const fd = openSync(path, "w", 0o644);
+  try {
+    for (let off = 0; off < data.byteLength; ) off += writeSync(fd, data.view(off, Math.min(MAX_VIEW, data.byteLength - off)), 0, undefined, off);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 export const receive: Command = {
   name: "receive",
@@ -48,7 +60,8 @@ differs from --size, bad checksum) is reported and the receiver waits for the ne
         emit(json, { event: "receiving", name: meta.name, bytes: size }, `receiving ${String(meta.name ?? "")} (${formatBytes(size)})`);
         const bar = new ProgressBar(`receive ${String(meta.name ?? "")}`, size, flag(args, "quiet") || json);
         const t0 = performance.now();
-        const data = await conn.receivePayload(size, { timeoutMs, onProgress: (n) => bar.update(n) });
+        // Native memory: a payload may be larger than the 4 GiB one JS buffer holds.
+        const data = await conn.receivePayload(size, { into: await NativeBuffer.alloc(size), timeoutMs, onProgress: (n) => bar.update(n) });
         bar.done();
         const secs = (performance.now() - t0) / 1000;
         const gbps = size / secs / 1e9;
@@ -58,7 +71,7 @@ differs from --size, bad checksum) is reported and the receiver waits for the ne
           if (bad >= 0) throw new RemoteVisError("corrupt", `payload differs from the test pattern at byte ${bad}`);
           check = ", pattern ok";
         } else {
-          await Bun.write(out, data);
+          await writeNative(out, data);
         }
         emit(
           json,

@@ -10,6 +10,7 @@
 import { RemoteVisError } from "../errors.ts";
 import { DTYPE_ALIASES, VOLUME_DTYPE_BYTES, type RenderSettings, type View, type VolumeDtype } from "../protocol/control.ts";
 import { decodeHeader, encodeHeader } from "../transfer/header.ts";
+import { NativeBuffer } from "../transfer/native-buffer.ts";
 import { Connection } from "../transfer/transfer.ts";
 import type { SetLabels } from "../protocol/segment.ts";
 import { checkDescription, type ModelDescriptionInput } from "./model.ts";
@@ -35,7 +36,10 @@ export interface VolumeReady {
   window: [number, number];
   range: [number, number];
   receiveMs: number;
+  /** From the last byte landed to the volume shown. */
   uploadMs: number;
+  /** Bytes the renderer took while they arrived (0: the renderer cannot, or it failed). */
+  streamedBytes: number;
 }
 
 export interface ModelReady {
@@ -83,14 +87,14 @@ const ARRAY_DTYPE: [Function, VolumeDtype][] = [
   [Uint8Array, "uint8"],
 ];
 
-function dtypeOf(data: VolumeArray, given: RenderVolumeOptions["dtype"]): VolumeDtype {
+function dtypeOf(data: VolumeArray | NativeBuffer, given: RenderVolumeOptions["dtype"]): VolumeDtype {
   if (given) {
     const d = (DTYPE_ALIASES[given] ?? given) as VolumeDtype;
     if (!(d in VOLUME_DTYPE_BYTES)) throw new RemoteVisError("invalid_dtype", `dtype must be one of ${Object.keys(VOLUME_DTYPE_BYTES).join(", ")}`);
     return d;
   }
   const hit = ARRAY_DTYPE.find(([ctor]) => data instanceof ctor);
-  if (!hit) throw new RemoteVisError("invalid_dtype", "cannot tell the dtype of this array; pass { dtype }");
+  if (!hit) throw new RemoteVisError("invalid_dtype", "cannot tell the dtype of these bytes; pass { dtype }");
   return hit[1];
 }
 
@@ -182,10 +186,11 @@ export class InstanceClient {
     return encodeHeader({ secret: this.secret, transfer, part });
   }
 
-  /** Sends a volume and resolves when the instance renders it. `data` is sent in place (no copy). */
-  async renderVolume(data: VolumeArray, o: RenderVolumeOptions): Promise<VolumeReady> {
+  /** Sends a volume and resolves when the instance renders it. `data` is sent in place (no copy);
+   *  a volume above 4 GiB comes as a NativeBuffer (one JS array holds at most 4 GiB). */
+  async renderVolume(data: VolumeArray | NativeBuffer, o: RenderVolumeOptions): Promise<VolumeReady> {
     const dtype = dtypeOf(data, o.dtype);
-    const bytes = asBytes(data);
+    const bytes = data instanceof NativeBuffer ? data : asBytes(data);
     const { json: t } = await this.request("prepare_volume", {
       bytes: bytes.byteLength,
       shape: o.shape,
@@ -210,7 +215,7 @@ export class InstanceClient {
     return (await this.request("wait_transfer", { transfer: t.transfer })).json;
   }
 
-  private async push(t: Record<string, unknown>, parts: [string, Uint8Array][], o: { checksum?: boolean; onProgress?: RenderVolumeOptions["onProgress"] }): Promise<void> {
+  private async push(t: Record<string, unknown>, parts: [string, Uint8Array | NativeBuffer][], o: { checksum?: boolean; onProgress?: RenderVolumeOptions["onProgress"] }): Promise<void> {
     const total = parts.reduce((n, [, b]) => n + b.byteLength, 0);
     let before = 0;
     try {

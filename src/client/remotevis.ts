@@ -15,6 +15,7 @@ import { MiddlewareHealth } from "../protocol/health.ts";
 import { Instance, InstanceList, type CreateInstanceRequest } from "../protocol/instances.ts";
 import { CreatedToken, TokenList, type CreateTokenRequest } from "../protocol/tokens.ts";
 import { mungeCredential, tokenCredential, type CredentialSource } from "./credentials.ts";
+import type { NativeBuffer } from "../transfer/native-buffer.ts";
 import { InstanceClient, type ModelReady, type RenderVolumeOptions, type Retrieved, type SegmentResult, type VolumeArray, type VolumeReady } from "./instance.ts";
 import { loadModelFile, type ModelDescriptionInput } from "./model.ts";
 
@@ -133,7 +134,7 @@ export class RemoteVis {
   }
 
   /** The paper's render_volume: sends `data` (no copy) to the instance and waits until it is shown. */
-  async renderVolume(data: VolumeArray, o: RenderVolumeOptions & InstanceRef): Promise<VolumeReady> {
+  async renderVolume(data: VolumeArray | NativeBuffer, o: RenderVolumeOptions & InstanceRef): Promise<VolumeReady> {
     return (await this.instance(o.instance)).renderVolume(data, o);
   }
 
@@ -225,3 +226,4 @@ export class RemoteVis {
 }
 
 export type { Instance };
+export { NativeBuffer } from "../transfer/native-buffer.ts";

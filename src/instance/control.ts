@@ -9,6 +9,7 @@ import { parseOrThrow } from "../protocol/common.ts";
 import { CONTROL_OPS, VOLUME_DTYPE_BYTES, type ControlOp, type PreparePoints, type PrepareVolume, type RetrieveVolume, type Screenshot } from "../protocol/control.ts";
 import type { Histogram, Pick, Probe, SliceRequest, View, VolumeDtype } from "../protocol/control.ts";
 import { presetPoints, type TfPoint } from "../render/presets.ts";
+import type { VolumeStream } from "../render/engine.ts";
 import { FLAGS, type Settings, type Vec3 } from "../render/structs.ts";
 import { cameraBasis, intersectBox, rayThrough, worldExtent, type OrbitView } from "../render/view.ts";
 import { DataPort } from "./data-port.ts";
@@ -245,14 +246,19 @@ export class Control {
     const buf = await (this.scene.renderer.allocVolume?.(r.bytes) ?? DataPort.alloc(r.bytes));
     const meta = { name: r.name, shape: r.shape as Vec3, dtype: r.dtype, order: r.order, spacing: r.spacing as Vec3, bytes: r.bytes };
     const t0 = performance.now();
+    // The renderer takes the bytes while they land (the CUDA one uploads them at once), so that
+    // little is left to do when the last one arrives; the old volume is shown until then.
+    let stream: VolumeStream | undefined;
     const { transfer } = this.data.prepare({
       kind: "volume",
-      parts: [{ part: "volume", buf }],
+      parts: [{ part: "volume", buf, landed: (n) => stream?.landed(n) }],
+      onStart: () => (stream = this.scene.renderer.streamVolume?.(this.scene.volumeDesc(meta), buf)),
+      onAbort: () => stream?.drop(),
       progress: (state, done, message) => this.progress(transfer, "volume", r.bytes)(state, done, message),
       finish: async () => {
         const tRecv = performance.now();
         const info = await this.scene.setVolume(meta, buf);
-        return { name: r.name, shape: r.shape, dtype: r.dtype, bytes: r.bytes, window: info.window, range: [info.dataMin, info.dataMax], receiveMs: tRecv - t0, uploadMs: performance.now() - tRecv };
+        return { name: r.name, shape: r.shape, dtype: r.dtype, bytes: r.bytes, window: info.window, range: [info.dataMin, info.dataMax], receiveMs: tRecv - t0, uploadMs: performance.now() - tRecv, streamedBytes: stream?.taken ?? 0 };
       },
     });
     return this.ticket(transfer, r.bytes);

@@ -10,7 +10,8 @@ import { RemoteVisError, messageOf } from "../errors.ts";
 import { DataHeader } from "../protocol/control.ts";
 import { SSC } from "../transfer/ffi.ts";
 import { decodeHeader, encodeHeader } from "../transfer/header.ts";
-import { allocReceiveBuffer, type Connection, type Listener } from "../transfer/transfer.ts";
+import { NativeBuffer } from "../transfer/native-buffer.ts";
+import type { Connection, Listener } from "../transfer/transfer.ts";
 import { secretMatches } from "./auth.ts";
 
 /** Prepared but unused transfers are dropped (and their memory freed) after this long. */
@@ -25,8 +26,14 @@ export interface Progress {
 interface Pending {
   id: string;
   kind: "volume" | "points" | "pull" | "model";
-  /** The parts expected, in order, with the bytes to receive into (or to send, for pull). */
-  parts: { part: Part; buf: Uint8Array; meta?: Record<string, unknown> }[];
+  /** The parts expected, in order, with the bytes to receive into (or to send, for pull), and
+   *  for a part received, who takes its bytes as they land ([0, n) are final; the renderer
+   *  uploads a volume during its transfer). */
+  parts: { part: Part; buf: Uint8Array | NativeBuffer; meta?: Record<string, unknown>; landed?: (n: number) => void }[];
+  /** Runs when the sender has started (its first header checked), before any payload. */
+  onStart?: () => void;
+  /** Runs when the transfer failed after it started (e.g. to drop what was taken of it). */
+  onAbort?: () => void;
   /** Runs when every part arrived (upload to the renderer); its result is the transfer's. */
   finish: () => Promise<Record<string, unknown>>;
   progress?: Progress;
@@ -42,6 +49,8 @@ export interface PrepareSpec {
   parts: Pending["parts"];
   finish: Pending["finish"];
   progress?: Progress;
+  onStart?: Pending["onStart"];
+  onAbort?: Pending["onAbort"];
 }
 
 export class DataPort {
@@ -105,6 +114,7 @@ export class DataPort {
 
   private fail(p: Pending, err: unknown): void {
     if (!this.pending.has(p.id)) return;
+    if (p.started) p.onAbort?.();
     this.settle(p);
     p.progress?.("failed", 0, messageOf(err));
     p.reject(err);
@@ -137,6 +147,7 @@ export class DataPort {
         return;
       }
       p.started = true;
+      p.onStart?.();
       let next: { header: DataHeader; size: number } | undefined = first;
       let done = 0;
       const total = p.parts.reduce((n, x) => n + x.buf.byteLength, 0);
@@ -162,7 +173,16 @@ export class DataPort {
             await conn.reject(SSC.ERR_SIZE);
             throw new RemoteVisError("size_mismatch", `transfer ${p.id}: ${h.size} bytes sent for ${expected.part}, ${expected.buf.byteLength} were prepared`, 400);
           }
-          await conn.receivePayload(h.size, { into: expected.buf, onProgress: (n) => p!.progress?.("progress", done + n) });
+          const landed = expected.landed;
+          await conn.receivePayload(h.size, {
+            into: expected.buf,
+            // Landed bytes are taken every 20 ms, so that little is left when the last one lands.
+            progressMs: landed ? 20 : 100,
+            onProgress: (n) => {
+              landed?.(n);
+              p!.progress?.("progress", done + n);
+            },
+          });
         }
         done += expected.buf.byteLength;
       }
@@ -193,9 +213,9 @@ export class DataPort {
     return { header: parsed, size };
   }
 
-  /** Receive buffers for a prepared transfer: pre-faulted, huge pages where possible. */
-  static alloc(bytes: number): Promise<Uint8Array> {
-    return allocReceiveBuffer(bytes);
+  /** Receive buffers for a prepared transfer: pre-faulted, huge pages where possible, any size. */
+  static alloc(bytes: number): Promise<NativeBuffer> {
+    return NativeBuffer.alloc(bytes);
   }
 
   async close(): Promise<void> {

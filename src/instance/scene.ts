@@ -7,6 +7,7 @@ import { RemoteVisError } from "../errors.ts";
 import type { RenderSettings, View, VolumeDtype } from "../protocol/control.ts";
 import { colormap, presetTf, sampleTf, type TfPoint } from "../render/presets.ts";
 import type { Frame, RenderEngine } from "../render/engine.ts";
+import { asNative, type NativeBuffer, type VolumeBytes } from "../transfer/native-buffer.ts";
 import { defaultSettings, type Settings, type Vec3, type VolumeInfo } from "../render/structs.ts";
 import { DEFAULT_VIEW, orbitCamera, worldExtent, type OrbitView } from "../render/view.ts";
 
@@ -43,7 +44,7 @@ export class Scene {
   volume: VolumeMeta | undefined;
   info: VolumeInfo | undefined;
   /** The volume's original bytes (as the renderer borrows them; segmentation reads them). */
-  data: Uint8Array | undefined;
+  data: NativeBuffer | undefined;
   points: PointsMeta | undefined;
   view: OrbitView = { ...DEFAULT_VIEW };
   readonly settings: Settings = defaultSettings();
@@ -65,14 +66,20 @@ export class Scene {
   }
 
   /** Uploads a received volume; the old one stays if this fails. */
-  async setVolume(meta: VolumeMeta, data: Uint8Array): Promise<VolumeInfo> {
-    const info = await this.renderer.setVolume({ shape: meta.shape, spacing: meta.spacing, dtype: meta.dtype, order: meta.order, window: this.render.window ?? undefined }, data);
+  async setVolume(meta: VolumeMeta, bytes: VolumeBytes): Promise<VolumeInfo> {
+    const data = asNative(bytes);
+    const info = await this.renderer.setVolume(this.volumeDesc(meta), data);
     this.volume = meta;
     this.info = info;
     this.data = data;
     await this.applyTf();
     this.emit({ type: "volume", volume: meta, info });
     return info;
+  }
+
+  /** What the renderer is told of a volume (the window is the user's, else automatic). */
+  volumeDesc(meta: VolumeMeta) {
+    return { shape: meta.shape, spacing: meta.spacing, dtype: meta.dtype, order: meta.order, window: this.render.window ?? undefined };
   }
 
   async setPoints(name: string, xyz: Float32Array, values: Float32Array): Promise<PointsMeta> {

@@ -2,6 +2,7 @@
  * What a Scene needs from a renderer. Two implement it: Renderer (one librvr on a render
  * thread of this process) and DistributedRenderer (librvr on several MPI ranks, rvr_ranks).
  */
+import type { NativeBuffer, VolumeBytes } from "../transfer/native-buffer.ts";
 import type { Camera, RenderStats, Settings, Slice, VolumeDesc, VolumeInfo } from "./structs.ts";
 
 export interface Frame {
@@ -11,13 +12,27 @@ export interface Frame {
   stats?: RenderStats;
 }
 
+export interface VolumeStream {
+  /** Bytes [0, n) of the volume have landed. */
+  landed(n: number): void;
+  /** The transfer failed: drop what was taken (the old volume stays). */
+  drop(): void;
+  /** Bytes handed to the renderer so far, 0 once any step failed (then setVolume does it all). */
+  readonly taken: number;
+}
+
 export interface RenderEngine {
   readonly backend: "cpu" | "cuda";
   readonly hasVolume: boolean;
   /** A buffer to receive a volume into that this engine can use without another copy (shared
    *  memory for the ranks); engines without one use the transfer layer's buffer. */
-  allocVolume?(bytes: number): Promise<Uint8Array>;
-  setVolume(desc: Omit<VolumeDesc, "borrow">, data: Uint8Array): Promise<VolumeInfo>;
+  allocVolume?(bytes: number): Promise<NativeBuffer>;
+  /** Borrows `data` until another volume replaces it (no second copy of a many-GiB volume). */
+  setVolume(desc: Omit<VolumeDesc, "borrow">, data: VolumeBytes): Promise<VolumeInfo>;
+  /** Takes a volume while it arrives into `data` (the CUDA renderer uploads landed bytes at
+   *  once); setVolume of the same bytes then completes it. Fire and forget: if any of it fails,
+   *  setVolume simply does all the work. */
+  streamVolume?(desc: Omit<VolumeDesc, "borrow">, data: NativeBuffer): VolumeStream;
   setWindow(lo: number, hi: number): Promise<VolumeInfo>;
   info(): Promise<VolumeInfo>;
   setTransferFunction(rgba: Float32Array): Promise<void>;

@@ -7,7 +7,8 @@
 import { ptr } from "bun:ffi";
 import { WorkerRpc } from "../process/worker-rpc.ts";
 import { workerUrl } from "../process/worker-url.ts";
-import type { Frame, RenderEngine } from "./engine.ts";
+import { asNative, type NativeBuffer, type VolumeBytes } from "../transfer/native-buffer.ts";
+import type { Frame, RenderEngine, VolumeStream } from "./engine.ts";
 import { renderError } from "./ffi.ts";
 import {
   cameraBytes,
@@ -30,7 +31,7 @@ export type { Frame } from "./engine.ts";
 export class Renderer implements RenderEngine {
   private readonly rpc = new WorkerRpc(workerUrl("render/worker.ts", new URL("./worker.ts", import.meta.url)), (code, what) => renderError(code, what));
   /** The bytes the renderer borrows; must stay alive until the next volume replaced them. */
-  private borrowed: Uint8Array | undefined;
+  private borrowed: NativeBuffer | undefined;
   private chosen: "cpu" | "cuda" = "cpu";
   private constructor() {}
 
@@ -52,10 +53,30 @@ export class Renderer implements RenderEngine {
   }
 
   /** Uploads a volume; `data` is borrowed (kept alive here) until the next one replaces it. */
-  async setVolume(desc: Omit<VolumeDesc, "borrow">, data: Uint8Array): Promise<VolumeInfo> {
-    const info = await this.rpc.call<VolumeInfo>("set volume", "setVolume", [volumeDescBytes({ ...desc, borrow: true }), ptr(data), data.byteLength], [data]);
+  async setVolume(desc: Omit<VolumeDesc, "borrow">, bytes: VolumeBytes): Promise<VolumeInfo> {
+    const data = asNative(bytes);
+    const info = await this.rpc.call<VolumeInfo>("set volume", "setVolume", [volumeDescBytes({ ...desc, borrow: true }), data.ptr, data.byteLength], [data]);
     this.borrowed = data;
     return info;
+  }
+
+  /** The calls queue on the render thread in order (begin, landed..., then setVolume). */
+  streamVolume(desc: Omit<VolumeDesc, "borrow">, data: NativeBuffer): VolumeStream {
+    let taken = 0;
+    let failed = false;
+    const quiet = (p: Promise<unknown>) => void p.catch(() => (failed = true));
+    quiet(this.rpc.call("stream volume", "volumeBegin", [volumeDescBytes({ ...desc, borrow: true }), data.ptr, data.byteLength], [data]));
+    return {
+      landed: (n) => {
+        if (n <= taken || failed) return;
+        taken = n;
+        quiet(this.rpc.call("volume landed", "volumeLanded", [n]));
+      },
+      drop: () => quiet(this.rpc.call("drop volume", "volumeDrop", [])),
+      get taken() {
+        return failed ? 0 : taken;
+      },
+    };
   }
 
   setWindow(lo: number, hi: number): Promise<VolumeInfo> {

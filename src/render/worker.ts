@@ -36,6 +36,16 @@ serveOps({
     check(lib.rvr_renderer_set_volume(renderer as never, ptr(desc), data as never, bytes));
     return info();
   },
+  /** A volume arriving into `data` (rvr_renderer_volume_begin): landed bytes are taken at once. */
+  volumeBegin(desc: Uint8Array, data: number, bytes: number) {
+    check(lib.rvr_renderer_volume_begin(renderer as never, ptr(desc), data as never, bytes));
+  },
+  volumeLanded(n: number) {
+    check(lib.rvr_renderer_volume_landed(renderer as never, n));
+  },
+  volumeDrop() {
+    lib.rvr_renderer_volume_drop(renderer as never);
+  },
   setWindow(lo: number, hi: number) {
     check(lib.rvr_renderer_set_window(renderer as never, lo, hi));
     return info();

@@ -190,7 +190,7 @@ export class Segmentation {
           const res = await this.thread().call<{ units: number; cancelled: boolean; ms: number; inferMs: number }>(
             "segment",
             "segment",
-            [{ model: m.id, volume: { addr: ptr(bytes), bytes: bytes.byteLength, shape: vol.shape, dtype: vol.dtype, order: vol.order }, labels: ptr(labels), region, batch, norm: this.norm(m.desc), cells }],
+            [{ model: m.id, volume: { addr: bytes.ptr, bytes: bytes.byteLength, shape: vol.shape, dtype: vol.dtype, order: vol.order }, labels: ptr(labels), region, batch, norm: this.norm(m.desc), cells }],
             [bytes, labels],
           );
           if (res.cancelled || this.scene.volume !== vol) {

@@ -9,24 +9,24 @@
  *   const { header, size } = await c.receiveHeader();
  *   const data = await c.receivePayload(size, { onProgress });
  */
-import { ptr, toArrayBuffer } from "bun:ffi";
+import { ptr } from "bun:ffi";
 import { RemoteVisError } from "../errors.ts";
 import { WorkerRpc } from "../process/worker-rpc.ts";
 import { workerUrl } from "../process/worker-url.ts";
 import { SSC, SSC_F_CHECKSUM, SSC_HEADER_SIZE, ssc, TransferError, type Addr } from "./ffi.ts";
+import { addressOf, NativeBuffer } from "./native-buffer.ts";
 import type { CallOpts } from "./worker.ts";
 
 export interface ProgressOpts {
-  /** Called about every 100 ms with payload bytes done. */
+  /** Called about every 100 ms (or `progressMs`) with payload bytes done; on the receiving side
+   *  the bytes [0, bytesDone) have landed and may be read. */
   onProgress?: (bytesDone: number) => void;
+  progressMs?: number;
   /** Stall timeout: no progress for this long is an error (default 10 s in the library). */
   timeoutMs?: number;
   /** Sender: compute a CRC32C of the payload, receiver verifies it. */
   checksum?: boolean;
 }
-
-/** bun:ffi's toArrayBuffer with its (untyped) deallocator arguments: free(bytes, context). */
-const toArrayBufferOwned = toArrayBuffer as unknown as (p: Addr, off: number, len: number, context: number, free: number) => ArrayBuffer;
 
 let context: Addr | undefined;
 const ACCEPT_SLICE_MS = 250;
@@ -62,9 +62,9 @@ class CallState {
   }
 
   /** Polls the progress counter while `p` runs. */
-  async watch<T>(p: Promise<T>, onProgress?: (n: number) => void): Promise<T> {
+  async watch<T>(p: Promise<T>, onProgress?: (n: number) => void, everyMs = 100): Promise<T> {
     if (!onProgress) return p;
-    const timer = setInterval(() => onProgress(Number(Atomics.load(this.progress, 0))), 100);
+    const timer = setInterval(() => onProgress(Number(Atomics.load(this.progress, 0))), everyMs);
     try {
       const v = await p;
       onProgress(Number(Atomics.load(this.progress, 0)));
@@ -75,10 +75,6 @@ class CallState {
   }
 }
 
-function addrOf(bytes: Uint8Array): Addr {
-  return bytes.byteLength === 0 ? 0 : ptr(bytes);
-}
-
 function checkHeader(header: Uint8Array): void {
   if (header.byteLength !== SSC_HEADER_SIZE)
     throw new RemoteVisError("invalid_header", `the header must be exactly ${SSC_HEADER_SIZE} bytes, not ${header.byteLength}`);
@@ -86,19 +82,11 @@ function checkHeader(header: Uint8Array): void {
 
 /**
  * Allocates a receive buffer through libsscrdma (page-aligned, huge pages, pre-faulted), owned
- * by the returned Uint8Array: the garbage collector frees it with ssc_free.
+ * by the returned Uint8Array: the garbage collector frees it with ssc_free. At most 4 GiB; use
+ * NativeBuffer.alloc for more.
  */
 export async function allocReceiveBuffer(size: number): Promise<Uint8Array> {
-  if (size === 0) return new Uint8Array(0);
-  const t = transferThread();
-  try {
-    const addr = await t.call<Addr>("allocate receive buffer", "alloc", [size]);
-    // JSC calls the deallocator as free(bytes, context): ssc_free(ptr, size) has that ABI with
-    // context = size, which is why the size rides in the context pointer.
-    return new Uint8Array(toArrayBufferOwned(addr, 0, size, size, (ssc().ssc_free as unknown as { ptr: number }).ptr));
-  } finally {
-    t.stop();
-  }
+  return (await NativeBuffer.alloc(size)).array();
 }
 
 /**
@@ -162,12 +150,13 @@ export class Connection extends ThreadOwned {
   }
 
   /** ssc_send: the 128 KiB header, then the payload; resolves when the receiver confirmed it. */
-  async send(header: Uint8Array, data: Uint8Array, o: ProgressOpts = {}): Promise<void> {
+  async send(header: Uint8Array, data: Uint8Array | NativeBuffer, o: ProgressOpts = {}): Promise<void> {
     checkHeader(header);
     const st = new CallState(this.cancel);
     await st.watch(
-      this.thread.call<void>("send", "send", [this.handle, addrOf(header), addrOf(data), data.byteLength, st.opts(o)], [header, data, st]),
+      this.thread.call<void>("send", "send", [this.handle, addressOf(header), addressOf(data), data.byteLength, st.opts(o)], [header, data, st]),
       o.onProgress,
+      o.progressMs,
     );
   }
 
@@ -180,14 +169,16 @@ export class Connection extends ThreadOwned {
   }
 
   /** Second half: the payload, into `into` (must be exactly `size` bytes) or a fresh pre-faulted buffer. */
-  async receivePayload(size: number, o: ProgressOpts & { into?: Uint8Array } = {}): Promise<Uint8Array> {
+  async receivePayload(size: number, o?: ProgressOpts): Promise<Uint8Array>;
+  async receivePayload<T extends Uint8Array | NativeBuffer>(size: number, o: ProgressOpts & { into: T }): Promise<T>;
+  async receivePayload(size: number, o: ProgressOpts & { into?: Uint8Array | NativeBuffer } = {}): Promise<Uint8Array | NativeBuffer> {
     const data = o.into ?? (await allocReceiveBuffer(size));
     if (data.byteLength !== size) {
       await this.reject(SSC.ERR_SIZE);
       throw new TransferError(SSC.ERR_SIZE, `receive of ${size} bytes into a buffer of ${data.byteLength}`);
     }
     const st = new CallState(this.cancel);
-    await st.watch(this.thread.call<void>("receive", "receivePayload", [this.handle, addrOf(data), size, st.opts(o)], [data, st]), o.onProgress);
+    await st.watch(this.thread.call<void>("receive", "receivePayload", [this.handle, addressOf(data), size, st.opts(o)], [data, st]), o.onProgress, o.progressMs);
     return data;
   }
 
