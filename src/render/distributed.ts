@@ -77,7 +77,9 @@ export function launchArgv(o: DistributedOptions, exe: string, socket: string): 
   if (o.launcher === "srun") return ["srun", "--ntasks", ranks, "--kill-on-bad-exit=1", "--mpi=pmix", exe, ...own];
   const root = process.getuid?.() === 0 ? ["--allow-run-as-root"] : [];
   const mca = o.mpirunArgs ?? ["--mca", "btl", "self,vader", "--mca", "pml", "ob1", "--mca", "btl_vader_single_copy_mechanism", "none"];
-  return ["mpirun", ...root, "--oversubscribe", "-n", ranks, ...mca, exe, ...own];
+  // --bind-to none: Open MPI binds each rank to one core by default (up to 2 ranks), which would
+  // leave rvr_ranks' OpenMP parts (volume scan, upload staging, compositing) one thread.
+  return ["mpirun", ...root, "--oversubscribe", "--bind-to", "none", "-n", ranks, ...mca, exe, ...own];
 }
 
 interface Pending {
@@ -100,6 +102,8 @@ export class DistributedRenderer implements RenderEngine {
   private readonly shmFiles = new WeakMap<NativeBuffer, string>();
   private shmSeq = 0;
   private volInfo: VolumeInfo | undefined;
+  /** The file in /dev/shm rank 0 writes frames into (kept, grown to the largest frame). */
+  private frame: { path: string; buf: Uint8Array<ArrayBuffer>; bytes: number } | undefined;
   private volume: { shape: Vec3; spacing: Vec3; dtype: VolumeDesc["dtype"]; order: "C" | "F" } | undefined;
   private chosen: "cpu" | "cuda" = "cpu";
   ranks = 0;
@@ -247,36 +251,75 @@ export class DistributedRenderer implements RenderEngine {
 
   /** One request; the answer's payload, or a RemoteVisError. Requests run one at a time. */
   private call(op: number, ...parts: Uint8Array[]): Promise<Uint8Array> {
-    const run = async () => {
-      if (this.failure) throw this.failure;
-      if (!this.sock) throw new RemoteVisError("ranks_failed", "the distributed renderer is not connected", 500);
-      const len = parts.reduce((n, p) => n + p.byteLength, 0);
-      const head = new Uint8Array(16);
-      const dv = new DataView(head.buffer);
-      dv.setUint32(0, REQ_MAGIC, true);
-      dv.setUint32(4, op, true);
-      dv.setBigUint64(8, BigInt(len), true);
-      const waitMs = ((this.o.opTimeoutS ?? 120) + 5) * 1000;
-      const answer = new Promise<{ status: number; payload: Uint8Array }>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          this.pending = undefined;
-          this.failure ??= new RemoteVisError("ranks_failed", `distributed renderer: no answer within ${waitMs / 1000} s`, 504);
-          this.kill();
-          reject(this.failure);
-        }, waitMs);
-        this.pending = { op, resolve, reject, timer };
-      });
-      await this.writeAll(Buffer.concat([head, ...parts]));
-      const { status, payload } = await answer;
-      if (status < 0) {
-        const msg = new TextDecoder().decode(payload);
-        throw new RemoteVisError(status === -3 ? "unsupported" : status === -100 || status === -101 ? "ranks_failed" : "render_failed", `distributed renderer: ${msg} (${status})`, status === -3 ? 400 : 500, { code: status });
-      }
-      return payload;
-    };
+    return this.enqueue(() => this.request(op, parts));
+  }
+
+  /** Runs `run` after every request queued before it (one request at a time on the socket). */
+  private enqueue<T>(run: () => Promise<T>): Promise<T> {
     const p = this.queue.then(run, run);
     this.queue = p.catch(() => {});
     return p;
+  }
+
+  /** A RENDER / SLICE whose image rank 0 writes into the frame file (rvr_ranks.h): the answer
+   * is the 64 bytes of stats; the image is copied out before the next request can overwrite it. */
+  private frameCall(op: number, bytes: number, ...parts: Uint8Array[]): Promise<{ payload: Uint8Array; rgba: Uint8Array<ArrayBuffer> }> {
+    return this.enqueue(async () => {
+      if (!this.frame || this.frame.bytes < bytes) {
+        this.dropFrameFile();
+        const path = join("/dev/shm", `${this.dir.split("/").pop()}-${process.pid}-${this.shmSeq++}.frame`);
+        const fd = openSync(path, "w+", 0o600);
+        try {
+          ftruncateSync(fd, bytes);
+        } finally {
+          closeSync(fd);
+        }
+        this.frame = { path, buf: Bun.mmap(path, { shared: true }) as Uint8Array<ArrayBuffer>, bytes };
+      }
+      const f = this.frame;
+      const path = new Uint8Array(PATH_MAX);
+      path.set(new TextEncoder().encode(f.path));
+      const payload = await this.request(op, [...parts, path]);
+      return { payload, rgba: f.buf.slice(0, bytes) };
+    });
+  }
+
+  private dropFrameFile(): void {
+    if (!this.frame) return;
+    try {
+      unlinkSync(this.frame.path);
+    } catch {
+      // already gone
+    }
+    this.frame = undefined;
+  }
+
+  private async request(op: number, parts: Uint8Array[]): Promise<Uint8Array> {
+    if (this.failure) throw this.failure;
+    if (!this.sock) throw new RemoteVisError("ranks_failed", "the distributed renderer is not connected", 500);
+    const len = parts.reduce((n, p) => n + p.byteLength, 0);
+    const head = new Uint8Array(16);
+    const dv = new DataView(head.buffer);
+    dv.setUint32(0, REQ_MAGIC, true);
+    dv.setUint32(4, op, true);
+    dv.setBigUint64(8, BigInt(len), true);
+    const waitMs = ((this.o.opTimeoutS ?? 120) + 5) * 1000;
+    const answer = new Promise<{ status: number; payload: Uint8Array }>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending = undefined;
+        this.failure ??= new RemoteVisError("ranks_failed", `distributed renderer: no answer within ${waitMs / 1000} s`, 504);
+        this.kill();
+        reject(this.failure);
+      }, waitMs);
+      this.pending = { op, resolve, reject, timer };
+    });
+    await this.writeAll(Buffer.concat([head, ...parts]));
+    const { status, payload } = await answer;
+    if (status < 0) {
+      const msg = new TextDecoder().decode(payload);
+      throw new RemoteVisError(status === -3 ? "unsupported" : status === -100 || status === -101 ? "ranks_failed" : "render_failed", `distributed renderer: ${msg} (${status})`, status === -3 ? 400 : 500, { code: status });
+    }
+    return payload;
   }
 
   private async writeAll(b: Uint8Array): Promise<void> {
@@ -395,9 +438,8 @@ export class DistributedRenderer implements RenderEngine {
 
   async render(camera: Camera, settings: Settings, width: number, height: number): Promise<Frame> {
     const wh = new Uint32Array([width, height]);
-    const p = await this.call(OP.render, cameraBytes(camera), settingsBytes(settings), new Uint8Array(wh.buffer));
-    const stats = this.frameStats(p);
-    return { rgba: p.slice(64), width, height, stats };
+    const f = await this.frameCall(OP.render, width * height * 4, cameraBytes(camera), settingsBytes(settings), new Uint8Array(wh.buffer));
+    return { rgba: f.rgba, width, height, stats: this.frameStats(f.payload) };
   }
 
   async renderJpeg(camera: Camera, settings: Settings, width: number, height: number, quality: number) {
@@ -409,8 +451,8 @@ export class DistributedRenderer implements RenderEngine {
 
   async slice(slice: Slice, settings: Settings, width: number, height: number): Promise<Frame> {
     const wh = new Uint32Array([width, height]);
-    const p = await this.call(OP.slice, sliceBytes(slice), settingsBytes(settings), new Uint8Array(wh.buffer));
-    return { rgba: p.slice(64), width, height };
+    const f = await this.frameCall(OP.slice, width * height * 4, sliceBytes(slice), settingsBytes(settings), new Uint8Array(wh.buffer));
+    return { rgba: f.rgba, width, height };
   }
 
   async sliceAxis(axis: number, index: number, settings: Settings): Promise<Frame> {
@@ -461,6 +503,7 @@ export class DistributedRenderer implements RenderEngine {
     }
     this.sock?.end();
     this.listener?.stop(true);
+    this.dropFrameFile();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -119,10 +119,15 @@ enum {
     /* <- float rgba[4n] */
     RR_OP_SET_POINT_CMAP = 7,
     /* <- 48 rvr_camera, 224 rvr_render_settings, uint32 width, uint32 height (280 bytes)
-     * -> 64 rr_frame_stats, then width*height*4 RGBA */
+     *    [, char frame_file[256]]
+     * -> 64 rr_frame_stats, then width*height*4 RGBA; with a frame file (NUL-terminated path
+     *    of a file of at least width*height*4 bytes, normally in /dev/shm, kept mapped by
+     *    rank 0 while it stays the same file) the RGBA is written into it instead and the
+     *    answer is the 64 bytes alone: the frame is written once, where the instance reads it.
+     *    A frame file that cannot be mapped: RR_ERR_IO. */
     RR_OP_RENDER = 8,
     /* <- 36 rvr_slice, 224 rvr_render_settings, uint32 width, uint32 height (268 bytes)
-     * -> 64 rr_frame_stats, then width*height*4 RGBA */
+     *    [, char frame_file[256]]  -> as RENDER */
     RR_OP_SLICE = 9,
     /* <- uint64 lo[3], uint64 hi[3], uint32 step[3], uint32 0, char path[256]
      *    (the file must exist with at least the result's size) -> 8 uint64 bytes written */

@@ -74,6 +74,12 @@ typedef struct ctx {
     int test_delay_ms;
     /* frames */
     frame_buf img, out;   /* this rank's partial image; rank 0's answer */
+    struct {              /* rank 0: the instance's frame file (answers written into it) */
+        dev_t dev;
+        ino_t ino;
+        uint8_t *p;
+        size_t len;
+    } frame_file;
     rr_compositor comp;
 } ctx;
 
@@ -771,20 +777,47 @@ static uint8_t *buf_get(const ctx *c, frame_buf *b, size_t bytes, int want_pinne
     return b->p;
 }
 
+static void frame_file_drop(ctx *c) {
+    if (c->frame_file.p) munmap(c->frame_file.p, c->frame_file.len);
+    memset(&c->frame_file, 0, sizeof c->frame_file);
+}
+
+/* Rank 0: where the answer's image goes. With a frame file named in the request, its mapping
+ * (kept while the file stays the same), so the image is written once, where the instance reads
+ * it; else the answer buffer, sent over the socket. NULL when the file cannot be used. */
+static uint8_t *answer_image(ctx *c, const char *path, size_t bytes, int pinned) {
+    if (!path) return buf_get(c, &c->out, bytes, pinned);
+    struct stat st;
+    if (stat(path, &st) || (uint64_t)st.st_size < bytes) return NULL;
+    if (c->frame_file.p && c->frame_file.dev == st.st_dev && c->frame_file.ino == st.st_ino && c->frame_file.len >= bytes)
+        return c->frame_file.p;
+    frame_file_drop(c);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED) return NULL;
+    c->frame_file.dev = st.st_dev, c->frame_file.ino = st.st_ino;
+    c->frame_file.p = m, c->frame_file.len = bytes;
+    return m;
+}
+
 /* One rank: the renderer's own image is the answer (no partial image, no compositing, no
  * finishing: one DMA off the GPU into the answer buffer). */
 static void render_single(ctx *c, int is_slice, const rvr_camera *cam, const rvr_slice *sl, const rvr_render_settings *s,
-                          uint32_t W, uint32_t H, double t0) {
+                          uint32_t W, uint32_t H, const char *file, double t0) {
     const size_t bytes = (size_t)W * H * 4;
-    uint8_t *out = buf_get(c, &c->out, bytes, 1);
+    uint8_t *out = answer_image(c, file, bytes, 1);
+    if (!out) {
+        reply_error(file ? RR_ERR_IO : RVR_ERR_NOMEM, "render: rank 0: %s", file ? "cannot map the frame file" : rvr_strerror(RVR_ERR_NOMEM));
+        return;
+    }
     rvr_render_settings s1 = *s;
     if (!has_local(c, 0)) s1.flags |= RVR_F_HIDE_VOLUME; /* the last volume failed */
     rvr_render_stats st;
     memset(&st, 0, sizeof st);
     const double tr = now_ms();
-    int rc = !out ? RVR_ERR_NOMEM
-           : is_slice ? rvr_render_slice(c->r, sl, &s1, W, H, out, bytes, &st)
-                      : rvr_render(c->r, cam, &s1, W, H, out, bytes, &st);
+    int rc = is_slice ? rvr_render_slice(c->r, sl, &s1, W, H, out, bytes, &st) : rvr_render(c->r, cam, &s1, W, H, out, bytes, &st);
     const double t_render = now_ms() - tr;
     if (rc) {
         reply_error(rc, "render: rank 0: %s", rvr_strerror(rc));
@@ -793,7 +826,7 @@ static void render_single(ctx *c, int is_slice, const rvr_camera *cam, const rvr
     rr_frame_stats fs = {0, t_render, t_render, 0, 0, 0, st.samples, st.rays};
     fs.total_ms = now_ms() - t0;
     g_alarm_armed = 0;
-    reply(0, &fs, sizeof fs, out, bytes);
+    reply(0, &fs, sizeof fs, file ? NULL : out, file ? 0 : bytes);
 }
 
 static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
@@ -812,6 +845,14 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
         memcpy(&s, p + head, 224);
         memcpy(wh, p + head + 224, 8);
     }
+    /* optional: the frame file the answer's image goes into */
+    char file_buf[RR_PATH_MAX];
+    const char *file = NULL;
+    if (!rc && len >= head + 224 + 8 + RR_PATH_MAX) {
+        memcpy(file_buf, p + head + 224 + 8, RR_PATH_MAX);
+        file_buf[RR_PATH_MAX - 1] = 0;
+        if (file_buf[0]) file = file_buf;
+    }
     if (!rc && (wh[0] == 0 || wh[1] == 0 || wh[0] > 32768 || wh[1] > 32768)) rc = RVR_ERR_INVALID;
     if (!rc && !is_slice && s.mode == RVR_MODE_AVERAGE && c->n > 1) rc = RR_ERR_UNSUPPORTED;
     if (!rc && is_slice && !(c->has_global && c->vol_ok)) rc = RVR_ERR_NO_VOLUME;
@@ -824,7 +865,7 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
         return;
     }
     if (c->n == 1) {
-        render_single(c, is_slice, &cam, &sl, &s, wh[0], wh[1], t0);
+        render_single(c, is_slice, &cam, &sl, &s, wh[0], wh[1], file, t0);
         return;
     }
     const int W = (int)wh[0], H = (int)wh[1];
@@ -886,9 +927,9 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
     MPI_CHECK(c, MPI_Reduce(sums, tot, 3, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD), "reduce");
     if (c->rank == 0) {
         const double tf = now_ms();
-        uint8_t *out = buf_get(c, &c->out, npix * 4, 0);
+        uint8_t *out = answer_image(c, file, npix * 4, 0);
         if (!out) {
-            reply_error(RVR_ERR_NOMEM, "render: rank 0: %s", rvr_strerror(RVR_ERR_NOMEM));
+            reply_error(file ? RR_ERR_IO : RVR_ERR_NOMEM, "render: rank 0: %s", file ? "cannot map the frame file" : rvr_strerror(RVR_ERR_NOMEM));
             return;
         }
         rr_finish f = {.mip = cop != RR_OP_OVER, .gray = (s.flags & RVR_F_GRAY) != 0, .premul = (s.flags & RVR_F_PREMULTIPLIED) != 0,
@@ -897,7 +938,7 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
         rr_frame_stats fs = {0, tmax, tmin, t_rect + res.ms_composite, res.ms_gather + (now_ms() - tf), tot[0], tot[1], tot[2]};
         fs.total_ms = now_ms() - t0;
         g_alarm_armed = 0;
-        reply(0, &fs, sizeof fs, out, npix * 4);
+        reply(0, &fs, sizeof fs, file ? NULL : out, file ? 0 : npix * 4);
     }
 }
 
@@ -1211,6 +1252,7 @@ int main(int argc, char **argv) {
     rvr_renderer_destroy(c->r);
     drop_local(c);
     buf_free(&c->img), buf_free(&c->out);
+    frame_file_drop(c);
     rr_compositor_free(&c->comp);
     free(c->bounds), free(c->bw), free(c->pxyz), free(c->pval), free(c->tf);
     if (g_sock >= 0) close(g_sock);

@@ -253,6 +253,50 @@ TEST(ranks1_answers_with_the_renderers_own_image) {
     free(vol);
 }
 
+/* The answer's image written into a frame file (what the instance maps) equals the one sent over
+ * the socket, with 1 rank (the renderer's own image) and with 2 (composited); a frame file
+ * that cannot be mapped is an error, and the next frame works. */
+static void frame_file(int ranks) {
+    const int N = 48, W = 96, H = 72;
+    uint8_t *vol = malloc((size_t)N * N * N);
+    scene_pores_u8(N, vol);
+    float tf[256 * 4];
+    scene_tf_bench(0.08f, tf);
+    rvr_volume_desc d;
+    memset(&d, 0, sizeof d);
+    d.shape[0] = d.shape[1] = d.shape[2] = N;
+    d.dtype = RVR_DTYPE_U8;
+    scene s = {.W = W, .H = H};
+    setup(&s, ranks, NULL, &d, vol, (uint64_t)N * N * N, tf, 256, NULL);
+    rvr_camera cam;
+    scene_orbit(N, 1.1f, &cam);
+    rvr_render_settings st;
+    rvr_render_settings_init(&st);
+    uint8_t *a = malloc((size_t)W * H * 4);
+    char err[256] = "", path[128];
+    CHECK(rr_render(&s.job, &cam, &st, W, H, a, NULL, 60000, err, sizeof err) == 0, "socket answer: %s", err);
+    CHECK(rr_shm_file(path, sizeof path, NULL, (uint64_t)W * H * 4) == 0, "frame file");
+    for (int k = 0; k < 2; k++) { /* the second frame reuses rank 0's mapping */
+        rr_frame_stats fs;
+        CHECK(rr_render_to_file(&s.job, &cam, &st, W, H, path, &fs, 60000, err, sizeof err) == 0, "file answer: %s", err);
+        FILE *f = fopen(path, "rb");
+        uint8_t *b = malloc((size_t)W * H * 4);
+        CHECK(f && fread(b, 1, (size_t)W * H * 4, f) == (size_t)W * H * 4, "read the frame file");
+        fclose(f);
+        CHECK(memcmp(a, b, (size_t)W * H * 4) == 0, "the frame file holds another image (frame %d)", k);
+        free(b);
+    }
+    unlink(path);
+    const int rc = rr_render_to_file(&s.job, &cam, &st, W, H, "/nonexistent/frame", NULL, 60000, err, sizeof err);
+    CHECK(rc == RR_ERR_IO, "missing frame file -> %d (%s)", rc, err);
+    CHECK(rr_render(&s.job, &cam, &st, W, H, a, NULL, 60000, err, sizeof err) == 0, "next frame: %s", err);
+    free(a);
+    teardown(&s);
+    free(vol);
+}
+TEST(ranks1_answer_into_a_frame_file) { frame_file(1); }
+TEST(ranks2_answer_into_a_frame_file) { frame_file(2); }
+
 /* A volume far away covers a small part of the screen: only its slabs' rectangles move,
  * not whole images (full-image compositing moved 1.5 images per frame with 2 ranks). */
 TEST(ranks2_moves_only_the_slabs_footprints) {

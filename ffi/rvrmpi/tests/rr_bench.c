@@ -6,8 +6,10 @@
  *               each rank maps its slab (needs S^3*4 bytes of shared memory).
  * volume=slabs: RR_OP_SET_SYNTHETIC: each rank generates only its slab (+ghosts); no
  *               whole-volume buffer anywhere (volumes larger than a host's /dev/shm or a GPU).
- * ranks1=0 skips the 1-rank run (volumes larger than one GPU). Env: RR_VIEWS (frames, 8),
- * RR_GPUS (GPUs per node: rank i uses GPU i % RR_GPUS, 2), RR_EXE (build/rvr_ranks).
+ * ranks1=0 skips the 1-rank run (volumes larger than one GPU). Frames are answered into a frame
+ * file in /dev/shm, as the instance gets them (RR_ANSWER=socket: over the control socket).
+ * Env: RR_VIEWS (frames, 8), RR_GPUS (GPUs per node: rank i uses GPU i % RR_GPUS, 2), RR_EXE
+ * (build/rvr_ranks).
  * Prints one JSON line per rank count; with ranks1=1 a last line in the benchmark format of
  * ARCHITECTURE.md (ratio = t(N) / t(1), lower better). */
 #include <math.h>
@@ -52,7 +54,10 @@ static int run(int ranks, const char *backend, const char *composite, const char
     scene_tf_bench(0.03f, tf);
     if (!rc) rc = rr_floats(&j, RR_OP_SET_TF, tf, 256);
     const int views = getenv("RR_VIEWS") ? atoi(getenv("RR_VIEWS")) : 8;
+    const int socket_answer = getenv("RR_ANSWER") && !strcmp(getenv("RR_ANSWER"), "socket");
     uint8_t *img = malloc((size_t)W * H * 4);
+    char frame[128] = "";
+    if (!rc && !socket_answer) rc = rr_shm_file(frame, sizeof frame, NULL, (uint64_t)W * H * 4);
     double sum = 0, server = 0, comp = 0, gath = 0, rmax = 0, bytes = 0;
     for (int k = 0; !rc && k <= views; k++) {
         rvr_camera cam;
@@ -63,7 +68,8 @@ static int run(int ranks, const char *backend, const char *composite, const char
         rr_frame_stats fs;
         char err[256];
         const double ta = rr_now_ms();
-        rc = rr_render(&j, &cam, &s, W, H, img, &fs, 600000, err, sizeof err);
+        rc = socket_answer ? rr_render(&j, &cam, &s, W, H, img, &fs, 600000, err, sizeof err)
+                           : rr_render_to_file(&j, &cam, &s, W, H, frame, &fs, 600000, err, sizeof err);
         if (rc) fprintf(stderr, "render: %d %s\n", rc, err);
         if (k == 0) continue; /* warm-up */
         sum += rr_now_ms() - ta, server += fs.total_ms, comp += fs.composite_ms, gath += fs.gather_ms;
@@ -73,16 +79,17 @@ static int run(int ranks, const char *backend, const char *composite, const char
         out->frame_ms = sum / views;
         out->bytes_per_frame = bytes / views;
         const int file = path != NULL;
-        printf("{\"ranks\":%d,\"hosts\":%d,\"backend\":%d,\"composite\":\"%s\",\"S\":%llu,\"volume\":\"%s\",\"GiB\":%.1f,\"W\":%d,\"H\":%d,"
+        printf("{\"ranks\":%d,\"hosts\":%d,\"backend\":%d,\"composite\":\"%s\",\"S\":%llu,\"volume\":\"%s\",\"GiB\":%.1f,\"W\":%d,\"H\":%d,\"answer\":\"%s\","
                "\"set_volume_ms\":%.0f,\"%s\":%.0f,\"distribute_ms\":%.0f,\"upload_max_ms\":%.0f,"
                "\"frame_ms\":%.2f,\"rank0_ms\":%.2f,\"render_max_ms\":%.2f,\"composite_ms\":%.2f,\"gather_finish_ms\":%.2f,"
                "\"composite_gather_ms\":%.2f,\"composite_MB_per_frame\":%.3f}\n",
                ranks, j.hosts, j.backend, algo_name(j.algo), (unsigned long long)S, file ? "file" : "slabs",
-               (double)S * S * S * 4 / 1073741824.0, W, H, set_ms, file ? "scan_ms" : "generate_ms", ms[0], ms[1], ms[2],
+               (double)S * S * S * 4 / 1073741824.0, W, H, socket_answer ? "socket" : "frame file", set_ms, file ? "scan_ms" : "generate_ms", ms[0], ms[1], ms[2],
                sum / views, server / views, rmax / views, comp / views, gath / views, (comp + gath) / views, bytes / views / 1e6);
         fflush(stdout);
     }
     free(img);
+    if (frame[0]) unlink(frame);
     rr_job_stop(&j, 30000);
     return rc;
 }

@@ -134,6 +134,10 @@ static inline int rr_job_start(rr_job *j, int n, const char *exe, const char *co
     argv[k++] = "mpirun";
     if (getuid() == 0) argv[k++] = "--allow-run-as-root";
     argv[k++] = "--oversubscribe";
+    /* Open MPI binds each rank to one core by default (2 ranks or fewer): rvr_ranks would then
+     * run its OpenMP parts (scan, upload staging, compositing) on one thread */
+    argv[k++] = "--bind-to";
+    argv[k++] = "none";
     argv[k++] = "-n";
     argv[k++] = nbuf;
     const char *mca[] = {"--mca", "btl", "self,vader", "--mca", "pml", "ob1", "--mca", "btl_vader_single_copy_mechanism", "none", NULL};
@@ -262,6 +266,21 @@ static inline int rr_render(rr_job *j, const rvr_camera *c, const rvr_render_set
     memcpy(req + 276, &h, 4);
     rr_frame_stats tmp;
     return rr_call_into(j, RR_OP_RENDER, req, sizeof req, fs ? fs : &tmp, 64, rgba, (size_t)w * h * 4, err, errcap, timeout_ms);
+}
+
+/* RENDER with a frame file: the image is written into `path` (>= w*h*4 bytes); the answer is
+ * the 64-byte stats alone. */
+static inline int rr_render_to_file(rr_job *j, const rvr_camera *c, const rvr_render_settings *s, uint32_t w, uint32_t h,
+                                    const char *path, rr_frame_stats *fs, double timeout_ms, char *err, size_t errcap) {
+    uint8_t req[280 + RR_PATH_MAX];
+    memset(req, 0, sizeof req);
+    memcpy(req, c, 48);
+    memcpy(req + 48, s, 224);
+    memcpy(req + 272, &w, 4);
+    memcpy(req + 276, &h, 4);
+    snprintf((char *)req + 280, RR_PATH_MAX, "%s", path);
+    rr_frame_stats tmp;
+    return rr_call_into(j, RR_OP_RENDER, req, sizeof req, fs ? fs : &tmp, 64, NULL, 0, err, errcap, timeout_ms);
 }
 
 static inline int rr_slice(rr_job *j, const rvr_slice *sl, const rvr_render_settings *s, uint32_t w, uint32_t h,
