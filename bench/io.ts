@@ -3,21 +3,30 @@
  * itself (our own HDF5 writer) in a temporary folder and removes afterwards.
  *
  *   read-SIZE-pN   parallel read of a chunked (uncompressed) dataset with N worker processes
- *                  into a fresh shared segment (what load_file does), best of --reps, against
- *                  one process: the scaling curve, one JSON line per N.
+ *                  into a fresh shared segment (what load_file does; the kernel copies the
+ *                  plain chunks, see src/io/kernel-copy.ts), best of --reps, against one
+ *                  process: the scaling curve, one JSON line per N.
+ *   read-SIZE-h5dread-pN  the same with every slab read by H5Dread through the mapping (the
+ *                  path before the kernel copy: one page fault per fresh 4 KiB page), against
+ *                  the kernel copy with the same N: the effect of the copy path per N.
+ *   read-SIZE-prefaulted-pN, read-SIZE-h5dread-prefaulted-pN  each path's best N into a
+ *                  segment whose pages exist already, against cat: what page allocation
+ *                  still costs (cat never allocates the 4 GiB it reads).
  *   write-*        the write methods of src/io/write.ts (prealloc, vds with N processes; and
  *                  vds+gzip) against one process writing the same (H5Dwrite).
- *   read-SIZE-prefaulted-pN  the best N again, into a segment whose pages exist already: the
- *                  read path alone against cat (cat never allocates the 4 GiB it reads).
- *   read-SIZE      (last line, the headline) the best N against `cat FILE > /dev/null` with
- *                  the file in the page cache (target: ratio >= 0.8).
+ *   read-SIZE      (last line, the headline) the read as load_file does it, with the process
+ *                  count chosen automatically (readProcs), against `cat FILE > /dev/null` with
+ *                  the file in the page cache (target: ratio >= 0.8); with the best N of the
+ *                  curve, the shmem huge page setting and the worker start time beside it.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatBytes } from "../src/cli/command.ts";
 import { Hdf5Writer } from "../src/io/hdf5-write.ts";
+import { readFileSync } from "node:fs";
 import { defaultProcs, readParallel } from "../src/io/read.ts";
+import type { ReadVia } from "../src/io/worker.ts";
 import { SharedSegment } from "../src/io/shm.ts";
 import { writeParallel, type WriteMethod } from "../src/io/write.ts";
 import type { Vec3 } from "../src/formats/types.ts";
@@ -54,6 +63,15 @@ async function catMs(file: string): Promise<number> {
   return performance.now() - t0;
 }
 
+/** The selected value of a kernel setting like "always [never] advise", or "unknown". */
+function setting(path: string): string {
+  try {
+    return /\[([^\]]+)\]/.exec(readFileSync(path, "utf8"))?.[1] ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
 async function best(reps: number, fn: () => Promise<number>): Promise<number> {
   let ms = Infinity;
   for (let i = 0; i < reps; i++) {
@@ -81,33 +99,65 @@ export async function ioBench(o: IoBenchOpts): Promise<void> {
     await catMs(file); // into the page cache
     const cat = await best(o.reps, () => catMs(file));
     log(`cat: ${gbs(bytes, cat).toFixed(2)} GB/s`);
+    const tag = formatBytes(bytes).replace(" ", "");
+    const shmemThp = setting("/sys/kernel/mm/transparent_hugepage/shmem_enabled");
+    log(`shmem huge pages: ${shmemThp}`);
+    const read = async (via: ReadVia, procs: number | undefined, into?: SharedSegment) => {
+      let r: Awaited<ReturnType<typeof readParallel>> | undefined;
+      const ms = await best(o.reps, async () => (r = await readParallel(file, { procs, via, into })).ms);
+      return { ms, procs: r!.procs, kernel: r!.kernelSlabs === r!.slabs.length ? "kernel" : r!.kernelSlabs === 0 ? "h5dread" : "mixed" };
+    };
     const curve: { procs: number; ms: number }[] = [];
     for (const procs of o.procs) {
-      const ms = await best(o.reps, async () => (await readParallel(file, { procs })).ms);
+      const { ms, kernel } = await read("auto", procs);
       curve.push({ procs, ms });
       const one = curve[0]!.ms;
       print(
         result(
-          { bench: "io", case: `read-${formatBytes(bytes).replace(" ", "")}-p${procs}`, value: gbs(bytes, ms), unit: "GB/s", baseline: `SSC-IO read with ${curve[0]!.procs} process(es)`, baseline_value: gbs(bytes, one), higher_is_better: true },
-          { procs, seconds: ms / 1000, chunks: o.chunks },
+          { bench: "io", case: `read-${tag}-p${procs}`, value: gbs(bytes, ms), unit: "GB/s", baseline: `SSC-IO read with ${curve[0]!.procs} process(es)`, baseline_value: gbs(bytes, one), higher_is_better: true },
+          { procs, seconds: ms / 1000, chunks: o.chunks, copy: kernel },
         ),
       );
     }
-    // the same read into one segment whose pages exist already: the read path alone, without
-    // the kernel allocating (and zeroing) fresh shared memory, which cat never has to do
-    let warm = Infinity;
+    const oldCurve: { procs: number; ms: number }[] = [];
+    for (const [i, procs] of o.procs.entries()) {
+      const { ms, kernel } = await read("h5dread", procs);
+      oldCurve.push({ procs, ms });
+      print(
+        result(
+          { bench: "io", case: `read-${tag}-h5dread-p${procs}`, value: gbs(bytes, ms), unit: "GB/s", baseline: `SSC-IO read with ${procs} process(es), kernel copy`, baseline_value: gbs(bytes, curve[i]!.ms), higher_is_better: true },
+          { procs, seconds: ms / 1000, copy: kernel },
+        ),
+      );
+    }
+    const top = curve.reduce((a, b) => (b.ms < a.ms ? b : a));
+    const oldTop = oldCurve.reduce((a, b) => (b.ms < a.ms ? b : a));
+    // the same reads into one segment whose pages exist already: the copy alone, without the
+    // kernel allocating fresh shared memory (and, through a mapping, zeroing it), which cat
+    // never has to do
     {
       using seg = SharedSegment.create(bytes);
       seg.bytes.fill(0);
-      const P = curve.reduce((a, b) => (b.ms < a.ms ? b : a)).procs;
-      warm = await best(o.reps, async () => (await readParallel(file, { procs: P, into: seg })).ms);
-      print(
-        result(
-          { bench: "io", case: `read-${formatBytes(bytes).replace(" ", "")}-prefaulted-p${P}`, value: gbs(bytes, warm), unit: "GB/s", baseline: "cat FILE > /dev/null (page cache)", baseline_value: gbs(bytes, cat), higher_is_better: true },
-          { procs: P, seconds: warm / 1000, note: "destination pages already faulted in (reused segment)" },
-        ),
-      );
+      for (const [via, P, name] of [["auto", top.procs, "prefaulted"], ["h5dread", oldTop.procs, "h5dread-prefaulted"]] as const) {
+        const { ms } = await read(via, P, seg);
+        print(
+          result(
+            { bench: "io", case: `read-${tag}-${name}-p${P}`, value: gbs(bytes, ms), unit: "GB/s", baseline: "cat FILE > /dev/null (page cache)", baseline_value: gbs(bytes, cat), higher_is_better: true },
+            { procs: P, seconds: ms / 1000, note: "destination pages exist already (reused segment)" },
+          ),
+        );
+      }
     }
+    Bun.gc(true);
+    // as load_file reads: the process count chosen by readProcs()
+    const chosen = await read("auto", undefined);
+    // what starting the worker processes costs: a tiny dataset, one 16 KiB plane per worker
+    const tiny = join(dir, "tiny.h5");
+    {
+      using w = Hdf5Writer.create({ path: tiny, dataset: "/entry/data/data", shape: [chosen.procs, 64, 64], dtype: "u32" });
+      w.write(new Uint8Array(chosen.procs * 64 * 64 * 4));
+    }
+    const startMs = await best(o.reps, async () => (await readParallel(tiny, { procs: chosen.procs, slabPlanes: 1 })).ms);
     Bun.gc(true);
     rmSync(file);
 
@@ -159,11 +209,23 @@ export async function ioBench(o: IoBenchOpts): Promise<void> {
       rmSync(`${out}.parts`, { recursive: true, force: true });
     }
 
-    const top = curve.reduce((a, b) => (b.ms < a.ms ? b : a));
     print(
       result(
-        { bench: "io", case: `read-${formatBytes(bytes).replace(" ", "")}`, value: gbs(bytes, top.ms), unit: "GB/s", baseline: "cat FILE > /dev/null (page cache)", baseline_value: gbs(bytes, cat), higher_is_better: true },
-        { procs: top.procs, target_ratio: 0.8, cpus: navigator.hardwareConcurrency, seconds_total: (performance.now() - t0) / 1000, note: "into a fresh shared segment, as load_file does (includes the kernel's page allocation)" },
+        { bench: "io", case: `read-${tag}`, value: gbs(bytes, chosen.ms), unit: "GB/s", baseline: "cat FILE > /dev/null (page cache)", baseline_value: gbs(bytes, cat), higher_is_better: true },
+        {
+          procs: chosen.procs,
+          copy: chosen.kernel,
+          best_procs: top.procs,
+          best_value: Math.round(gbs(bytes, top.ms) * 1000) / 1000,
+          h5dread_best: Math.round(gbs(bytes, oldTop.ms) * 1000) / 1000,
+          h5dread_best_procs: oldTop.procs,
+          worker_start_s: startMs / 1000,
+          shmem_thp: shmemThp,
+          target_ratio: 0.8,
+          cpus: navigator.hardwareConcurrency,
+          seconds_total: (performance.now() - t0) / 1000,
+          note: "into a fresh shared segment with the automatic process count, as load_file does (includes the kernel's page allocation and the worker start)",
+        },
       ),
     );
   } finally {

@@ -15,6 +15,7 @@
  * needed. The library's own error printing is switched off; failures become RemoteVisErrors.
  */
 import { CString, JSCallback, dlopen, ptr, read, type Pointer } from "bun:ffi";
+import { fstatSync, statSync } from "node:fs";
 import { FileReader } from "./io.ts";
 import {
   type Dtype,
@@ -88,6 +89,28 @@ const symbols = {
 
 type Lib = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
 
+/** Where raw data lies in the file (libhdf5 1.10.5 and later; without them every read goes through H5Dread). */
+const storageSymbols = {
+  H5Dget_offset: { args: ["i64"], returns: "u64" },
+  H5Dget_chunk_info_by_coord: { args: ["i64", "ptr", "ptr", "ptr", "ptr"], returns: "i32" },
+  H5Tequal: { args: ["i64", "i64"], returns: "i32" },
+  H5Fget_vfd_handle: { args: ["i64", "i64", "ptr"], returns: "i32" },
+} as const;
+type StorageLib = ReturnType<typeof dlopen<typeof storageSymbols>>["symbols"];
+let storageLib: StorageLib | null | undefined;
+
+function h5storage(): StorageLib | null {
+  if (storageLib === undefined) {
+    h5();
+    try {
+      storageLib = dlopen(libPath, storageSymbols).symbols;
+    } catch {
+      storageLib = null;
+    }
+  }
+  return storageLib;
+}
+
 const H5F_ACC_RDONLY = 0;
 const H5P_DEFAULT = 0n;
 const H5S_ALL = 0n;
@@ -97,7 +120,9 @@ const H5T_FLOAT = 1;
 const H5T_STRING = 3;
 const H5T_DIR_ASCEND = 1;
 const H5I_DATASET = 5;
+const H5D_CONTIGUOUS = 1;
 const H5D_CHUNKED = 2;
+const HADDR_UNDEF = 0xffffffffffffffffn;
 const H5_INDEX_NAME = 0;
 const H5_ITER_INC = 0;
 const H5L_TYPE_HARD = 0;
@@ -206,6 +231,9 @@ export class Hdf5Dataset implements Disposable {
   private readonly axes: [number, number, number];
   private id: bigint;
   private readonly memType: bigint;
+  /** The stored bytes are the memory bytes (same type and byte order: no conversion). */
+  private readonly storedAsInMemory: boolean;
+  private plain?: { layout: "contiguous"; offset: number } | { layout: "chunked"; chunkZ: number } | null;
 
   /** @internal use Hdf5File.dataset */
   constructor(
@@ -246,7 +274,71 @@ export class Hdf5Dataset implements Disposable {
     this.info = { ...info, shape: s.shape, dtype: info.dtype };
     const ftype = L.H5Dget_type(id);
     this.memType = L.H5Tget_native_type(ftype, H5T_DIR_ASCEND);
+    this.storedAsInMemory = (h5storage()?.H5Tequal(ftype, this.memType) ?? 0) > 0;
     L.H5Tclose(ftype);
+  }
+
+  /** How the data is stored when its planes can be copied from the file as they are, else null. */
+  private plainStorage(): { layout: "contiguous"; offset: number } | { layout: "chunked"; chunkZ: number } | null {
+    if (this.plain !== undefined) return this.plain;
+    this.plain = null;
+    const L = h5();
+    const S = h5storage();
+    // filters change the bytes; a user block shifts addresses (not every libhdf5 adds it back)
+    if (!S || !this.storedAsInMemory || this.info.filters?.length || this.file.superblockAt !== 0 || this.id < 0n) return null;
+    const plist = L.H5Dget_create_plist(this.id);
+    if (plist < 0n) return null;
+    const layout = L.H5Pget_layout(plist);
+    L.H5Pclose(plist);
+    const zAxis = this.axes[0];
+    if (layout === H5D_CONTIGUOUS) {
+      // undefined when never written or stored in external files
+      const off = BigInt(S.H5Dget_offset(this.id));
+      if (off !== HADDR_UNDEF) this.plain = { layout: "contiguous", offset: Number(off) };
+    } else if (layout === H5D_CHUNKED && this.info.chunks) {
+      // only chunks of whole planes are whole byte ranges of the volume
+      const c = this.info.chunks;
+      if (this.info.dims.every((d, i) => i === zAxis || c[i] === d)) this.plain = { layout: "chunked", chunkZ: zAxis >= 0 ? c[zAxis]! : 1 };
+    }
+    return this.plain;
+  }
+
+  /**
+   * Where planes [z0, z1) lie in the file when the file holds them as plain bytes in memory
+   * order: [at, len, off] = `len` bytes for offset `at` of the caller's buffer are at file
+   * offset `off`. Undefined when only the library can produce them (filters, a type to
+   * convert, chunks that are not whole planes, chunks never written, a user block, external or
+   * virtual storage, libhdf5 older than 1.10.5). With it a reader copies the bytes with the
+   * kernel (sendfile into the shared segment) instead of through a mapping of fresh pages.
+   */
+  plainRanges(z0: number, z1: number): [number, number, number][] | undefined {
+    const nz = this.info.shape[0];
+    if (!Number.isInteger(z0) || !Number.isInteger(z1) || z0 < 0 || z1 > nz || z0 >= z1) return undefined;
+    const st = this.plainStorage();
+    if (!st) return undefined;
+    const plane = this.bytesPerPlane;
+    if (st.layout === "contiguous") return [[0, (z1 - z0) * plane, st.offset + z0 * plane]];
+    const S = h5storage()!;
+    const zAxis = this.axes[0];
+    const coord = new BigUint64Array(this.info.dims.length);
+    const mask = new Uint32Array(1);
+    const addr = new BigUint64Array(1);
+    const size = new BigUint64Array(1);
+    const out: [number, number, number][] = [];
+    const cz = st.chunkZ;
+    for (let zc = Math.floor(z0 / cz) * cz; zc < z1; zc += cz) {
+      if (zAxis >= 0) coord[zAxis] = BigInt(zc);
+      addr[0] = HADDR_UNDEF;
+      size[0] = 0n;
+      mask[0] = 0;
+      if (S.H5Dget_chunk_info_by_coord(this.id, ptr(coord), ptr(mask), ptr(addr), ptr(size)) < 0) return undefined;
+      // a chunk never written reads as the fill value: the library knows it
+      if (addr[0] === HADDR_UNDEF || mask[0] !== 0 || Number(size[0]) !== cz * plane) return undefined;
+      const a = Math.max(z0, zc);
+      const b = Math.min(z1, zc + cz);
+      out.push([(a - z0) * plane, (b - a) * plane, Number(addr[0]) + (a - zc) * plane]);
+    }
+    return out;
   }
 
   get bytesPerPlane(): number {
@@ -357,30 +449,52 @@ export class Hdf5File implements Disposable {
   private constructor(
     readonly path: string,
     id: bigint,
+    /** Byte offset of the HDF5 signature (above 0 after a user block). */
+    readonly superblockAt: number,
   ) {
     this.name = baseName(path);
     this.id = id;
   }
 
+  /**
+   * The descriptor libhdf5 reads the file through (its default sec2 driver), checked to be the
+   * file at `path`; undefined with another driver or when the path now names another file.
+   * For copying plain data ranges with the kernel; it stays owned by libhdf5.
+   */
+  descriptor(): number | undefined {
+    const S = h5storage();
+    if (!S || this.id < 0n) return undefined;
+    const handle = new BigUint64Array(1);
+    if (S.H5Fget_vfd_handle(this.id, H5P_DEFAULT, ptr(handle)) < 0 || handle[0] === 0n) return undefined;
+    const fd = read.i32(Number(handle[0]) as Pointer, 0);
+    try {
+      const a = fstatSync(fd);
+      const b = statSync(this.path);
+      return a.isFile() && a.dev === b.dev && a.ino === b.ino ? fd : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Opens read-only; checks that the file exists, is readable and looks like HDF5 first. */
   static open(path: string): Hdf5File {
     const name = baseName(path);
+    let superblockAt = -1;
     {
       using f = FileReader.open(path);
       // the superblock may sit at 0, 512, 1024, 2048, ... (after a user block)
-      let found = false;
       for (let at = 0; at + 8 <= f.size && at <= 1 << 20; at = at === 0 ? 512 : at * 2) {
         if (isHdf5(f.read(at, 8))) {
-          found = true;
+          superblockAt = at;
           break;
         }
       }
-      if (!found) corrupt(name, "not an HDF5 file (no HDF5 signature)");
+      if (superblockAt < 0) corrupt(name, "not an HDF5 file (no HDF5 signature)");
     }
     const L = h5();
     const id = L.H5Fopen(ptr(Buffer.from(`${path}\0`)), H5F_ACC_RDONLY, H5P_DEFAULT);
     if (id < 0n) corrupt(name, "libhdf5 cannot open it (truncated or corrupt HDF5 file)");
-    return new Hdf5File(path, id);
+    return new Hdf5File(path, id, superblockAt);
   }
 
   private check(): bigint {

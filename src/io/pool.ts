@@ -9,7 +9,7 @@ import { selfArgv } from "../cli/self.ts";
 import { RemoteVisError } from "../errors.ts";
 import type { SharedSegment } from "./shm.ts";
 
-type Reply = { id: number; ok?: true; error?: { code: string; message: string; status: number } };
+export type Reply = { id: number; ok?: true; via?: string; error?: { code: string; message: string; status: number } };
 
 interface Worker {
   proc: Bun.Subprocess<"pipe", "pipe", "pipe">;
@@ -48,8 +48,8 @@ export interface PoolOptions {
   argv?: string[];
 }
 
-/** Runs `jobs` (objects with an `op`, see worker.ts) on `procs` workers over `seg`; `onDone(i)` per finished job. */
-export async function runJobs(seg: SharedSegment, procs: number, jobs: Record<string, unknown>[], onDone: (index: number) => void = () => {}, o: PoolOptions = {}): Promise<void> {
+/** Runs `jobs` (objects with an `op`, see worker.ts) on `procs` workers over `seg`; `onDone(i, answer)` per finished job. */
+export async function runJobs(seg: SharedSegment, procs: number, jobs: Record<string, unknown>[], onDone: (index: number, reply: Reply) => void = () => {}, o: PoolOptions = {}): Promise<void> {
   const n = Math.max(1, Math.min(procs, jobs.length));
   if (jobs.length === 0) return;
   const argv = o.argv ?? selfArgv();
@@ -75,7 +75,7 @@ export async function runJobs(seg: SharedSegment, procs: number, jobs: Record<st
             failed ??= new RemoteVisError(r.error.code, r.error.message, r.error.status >= 400 && r.error.status < 600 ? r.error.status : 500);
             return;
           }
-          onDone(i);
+          onDone(i, r);
         }
       }),
     );

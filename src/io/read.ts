@@ -7,21 +7,38 @@
  * twice; each slab is a whole number of chunk rows, sized so that every worker gets several
  * (dynamic balance) and each is large enough that per-call overhead does not matter.
  * Contiguous datasets are split into slabs of about SLAB_TARGET bytes.
+ *
+ * Data the file stores plainly (no filters, no type conversion, whole-plane chunks or
+ * contiguous) is copied by the kernel from the file into the segment (kernel-copy.ts: no page
+ * faults on the fresh memory); the rest goes through H5Dread into the mapping. How many
+ * processes: plain data is a copy bound by memory and by the kernel's page allocation for one
+ * shared file, not by cores (PLAIN_READ_PROCS); filtered data is bound by decompression, so
+ * it gets every core (up to 16).
  */
 import { Hdf5File, defaultDataset } from "../formats/hdf5.ts";
 import { DTYPE_SIZE, type ReadLimits, type Vec3, type Volume, checkedBytes, fail, toShape3, typedView } from "../formats/types.ts";
 import { runJobs, type PoolOptions } from "./pool.ts";
 import { SharedSegment } from "./shm.ts";
+import type { ReadVia } from "./worker.ts";
 
 /** Aim for slabs of about this many bytes (and at least 4 slabs per process). */
 export const SLAB_TARGET = 64 * 2 ** 20;
 /** Without an explicit `procs`, datasets below this are read in this process (starting workers costs more). */
 export const SMALL_DATASET = 32 * 2 ** 20;
+/**
+ * Default processes for plain (unfiltered) data. Measured (bench/RESULTS.md, 4 GiB, 16-core
+ * H200 host, H5Dread into fresh pages): the rate rose to 6 processes and fell beyond 8 (5.11
+ * GB/s at 6, 4.18 at 16): page allocation for one shared file contends in the kernel, and a
+ * copy needs memory bandwidth, not more cores. `remotevis bench io` prints the curve.
+ */
+export const PLAIN_READ_PROCS = 8;
 
 export interface ParallelReadOptions extends ReadLimits, PoolOptions {
   dataset?: string;
-  /** Worker processes (default: the CPU count, at most 16; datasets below SMALL_DATASET: none). */
+  /** Worker processes (default: readProcs(); datasets below SMALL_DATASET: none). */
   procs?: number;
+  /** How workers read (default "auto": the kernel copies plain data; "h5dread": always libhdf5, for comparison). */
+  via?: ReadVia;
   /** Planes done so far, of `total`. */
   onProgress?: (planesDone: number, total: number, bytesDone: number, bytesTotal: number) => void;
   /** Slab height in planes (default: chosen from the chunks; tests use odd ones). */
@@ -38,6 +55,8 @@ export interface ParallelRead {
   bytes: Uint8Array;
   procs: number;
   slabs: [number, number][];
+  /** Slabs the kernel copied (the rest went through H5Dread). */
+  kernelSlabs: number;
   ms: number;
   /** With keepSegment: the open segment (close it when done). */
   segment?: SharedSegment;
@@ -50,6 +69,8 @@ export interface Plan {
   dtype: Volume["dtype"];
   chunkZ: number;
   slabs: [number, number][];
+  /** Processes the slabs were planned for (the given procs or readProcs()). */
+  procs: number;
   spacing: Vec3;
   unit: string;
   meta: Record<string, unknown>;
@@ -58,6 +79,11 @@ export interface Plan {
 
 export function defaultProcs(): number {
   return Math.max(1, Math.min(16, navigator.hardwareConcurrency || 1));
+}
+
+/** Default processes for a read: every core (up to 16) to decompress, at most PLAIN_READ_PROCS to copy. */
+export function readProcs(filtered: boolean): number {
+  return filtered ? defaultProcs() : Math.min(defaultProcs(), PLAIN_READ_PROCS);
 }
 
 /** Slabs [z0, z1) covering [0, nz): multiples of `chunkZ` planes (the last may be short). */
@@ -88,7 +114,8 @@ export function planRead(path: string, o: { dataset?: string; procs?: number; sl
   const zAxis = toShape3(name, dims).axes[0];
   const chunkZ = chunks && zAxis >= 0 ? chunks[zAxis]! : 1;
   const planeBytes = ds.bytesPerPlane;
-  const slabs = planSlabs(shape[0], o.slabPlanes ? 1 : chunks ? chunkZ : 1, planeBytes, o.procs ?? defaultProcs(), o.slabPlanes);
+  const procs = Math.max(1, Math.floor(o.procs ?? readProcs(!!ds.info.filters?.length)));
+  const slabs = planSlabs(shape[0], o.slabPlanes ? 1 : chunks ? chunkZ : 1, planeBytes, procs, o.slabPlanes);
   // the same attributes readHdf5 looks at
   let spacing: Vec3 = [1, 1, 1];
   let unit = "mm";
@@ -106,20 +133,21 @@ export function planRead(path: string, o: { dataset?: string; procs?: number; sl
   if (ds.info.filters) meta.filters = ds.info.filters;
   const window = ds.attribute("window");
   if (Array.isArray(window)) meta.window = window;
-  return { dataset: ds.info.path, shape, dims, dtype, chunkZ, slabs, spacing, unit, meta, name };
+  return { dataset: ds.info.path, shape, dims, dtype, chunkZ, slabs, procs, spacing, unit, meta, name };
 }
 
 /** Reads a dataset with `procs` worker processes into one shared segment. */
 export async function readParallel(path: string, o: ParallelReadOptions = {}): Promise<ParallelRead> {
   const t0 = performance.now();
-  let procs = Math.max(1, Math.floor(o.procs ?? defaultProcs()));
-  const plan = planRead(path, { ...o, procs });
+  const plan = planRead(path, o);
+  let procs = plan.procs;
   const [nz, ny, nx] = plan.shape;
   const plane = ny * nx * DTYPE_SIZE[plan.dtype];
   const total = nz * plane;
   if (o.into && o.into.size !== total) fail("bad_buffer", `the segment has ${o.into.size} bytes, the dataset ${total}`);
   const seg = o.into ?? SharedSegment.create(total);
   const inProcess = o.procs === undefined && total < SMALL_DATASET;
+  let kernelSlabs = 0;
   try {
     let planes = 0;
     o.onProgress?.(0, nz, 0, total);
@@ -136,8 +164,9 @@ export async function readParallel(path: string, o: ParallelReadOptions = {}): P
       await runJobs(
         seg,
         procs,
-        plan.slabs.map(([z0, z1]) => ({ op: "read", file: path, dataset: plan.dataset, z0, z1, at: z0 * plane })),
-        (i) => {
+        plan.slabs.map(([z0, z1]) => ({ op: "read", file: path, dataset: plan.dataset, z0, z1, at: z0 * plane, ...(o.via ? { via: o.via } : {}) })),
+        (i, reply) => {
+          if (reply.via === "kernel") kernelSlabs++;
           const [z0, z1] = plan.slabs[i]!;
           planes += z1 - z0;
           o.onProgress?.(planes, nz, planes * plane, total);
@@ -161,8 +190,8 @@ export async function readParallel(path: string, o: ParallelReadOptions = {}): P
     unit: plan.unit,
     name: plan.name,
     format: "hdf5",
-    meta: { ...plan.meta, ssc_io: { procs: Math.min(procs, plan.slabs.length), slabs: plan.slabs.length } },
+    meta: { ...plan.meta, ssc_io: { procs: Math.min(procs, plan.slabs.length), slabs: plan.slabs.length, kernelSlabs } },
   };
   // procs 0: read in this process (small dataset)
-  return { volume, bytes: seg.bytes, procs: Math.min(procs, plan.slabs.length), slabs: plan.slabs, ms: performance.now() - t0, ...(o.keepSegment ? { segment: seg } : {}) };
+  return { volume, bytes: seg.bytes, procs: Math.min(procs, plan.slabs.length), slabs: plan.slabs, kernelSlabs, ms: performance.now() - t0, ...(o.keepSegment ? { segment: seg } : {}) };
 }

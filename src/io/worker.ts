@@ -4,8 +4,12 @@
  * segment (fd 3, MAP_SHARED) and runs jobs sent as JSON lines on stdin, answering each with
  * one JSON line on stdout (`{id, ok: true}` or `{id, error: {code, message, status}}`):
  *
- *   {op: "read", file, dataset, z0, z1, at}      planes [z0, z1) of the dataset into the
- *                                                 segment at byte `at` (libhdf5, one hyperslab)
+ *   {op: "read", file, dataset, z0, z1, at, via?}  planes [z0, z1) of the dataset into the
+ *                                                 segment at byte `at`: data stored plainly is
+ *                                                 copied by the kernel (kernel-copy.ts), the
+ *                                                 rest read by libhdf5 (one hyperslab) into the
+ *                                                 mapping; via "h5dread" forces the latter.
+ *                                                 The answer says which: {id, ok, via}
  *   {op: "pwrite", file, ranges: [[at, len, off]]}  segment bytes [at, at+len) to file offset
  *                                                 `off` (raw data of a preallocated dataset)
  *   {op: "pwrite", file, gather: {shape, item, chunk, chunks: [[z, y, x, off]]}}
@@ -22,20 +26,27 @@ import { Hdf5File, type Hdf5Dataset } from "../formats/hdf5.ts";
 import { openError } from "../formats/io.ts";
 import type { Dtype, Vec3 } from "../formats/types.ts";
 import { Hdf5Writer, gatherChunk } from "./hdf5-write.ts";
+import { copyRange } from "./kernel-copy.ts";
 import { mapInherited } from "./shm.ts";
 
 type Job =
-  | { id: number; op: "read"; file: string; dataset: string; z0: number; z1: number; at: number }
+  | { id: number; op: "read"; file: string; dataset: string; z0: number; z1: number; at: number; via?: ReadVia }
   | { id: number; op: "pwrite"; file: string; ranges?: [number, number, number][]; gather?: { shape: Vec3; item: number; chunk: Vec3; chunks: [number, number, number, number][] } }
   | { id: number; op: "part"; file: string; dataset: string; shape: Vec3; dtype: Dtype; chunks?: Vec3; gzip?: number; z0: number; z1: number; at: number; spacing?: Vec3 };
 
+/** "auto": the kernel copies what the file stores plainly, libhdf5 reads the rest; "h5dread": libhdf5 reads everything. */
+export type ReadVia = "auto" | "h5dread";
+
 export async function runIoWorker(): Promise<number> {
   const seg = mapInherited(3);
-  const readers = new Map<string, { file: Hdf5File; ds: Hdf5Dataset }>();
+  // this process's own open of the segment: sendfile writes at the file position, which the
+  // inherited descriptor shares with the parent and every other worker
+  let segFile: number | undefined;
+  const readers = new Map<string, { file: Hdf5File; ds: Hdf5Dataset; fd?: number; noCopy?: boolean }>();
   const writers = new Map<string, number>();
   const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + "\n");
 
-  const run = (j: Job) => {
+  const run = (j: Job): string | undefined => {
     switch (j.op) {
       case "read": {
         const key = `${j.file}\0${j.dataset}`;
@@ -51,8 +62,26 @@ export async function runIoWorker(): Promise<number> {
           readers.set(key, r);
         }
         const n = (j.z1 - j.z0) * r.ds.bytesPerPlane;
+        const ranges = j.via === "h5dread" || r.noCopy ? undefined : r.ds.plainRanges(j.z0, j.z1);
+        if (ranges && r.fd === undefined) {
+          r.fd = r.file.descriptor();
+          r.noCopy = r.fd === undefined; // not libhdf5's default driver: H5Dread
+        }
+        if (ranges && !r.noCopy) {
+          segFile ??= openSync("/proc/self/fd/3", "r+");
+          try {
+            for (const [at, len, off] of ranges) {
+              if (at < 0 || at + len > n) throw new RemoteVisError("io_error", "a data range lies outside its slab", 500);
+              copyRange(segFile, j.at + at, r.fd!, off, len, r.file.name);
+            }
+            return "kernel";
+          } catch (e) {
+            if (!(e instanceof RemoteVisError && e.code === "copy_unsupported")) throw e;
+            r.noCopy = true; // this file system: H5Dread from now on (it rewrites the whole slab)
+          }
+        }
         r.ds.readInto(seg.subarray(j.at, j.at + n), j.z0, j.z1);
-        return;
+        return "h5dread";
       }
       case "pwrite": {
         let fd = writers.get(j.file);
@@ -96,8 +125,8 @@ export async function runIoWorker(): Promise<number> {
       try {
         const j = JSON.parse(line) as Job;
         id = j.id;
-        run(j);
-        out({ id, ok: true });
+        const via = run(j);
+        out({ id, ok: true, ...(via ? { via } : {}) });
       } catch (err) {
         const e = err instanceof RemoteVisError ? err : new RemoteVisError("io_error", messageOf(err), 500);
         out({ id, error: { code: e.code, message: e.message, status: e.status } });
@@ -106,6 +135,7 @@ export async function runIoWorker(): Promise<number> {
   }
   for (const r of readers.values()) (r.ds.close(), r.file.close());
   for (const fd of writers.values()) closeSync(fd);
+  if (segFile !== undefined) closeSync(segFile);
   return 0;
 }
 
