@@ -210,12 +210,13 @@ class RemoteVis:
         return self._on(instance, lambda c: c.render_points(xyz, values, name=name, copy=copy))
 
     def retrieve_volume(self, box: Box = None, step: Union[int, Sequence[int]] = 1, instance: InstanceRef = None, *,
-                        with_meta: bool = False) -> Any:
+                        with_meta: bool = False, labels: bool = False) -> Any:
         """A box of the instance's volume as an ndarray in its original dtype: ``box`` is
         ``np.s_[z0:z1, y0:y1, x0:x1]``, ``{"lo": [z, y, x], "hi": [z, y, x]}`` or ``(lo, hi)``
         (lo inclusive, hi exclusive), default the whole volume; ``step`` takes every n-th voxel
-        (a number or [z, y, x]). The result equals ``volume[z0:z1:s, y0:y1:s, x0:x1:s]``."""
-        return self._on(instance, lambda c: c.retrieve_volume(box, step, with_meta=with_meta))
+        (a number or [z, y, x]). The result equals ``volume[z0:z1:s, y0:y1:s, x0:x1:s]``.
+        ``labels=True``: the segmentation's labels of that box instead (uint8)."""
+        return self._on(instance, lambda c: c.retrieve_volume(box, step, with_meta=with_meta, labels=labels))
 
     def screenshot(self, width: int = 1280, height: int = 720, view: Optional[Mapping[str, Any]] = None,
                    instance: InstanceRef = None) -> Screenshot:
@@ -242,6 +243,16 @@ class RemoteVis:
     def send_model(self, path: str, instance: InstanceRef = None, **description: Any) -> Dict[str, Any]:
         """Sends a trained network (ONNX file) that the instance applies to its volume."""
         return self._on(instance, lambda c: c.send_model(path, **description))
+
+    def segment(self, model: Optional[str] = None, region: str = "all", batch: Optional[int] = None,
+                instance: InstanceRef = None) -> Dict[str, Any]:
+        """Runs a model sent with send_model over the volume; returns when the labels show
+        ({model, units, ms, counts, names, ...}); ``retrieve_volume(labels=True)`` fetches them."""
+        return self._on(instance, lambda c: c.segment(model, region, batch))
+
+    def set_labels(self, instance: InstanceRef = None, **settings: Any) -> Dict[str, Any]:
+        """show, colors, opacity, visible (per class), outline (slices) of the labels."""
+        return self._on(instance, lambda c: c.set_labels(**settings))
 
     def close(self) -> None:
         """Forgets the current instance (it keeps running; stop() ends it)."""

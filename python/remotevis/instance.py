@@ -109,6 +109,26 @@ def box_request(box: Box, step: Union[int, Sequence[int]] = 1, shape: Optional[S
     return body
 
 
+#: The fields of a model description (src/protocol/segment.ts); a NET.json may hold more.
+MODEL_DESCRIPTION_KEYS = ("inputLayout", "classes", "names", "colors", "axis", "patch", "overlap", "multiple",
+                          "normalize", "name")
+
+
+def model_description_beside(path: str) -> Dict[str, Any]:
+    """The description fields of NET.json beside NET.onnx ({} when there is none)."""
+    side = os.path.splitext(path)[0] + ".json"
+    if side == path or not os.path.isfile(side):
+        return {}
+    try:
+        with open(side, encoding="utf-8") as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as err:
+        raise RemoteVisError("invalid_description", f"{side} is not valid JSON: {err}") from None
+    if not isinstance(doc, dict):
+        raise RemoteVisError("invalid_description", f"{side} must hold a JSON object")
+    return {k: v for k, v in doc.items() if k in MODEL_DESCRIPTION_KEYS and v is not None}
+
+
 class InstanceClient:
     """The control operations and transfers of one instance, given its URL (with ?token=)."""
 
@@ -194,18 +214,19 @@ class InstanceClient:
         return self.request("wait_transfer", {"transfer": t["transfer"]})
 
     def retrieve_volume(self, box: Box = None, step: Union[int, Sequence[int]] = 1, *,
-                        with_meta: bool = False) -> Any:
+                        with_meta: bool = False, labels: bool = False) -> Any:
         """A box of the instance's volume in its original dtype, [z, y, x] indices, lo inclusive,
         hi exclusive, every ``step``-th voxel: equal to ``volume[z0:z1:s, y0:y1:s, x0:x1:s]``.
         An F-order volume arrives as a Fortran-ordered array. With ``with_meta`` also the reply
-        (shape, dtype, order, spacing, box, step)."""
+        (shape, dtype, order, spacing, box, step). With ``labels`` the same box of the
+        segmentation's labels instead (uint8, one class per voxel; see ``segment``)."""
         shape = None
         if isinstance(box, tuple) and len(box) == 3 and all(isinstance(s, slice) for s in box):
             vol = (self.request("get_state").get("volume") or {})
             shape = vol.get("shape")
             if not shape:
                 raise RemoteVisError("no_volume", "this instance has no volume yet", 409)
-        t = self.request("retrieve_volume", box_request(box, step, shape))
+        t = self.request("retrieve_volume", {**box_request(box, step, shape), **({"labels": True} if labels else {})})
         with Connection.connect(str(t["host"]), int(t["dataPort"])) as conn:
             conn.send(self._header(str(t["transfer"]), "pull"), 0, 0)
             header, size = conn.receive_header()
@@ -267,13 +288,24 @@ class InstanceClient:
         return r
 
     def send_model(self, path: str, **description: Any) -> Dict[str, Any]:
-        """Sends a trained network (an ONNX file) to the instance, which segments its volume;
-        ``description``: inputLayout, classes, names, colors (see issue 11)."""
+        """Sends a trained network (an ONNX file) over SSC-RDMA; the instance loads it and checks
+        its input and output against the description before it accepts it. ``description``:
+        inputLayout ("NCHW" 2-D slices or "NCDHW" 3-D patches), classes, and optionally names,
+        colors, axis, patch, overlap, multiple, normalize, name (docs/instance.md). A file
+        ``NET.json`` beside ``NET.onnx`` supplies the fields not given here. Returns
+        {model, name, inputs, outputs, ...}; a file ONNX Runtime cannot load, or one that does not
+        match the description, raises RemoteVisError("invalid_model", ...) and the instance keeps
+        its volume."""
         size = os.path.getsize(path)
         if size == 0:
             raise RemoteVisError("invalid_model", f"{path} is empty")
-        t = self._optional_op("prepare_model", {"bytes": size, "name": os.path.basename(path), **description},
-                              "take a model")
+        body = {"name": os.path.splitext(os.path.basename(path))[0], **model_description_beside(path), **description}
+        missing = [k for k in ("inputLayout", "classes") if body.get(k) is None]
+        if missing:
+            raise RemoteVisError("invalid_description", f"the model description needs {' and '.join(missing)} "
+                                 "(inputLayout: NCHW for 2-D slices, NCDHW for 3-D patches; classes: output channels): "
+                                 f"pass them to send_model or put them in {os.path.splitext(path)[0]}.json")
+        t = self._optional_op("prepare_model", {**body, "bytes": size}, "take a model")
         with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
             buf = np.frombuffer(m, dtype=np.uint8)  # the file's pages, sent in place
             try:
@@ -281,6 +313,33 @@ class InstanceClient:
             finally:
                 del buf
         return self.request("wait_transfer", {"transfer": t["transfer"]})
+
+    def segment(self, model: Optional[str] = None, region: str = "all", batch: Optional[int] = None) -> Dict[str, Any]:
+        """Segments the volume (``region="clip"``: only the clip box) with a model sent before
+        (default the last one accepted); returns when the labels are shown: {model, units, unit,
+        region, ms, inferMs, perSecond, counts (voxels per class), names, rendered}. The labels
+        come back with ``retrieve_volume(labels=True)``."""
+        body: Dict[str, Any] = {"region": region}
+        if model is not None:
+            body["model"] = model
+        if batch is not None:
+            body["batch"] = int(batch)
+        return self._optional_op("segment", body, "segment")
+
+    def cancel_segment(self) -> bool:
+        """Stops a running segmentation after its current batch; whether one was running."""
+        return bool(self.request("cancel_segment").get("cancelled"))
+
+    def set_labels(self, **settings: Any) -> Dict[str, Any]:
+        """How the labels are drawn: show, colors, opacity, visible (per class), outline."""
+        return self.request("set_labels", settings)
+
+    def save_labels(self, path: str, dataset: Optional[str] = None, overwrite: bool = False) -> Dict[str, Any]:
+        """Writes the labels as HDF5 on the instance's side (a path under its storage roots)."""
+        body: Dict[str, Any] = {"path": str(path), "overwrite": bool(overwrite)}
+        if dataset is not None:
+            body["dataset"] = dataset
+        return self.request("save_labels", body)
 
     def __repr__(self) -> str:
         return f"InstanceClient({self.base!r})"
