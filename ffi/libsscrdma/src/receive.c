@@ -31,21 +31,6 @@ int ssc_receive_ex(ssc_conn *c, void *header, void *data, uint64_t size,
     return ssc_receive_payload(c, data, size, o);
 }
 
-static int preamble_valid(const ssc_conn *c, const ssc_req *r)
-{
-    const ssc_preamble *p = &c->pre_in;
-
-    if (r->length != sizeof *p || p->magic != SSC_MAGIC ||
-        p->version != SSC_PROTO_VERSION || p->seq != c->rx_seq)
-        return 0;
-    if (p->flags & ~SSC_F_CHECKSUM)
-        return 0;
-    /* the chunk count must fit the tag's index field */
-    if (p->size && (p->chunk == 0 || (p->size - 1) / p->chunk >= 0xffffffffull))
-        return 0;
-    return 1;
-}
-
 /* Best-effort notice to the sender before giving up on the connection. */
 static void tell_and_kill(ssc_conn *c, unsigned kind, uint64_t seq, int code,
                           ssc_req *r, size_t n)
@@ -109,7 +94,7 @@ int ssc_receive_header(ssc_conn *c, void *header, uint64_t *size_out,
     }
     /* a new transfer implies the sender saw our last verdict */
     c->unacked = 0;
-    if (!preamble_valid(c, &r)) {
+    if (!ssc__preamble_valid(&c->pre_in, r.length, c->rx_seq)) {
         SSC_DEBUG("conn %p: bad preamble (magic %08x version %u seq %llu, want %llu)",
                   (void *)c, c->pre_in.magic, c->pre_in.version,
                   (unsigned long long)c->pre_in.seq, (unsigned long long)seq);
@@ -214,11 +199,10 @@ static int crc_step(crc_state *cs, const uint8_t *data, uint64_t size,
     uint64_t ci = cs->off / chunk;
     if (!cs->on || cs->off >= size || !cs->done[ci % CRC_RING])
         return 0;
-    uint64_t end = (ci + 1) * chunk < size ? (ci + 1) * chunk : size;
-    uint64_t n = end - cs->off < CRC_SLICE ? end - cs->off : CRC_SLICE;
+    uint64_t n = ssc__crc_slice(size, chunk, cs->off, CRC_SLICE);
     cs->crc = ssc_crc32c(cs->crc, data + cs->off, n);
     cs->off += n;
-    if (cs->off == end)
+    if (cs->off == size || cs->off % chunk == 0) /* the chunk is done */
         cs->done[ci % CRC_RING] = 0;
     return 1;
 }
@@ -282,7 +266,8 @@ static int receive_chunks(ssc_conn *c, ssc_waiter *w, const ssc_params *p,
                 landed[prefix % CRC_RING] = 0;
                 prefix++;
             }
-            ssc__progress_store(p->progress, prefix * chunk < size ? prefix * chunk : size);
+            /* prefix < nchunks: prefix * chunk < size; no product that could wrap */
+            ssc__progress_store(p->progress, prefix < nchunks ? prefix * chunk : size);
             ssc__waiter_done(w);
         }
         if (!r[R_ABORT].active || ssc__req_test(&r[R_ABORT])) {
