@@ -167,8 +167,8 @@ extern "C" int rvr__gpu_upload_begin(rvr_renderer *r, const rvr_volume_desc *d, 
         return rc;
     }
     G->raw_bytes = bytes;
-    cudaPointerAttributes at;
     G->stage_n = 0;
+    cudaPointerAttributes at;
     G->raw_src_pinned = cudaPointerGetAttributes(&at, data) == cudaSuccess && at.type == cudaMemoryTypeHost;
     cudaGetLastError();
     if (!G->raw_src_pinned) {
@@ -182,7 +182,6 @@ extern "C" int rvr__gpu_upload_begin(rvr_renderer *r, const rvr_volume_desc *d, 
                 goto fail;
             }
         }
-        const int nt = rvr__nthreads(r);
     }
     return RVR_OK;
 fail:
@@ -202,6 +201,7 @@ extern "C" int rvr__gpu_upload_range(rvr_renderer *r, const void *data, uint64_t
         return RVR_OK;
     }
     {
+        const int nt = rvr__nthreads(r);
         for (uint64_t o = off; o < off + len; o += STAGE, G->stage_n++) {
             const int b = (int)(G->stage_n & 1);
             const size_t n = off + len - o < STAGE ? (size_t)(off + len - o) : STAGE;
@@ -212,7 +212,6 @@ extern "C" int rvr__gpu_upload_range(rvr_renderer *r, const void *data, uint64_t
             if ((rc = gerr(cudaEventRecord(G->ev[b], G->st)))) goto fail;
         }
     }
-    {
     return RVR_OK;
 fail:
     cudaStreamSynchronize(G->st);
@@ -226,6 +225,7 @@ extern "C" int rvr__gpu_upload_end(rvr_renderer *r, const rvr_volume_desc *d, ui
     if (!G->raw || G->raw_bytes != bytes) return RVR_ERR_INVALID;
     GTRY(cudaSetDevice(G->dev));
     int rc;
+    {
         double *bm = NULL;
         const uint64_t n = bytes / (uint64_t)rvr_dtype_size(d->dtype);
         if ((rc = gerr(cudaMalloc(&bm, STAT_BLOCKS * (2 * sizeof(double) + sizeof(unsigned long long)))))) goto fail;
@@ -272,7 +272,6 @@ fail:
     return rc;
 }
 
-/* ---- normalization into the 3D array ---- */
 extern "C" int rvr__gpu_upload(rvr_renderer *r, const rvr_volume_desc *d, const void *data,
                                uint64_t bytes, double *mn, double *mx, uint64_t *nans) {
     int rc = rvr__gpu_upload_begin(r, d, data, bytes);
@@ -281,6 +280,7 @@ extern "C" int rvr__gpu_upload(rvr_renderer *r, const rvr_volume_desc *d, const 
     return rc;
 }
 
+/* ---- normalization into the 3D array ---- */
 
 __device__ __forceinline__ uint16_t norm_d(double v, double lo, double scale) {
     if (v != v) return 0;
