@@ -213,7 +213,7 @@ static int receive_chunks(ssc_conn *c, ssc_waiter *w, const ssc_params *p,
 {
     ssc_req *win = r + R_FIXED;
     uint64_t chunk = c->pre.chunk, seq = c->pre.seq;
-    uint64_t nchunks = size ? (size - 1) / chunk + 1 : 0;
+    uint64_t nchunks = ssc__chunk_count(size, chunk);
     uint64_t next = 0;
     unsigned inflight = 0;
     /* Progress is the contiguous prefix that has landed (chunks may complete out of
@@ -233,7 +233,7 @@ static int receive_chunks(ssc_conn *c, ssc_waiter *w, const ssc_params *p,
             if (next >= prefix + CRC_RING)
                 break;
             uint64_t off = next * chunk;
-            uint64_t len = size - off < chunk ? size - off : chunk;
+            uint64_t len = ssc__chunk_len(size, chunk, next);
             /* zero copies: straight into the caller's buffer */
             ssc__post_recv(c, &win[i], ssc__tag(SSC_K_CHUNK, seq, (uint32_t)next),
                            SSC_TAG_FULL_MASK, data + off, len);
