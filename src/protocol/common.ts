@@ -28,13 +28,17 @@ export function parseOrThrow<S extends v.GenericSchema>(schema: S, input: unknow
     // Keys in the path come from the input: only the schema's own field names are shown (a
     // record's keys and unknown fields become "*"), so nothing sent is repeated (found by
     // tests/fuzz: a strict object's unknown key used to come back in path and message).
+    // Valibot marks a missing required key and an unknown key alike (a "key" path item); only
+    // the unknown one expects "never".
     const items = i.path ?? [];
-    const unknownField = items.length > 0 && items[items.length - 1]!.origin === "key";
+    const keyIssue = items.length > 0 && items[items.length - 1]!.origin === "key";
+    const unknownField = keyIssue && i.expected === "never";
     const segments = (unknownField ? items.slice(0, -1) : items).map((p) =>
       typeof p.key === "number" ? String(p.key) : typeof p.key === "string" && known.has(p.key) ? p.key : "*",
     );
     const path = segments.length ? segments.join(".") : "(body)";
     if (unknownField) return { path, problem: "has a field that is not allowed here" };
+    if (keyIssue) return { path, problem: "is required" };
     // Custom messages are ours (safe); valibot's defaults contain the received value, so for
     // those only the expectation is kept.
     const custom = !i.message.startsWith("Invalid ");
