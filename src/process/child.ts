@@ -42,7 +42,8 @@ export function start(argv: string[], env: Record<string, string> = {}): Started
         const m = re.exec(out);
         if (m) return m;
         if (proc.exitCode !== null || Date.now() - t0 > timeoutMs)
-          throw new RemoteVisError("child_failed", `${argv.join(" ")} did not print ${re}: ${out} ${await errText}`);
+          // stderr is whole only once the child exited; a child still running would hang here.
+          throw new RemoteVisError("child_failed", `${argv.join(" ")} did not print ${re}: ${out} ${proc.exitCode !== null ? await errText : "(still running)"}`);
         await Bun.sleep(20);
       }
     },
