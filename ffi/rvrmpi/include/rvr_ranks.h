@@ -7,9 +7,12 @@
  * ----------
  * rvr_ranks is an MPI program (Debian openmpi) started with one rank per GPU (or per CPU
  * socket / node without GPUs):
- *   mpirun -n N rvr_ranks --socket PATH [--backend cpu|cuda|auto] [--composite auto|bswap|direct]
- *                         [--op-timeout SECONDS]
- *   srun   -n N rvr_ranks --socket PATH ...           (inside a slurm allocation)
+ *   mpirun --bind-to none -n N rvr_ranks --socket PATH [--backend cpu|cuda|auto]
+ *          [--composite auto|root|bswap|direct] [--gpus K] [--op-timeout SECONDS]
+ *   srun --mpi=pmix -n N rvr_ranks --socket PATH ...   (inside a slurm allocation)
+ * (--bind-to none: Open MPI binds each of up to 2 ranks to one core by default; rvr_ranks
+ * gives each rank the node's cores / its ranks on the node as OpenMP threads.) With one rank,
+ * the renderer's own image is the answer: nothing is composited or finished.
  * Rank 0 connects to the UNIX socket PATH (the instance listens there) and serves requests;
  * every rank owns one librvr renderer. Each rank renders its part of the volume into a
  * premultiplied RGBA image with a transparent background; the partial images are composited
@@ -33,6 +36,9 @@
  *
  * Data paths (nothing is staged twice on one host)
  * ----------
+ * SET_SYNTHETIC: every rank generates only its slab (+ghosts) of a synthetic scene, with
+ * even cuts, into page-locked memory under CUDA: volumes larger than a host's /dev/shm or one
+ * GPU, with no whole-volume buffer anywhere (benchmarks).
  * SET_VOLUME names a file (normally in /dev/shm) that holds the whole volume, as received by
  * the instance. A rank on the same host as rank 0 maps only its slab (+ghosts) of that file,
  * read-only, and librvr borrows the mapping (RVR_VOLUME_BORROW). A rank on another host
@@ -40,14 +46,29 @@
  * of exactly the result's size: ranks on rank 0's host write their part straight into it,
  * others send it to rank 0, which writes it.
  *
- * Compositing
+ * Compositing (src/composite.c)
  * -----------
- * bswap:  binary swap over the largest power of two P <= N ranks; with N > P, the first
- *         N - P pairs of neighbouring slabs are folded first (the odd rank sends its whole
- *         image to the even one). log2(P) exchange rounds of halves, then a gather.
- * direct: direct send: the image is cut into N pixel ranges, rank j composites range j from
- *         all N partial images (one all-to-all), then a gather.
- * auto:   bswap when N is a power of two, else direct (the measurements are in README.md).
+ * A rank's partial image is transparent outside the bounding rectangle of its non-zero pixels
+ * (its slab's footprint on the screen, found by one pass over the image); the ranks allgather
+ * these rectangles and move only parts of them, as RGBA8 premultiplied rows straight out of
+ * the images (MPI vector types, no packing copy). Every rank knows every rectangle, so all
+ * compute the same plan:
+ * root:   every rank sends its rectangle to rank 0, which blends them around its own in
+ *         visibility order (one round).
+ * bswap:  binary swap over the largest power of two P <= N ranks (the first N - P odd ranks
+ *         fold their rectangle into their even neighbour first): log2(P) rounds; partners
+ *         halve their common region (the union rectangle at the start) along its longer side
+ *         and exchange what their rectangles hold of the half each gives away; then every
+ *         rank sends its composited rectangle to rank 0.
+ * direct: the union rectangle is cut into N bands of rows; rank j composites band j from the
+ *         parts of all rectangles in it (one all-to-all), then sends what its band holds.
+ * auto:   per frame, the one whose busiest rank receives the fewest bytes, counting 64 KiB per
+ *         message round (a dry run of each plan; 2 ranks side by side: root; many ranks
+ *         looking along the slab axis: bswap or direct). rr_frame_stats.composite_bytes is
+ *         the traffic of the frame.
+ * Rank 0 then writes the answer: background, TF colours of MIP values, straight alpha, from
+ * the composited pieces (integer arithmetic, threads over rows), into the frame file when the
+ * request names one.
  * Composite/ISO/slices use "over" in slab visibility order; MIP/MinIP render grey values
  * (RVR_F_GRAY) and combine them with max/min; rank 0 applies the TF and the background.
  * AVERAGE is refused with several ranks (RR_ERR_UNSUPPORTED: the sample counts per ray are
@@ -103,7 +124,7 @@ enum {
 
 enum {
     /* -> 16 + 4*N: int32 ranks, int32 backend (RVR_BACKEND_*), int32 hosts, int32 composite
-     *    (1 bswap, 2 direct), then int32 pid[N] (rank order) */
+     *    (0 auto, 1 bswap, 2 direct, 3 root), then int32 pid[N] (rank order) */
     RR_OP_HELLO = 1,
     /* <- 64 rvr_volume_desc, 8 uint64 bytes, 256 char path[] (NUL-terminated)
      * -> 80 rvr_volume_info (global), 32 double ms[4] (scan, distribute, upload max, total),
@@ -146,8 +167,9 @@ typedef struct rr_frame_stats {
     double total_ms;        /* the request at rank 0 */
     double render_ms_max;   /* slowest rank's rvr_render */
     double render_ms_min;   /* fastest rank's rvr_render */
-    double composite_ms;    /* exchange + compositing (rank 0) */
-    double gather_ms;       /* gather of the final pieces to rank 0 + background (rank 0) */
+    double composite_ms;    /* rank 0: its rectangle + exchange + compositing, from the moment
+                               every rank has rendered (waiting for the slowest is not in it) */
+    double gather_ms;       /* gather of the final pieces to rank 0 + finishing (rank 0) */
     uint64_t composite_bytes; /* bytes sent between ranks for this frame (all ranks) */
     uint64_t samples;       /* sum over ranks */
     uint64_t rays;          /* sum over ranks */

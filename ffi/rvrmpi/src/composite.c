@@ -419,11 +419,13 @@ int rr_composite(rr_compositor *c, MPI_Comm comm, int algo, int op, const rr_vie
     MPI_Comm_rank(comm, &me);
     MPI_Comm_size(comm, &n);
     memset(res, 0, sizeof *res);
-    const double t0 = now_ms();
     rr_rect *rects = malloc(sizeof(rr_rect) * (size_t)n);
     uint64_t *recv = calloc((size_t)n, sizeof(uint64_t));
     int rc = rects && recv ? MPI_SUCCESS : MPI_ERR_NO_MEM;
     if (rc == MPI_SUCCESS) rc = MPI_Allgather(&mine, 4, MPI_INT32_T, rects, 4, MPI_INT32_T, comm);
+    /* every rank has rendered once the rectangles are known: time waiting for the slowest one
+     * before this point is not compositing */
+    const double t0 = now_ms();
     if (rc == MPI_SUCCESS && n > 1 && algo == RR_ALGO_AUTO) {
         static const int cand[3] = {RR_ALGO_ROOT, RR_ALGO_BSWAP, RR_ALGO_DIRECT};
         double best = 1e301;

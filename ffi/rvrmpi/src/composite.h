@@ -59,7 +59,7 @@ typedef struct rr_composite_result {
     int npieces;
     int algo;               /* the algorithm used (auto resolved) */
     uint64_t sent;          /* bytes this rank sent */
-    double ms_composite;    /* rectangle exchange + exchange + blending */
+    double ms_composite;    /* exchange + blending, from the moment all ranks have rendered */
     double ms_gather;       /* the final pieces to rank 0 */
 } rr_composite_result;
 
