@@ -6,6 +6,7 @@ import { renderBench } from "../../bench/render.ts";
 import { transferBench } from "../../bench/transfer.ts";
 import { viewerBench } from "../../bench/viewer.ts";
 import { segmentBench } from "../../bench/segment.ts";
+import { loadRun } from "../../bench/load.ts";
 import { RemoteVisError } from "../errors.ts";
 import { parseBytes, str, type Command } from "./command.ts";
 
@@ -187,9 +188,36 @@ instance's slices/s against the direct ones, and the overhead.`,
   },
 };
 
+const load: Command = {
+  name: "load",
+  summary: "many clients (status, list, start/stop) and WebSocket viewers against one middleware: errors (0), p99, memory",
+  usage: "bench load [--clients 200] [--seconds 60] [--viewers 20] [--starters 4] [--think-ms 250] [--viewer-fps 2]",
+  description: `
+Starts a middleware (local mode, throw-away database) as a child process and one instance with
+a 128^3 volume, opens --viewers WebSocket viewers on it (the viewer protocol, no browser), then
+runs --clients API clients for --seconds: --starters of them start, query and stop their own
+local instances again and again, the others ask for the status of the viewers' instance or list
+(random pauses of 0..2x --think-ms). Reports every error (must be 0), p50/p99 per operation,
+viewer frame latency, and the resident memory of the middleware and the instance before and
+after. As root it needs munged (scripts/munge-up.sh) for its token.`,
+  options: {
+    clients: { type: "string", value: "N", help: "concurrent API clients", default: "200" },
+    seconds: { type: "string", value: "S", help: "duration of the load", default: "60" },
+    viewers: { type: "string", value: "N", help: "WebSocket viewers on one instance", default: "20" },
+    starters: { type: "string", value: "N", help: "clients that start and stop instances", default: "4" },
+    "think-ms": { type: "string", value: "MS", help: "mean pause between one client's requests", default: "250" },
+    "viewer-fps": { type: "string", value: "N", help: "camera moves per second of each viewer", default: "2" },
+  },
+  async run(args) {
+    const n = (name: string) => Math.max(0, Number(str(args, name)));
+    await loadRun({ clients: n("clients"), seconds: n("seconds"), viewers: n("viewers"), starters: n("starters"), thinkMs: n("think-ms"), viewerFps: Math.max(0.1, n("viewer-fps")) });
+    return 0;
+  },
+};
+
 export const bench: Command = {
   name: "bench",
   summary: "measure RemoteVis against baselines from the same run (one JSON line per result)",
   usage: "bench NAME [options]",
-  subcommands: [transfer, middleware, slurm, render, e2e, viewer, io, segment],
+  subcommands: [transfer, middleware, slurm, render, e2e, viewer, io, segment, load],
 };
