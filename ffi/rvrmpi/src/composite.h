@@ -37,14 +37,6 @@ int rr_low_in_front(const rr_view *v, double boundary);
 /* Front-to-back order of n slabs with world bounds bw[n+1] into order[n]. */
 void rr_visibility_order(const rr_view *v, const double *bw, int n, int *order);
 
-/* One finished region of the final image at rank 0: `px` holds r's pixels, `stride` pixels
- * per row. The pieces of one frame are disjoint; every pixel outside them is transparent. */
-typedef struct rr_piece {
-    rr_rect r;
-    const uint8_t *px;
-    size_t stride;
-} rr_piece;
-
 /* Buffers kept from frame to frame (no page faults per frame). Zero-initialise; rr_compositor_free. */
 typedef struct rr_compositor {
     uint8_t *recv;

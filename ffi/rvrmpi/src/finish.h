@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "composite.h"
+#include "rect.h"
 
 typedef struct rr_finish {
     int mip;         /* pieces hold grey values (MIP/MinIP partials) to colour */

@@ -32,6 +32,14 @@ static inline rr_rect rr_rect_bbox(rr_rect a, rr_rect b) {
     return r;
 }
 
+/* A region of an image: `px` holds r's pixels, `stride` pixels per row (compositing's result at
+ * rank 0: disjoint pieces; every pixel outside them is transparent). */
+typedef struct rr_piece {
+    rr_rect r;
+    const uint8_t *px;
+    size_t stride;
+} rr_piece;
+
 /* The bounding rectangle of the non-zero pixels of a W x H RGBA8 image (premultiplied: a
  * transparent pixel is 0). OpenMP over rows. */
 rr_rect rr_image_rect(const uint8_t *img, int W, int H);
