@@ -28,6 +28,7 @@ if [ "${WITH_RVR_TESTS:-1}" = 1 ]; then
 fi
 (cd "$KIT/debs" && apt-get download -qq libucx0 ucx-utils libnuma1 librdmacm1 libibverbs1 libturbojpeg0 libhdf5-103-1 libaec0 libsz2 2>/dev/null)
 # Open MPI's runtime for the distributed case (relocated there with OPAL_PREFIX).
+rm -rf "$KIT/mpi"
 if [ "${WITH_MPI:-0}" = 1 ]; then
   mkdir -p "$KIT/mpi"
   (cd "$KIT/mpi" && apt-get download -qq openmpi-bin openmpi-common libopenmpi3 libpmix2 libhwloc15 libhwloc-plugins \
