@@ -215,12 +215,13 @@ function report(f: LoadFigures): void {
     const target = op === "start" ? 1000 : 50;
     print(result({ bench: "load", case: `${op}-p99`, value: x.p99, unit: "ms", baseline: "target", baseline_value: target, higher_is_better: false }, { ...common, count: x.count, p50: r2(x.p50), max: r2(x.max) }));
   }
-  print(
-    result(
-      { bench: "load", case: "viewer-frame-p99", value: f.frameP99, unit: "ms", baseline: "target", baseline_value: 150, higher_is_better: false },
-      { ...common, frames: f.frames, frames_min: f.framesMin, p50: r2(f.frameP50), fps_per_viewer: r2(f.frames / f.viewers / f.seconds) },
-    ),
-  );
+  if (f.viewers > 0)
+    print(
+      result(
+        { bench: "load", case: "viewer-frame-p99", value: f.frameP99, unit: "ms", baseline: "target", baseline_value: 150, higher_is_better: false },
+        { ...common, frames: f.frames, frames_min: f.framesMin, p50: r2(f.frameP50), fps_per_viewer: r2(f.frames / f.viewers / f.seconds) },
+      ),
+    );
   const grow = (x: { start: number; end: number }) => r2((x.end - x.start) / MiB);
   print(
     result(
