@@ -28,15 +28,10 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** The first `n` bytes of a file without reading all of it. */
-function head(path: string, n: number): Uint8Array {
-  const f = Bun.file(path);
-  return new Uint8Array(readFileSync(path).subarray(0, Math.min(n, f.size)));
-}
-
 /** The real .npy header with the shape (z, y, x) replaced, its length kept (numpy pads with spaces). */
 function npyFromReal(path: string, shape: number[], itemsize: number, fortran: boolean): Uint8Array {
-  const h = head(path, 4096);
+  const file = readFileSync(path);
+  const h = new Uint8Array(file.subarray(0, 4096));
   const hlen = new DataView(h.buffer).getUint16(8, true);
   const text = new TextDecoder("latin1").decode(h.subarray(10, 10 + hlen));
   const patched = text.replace(/\(\s*\d+\s*,\s*\d+\s*,\s*\d+\s*\)/, `(${shape.join(", ")})`);
@@ -44,8 +39,9 @@ function npyFromReal(path: string, shape: number[], itemsize: number, fortran: b
   const out = h.slice(0, 10 + hlen);
   out.set(enc(padded), 10);
   const n = shape.reduce((a, b) => a * b, itemsize);
-  // real voxels from the middle of the CT, where they are not all air
-  const data = readFileSync(path).subarray(10 + hlen + (fortran ? 0 : 7_000_000), 10 + hlen + (fortran ? 0 : 7_000_000) + n);
+  // real voxels from the middle of the CT (where they are not all air), C order; F order from the start
+  const from = 10 + hlen + (fortran ? 0 : 7_000_000);
+  const data = file.subarray(from, from + n);
   return concat(out, new Uint8Array(data));
 }
 
