@@ -44,6 +44,10 @@ const mount = (dir: string, size: string) => {
   mkdirSync(dir, { recursive: true });
   expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir]).exitCode).toBe(0);
 };
+const unmount = (dir: string) => {
+  Bun.spawnSync(["umount", dir]);
+  rmSync(dir, { recursive: true, force: true });
+};
 const used = (dir: string) => {
   const s = statfsSync(dir);
   return (Number(s.blocks) - Number(s.bfree)) * Number(s.bsize);
@@ -61,7 +65,7 @@ describe.skipIf(!isRoot || !DATA)("disk full while writing HDF5", () => {
 
   describe("no room from the start", () => {
     beforeAll(() => mount(MNT, "4m"));
-    afterAll(() => void Bun.spawnSync(["umount", MNT]));
+    afterAll(() => unmount(MNT));
 
     for (const method of ["single", "vds", "prealloc"])
       test(`${method}: a clear error before the first byte; the earlier file of that name is untouched`, async () => {
@@ -87,7 +91,7 @@ describe.skipIf(!isRoot || !DATA)("disk full while writing HDF5", () => {
     afterEach(() => {
       for (const f of readdirSync(MNT)) rmSync(join(MNT, f), { recursive: true, force: true });
     });
-    afterAll(() => void Bun.spawnSync(["umount", MNT]));
+    afterAll(() => unmount(MNT));
 
     for (const method of ["single", "prealloc", "vds"])
       test(`${method}: ENOSPC midway gives a clear error, no partial file, the earlier file of that name is untouched`, async () => {
