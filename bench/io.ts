@@ -6,9 +6,12 @@
  *                  into a fresh shared segment (what load_file does; the kernel copies the
  *                  plain chunks, see src/io/kernel-copy.ts), best of --reps, against one
  *                  process: the scaling curve, one JSON line per N.
- *   read-SIZE-h5dread-pN  the same with every slab read by H5Dread through the mapping (the
- *                  path before the kernel copy: one page fault per fresh 4 KiB page), against
- *                  the kernel copy with the same N: the effect of the copy path per N.
+ *   read-SIZE-h5dread-pN  the same with every slab read by H5Dread through the mapping of a
+ *                  one-file segment (the path before the kernel copy: one page fault per
+ *                  fresh 4 KiB page), against the kernel copy with the same N: the effect
+ *                  of the copy path per N.
+ *   read-SIZE-kernel-onefile-pN  the kernel copy at the best N into a one-file segment:
+ *                  what one file per slab is for (the kernel lets one writer at a time in).
  *   read-SIZE-prefaulted-pN, read-SIZE-h5dread-prefaulted-pN  each path's best N into a
  *                  segment whose pages exist already, against cat: what page allocation
  *                  still costs (cat never allocates the 4 GiB it reads).
@@ -25,7 +28,7 @@ import { join } from "node:path";
 import { formatBytes } from "../src/cli/command.ts";
 import { Hdf5Writer } from "../src/io/hdf5-write.ts";
 import { readFileSync } from "node:fs";
-import { defaultProcs, readParallel } from "../src/io/read.ts";
+import { defaultProcs, planRead, readParallel, segmentFor } from "../src/io/read.ts";
 import type { ReadVia } from "../src/io/worker.ts";
 import { SharedSegment } from "../src/io/shm.ts";
 import { writeParallel, type WriteMethod } from "../src/io/write.ts";
@@ -102,9 +105,9 @@ export async function ioBench(o: IoBenchOpts): Promise<void> {
     const tag = formatBytes(bytes).replace(" ", "");
     const shmemThp = setting("/sys/kernel/mm/transparent_hugepage/shmem_enabled");
     log(`shmem huge pages: ${shmemThp}`);
-    const read = async (via: ReadVia, procs: number | undefined, into?: SharedSegment) => {
+    const read = async (via: ReadVia, procs: number | undefined, o2: { into?: SharedSegment; parts?: "slabs" | "one" } = {}) => {
       let r: Awaited<ReturnType<typeof readParallel>> | undefined;
-      const ms = await best(o.reps, async () => (r = await readParallel(file, { procs, via, into })).ms);
+      const ms = await best(o.reps, async () => (r = await readParallel(file, { procs, via, ...o2 })).ms);
       return { ms, procs: r!.procs, kernel: r!.kernelSlabs === r!.slabs.length ? "kernel" : r!.kernelSlabs === 0 ? "h5dread" : "mixed" };
     };
     const curve: { procs: number; ms: number }[] = [];
@@ -121,7 +124,7 @@ export async function ioBench(o: IoBenchOpts): Promise<void> {
     }
     const oldCurve: { procs: number; ms: number }[] = [];
     for (const [i, procs] of o.procs.entries()) {
-      const { ms, kernel } = await read("h5dread", procs);
+      const { ms, kernel } = await read("h5dread", procs, { parts: "one" });
       oldCurve.push({ procs, ms });
       print(
         result(
@@ -132,14 +135,23 @@ export async function ioBench(o: IoBenchOpts): Promise<void> {
     }
     const top = curve.reduce((a, b) => (b.ms < a.ms ? b : a));
     const oldTop = oldCurve.reduce((a, b) => (b.ms < a.ms ? b : a));
-    // the same reads into one segment whose pages exist already: the copy alone, without the
-    // kernel allocating fresh shared memory (and, through a mapping, zeroing it), which cat
-    // never has to do
+    // the kernel copy into one file: its writers queue on the file's lock
     {
-      using seg = SharedSegment.create(bytes);
-      seg.bytes.fill(0);
-      for (const [via, P, name] of [["auto", top.procs, "prefaulted"], ["h5dread", oldTop.procs, "h5dread-prefaulted"]] as const) {
-        const { ms } = await read(via, P, seg);
+      const { ms, kernel } = await read("auto", top.procs, { parts: "one" });
+      print(
+        result(
+          { bench: "io", case: `read-${tag}-kernel-onefile-p${top.procs}`, value: gbs(bytes, ms), unit: "GB/s", baseline: `SSC-IO read with ${top.procs} process(es), kernel copy, one file per slab`, baseline_value: gbs(bytes, top.ms), higher_is_better: true },
+          { procs: top.procs, seconds: ms / 1000, copy: kernel },
+        ),
+      );
+    }
+    // each path into a segment whose pages exist already: the copy alone, without the kernel
+    // allocating fresh shared memory (and, through a mapping, zeroing it), which cat never has to do
+    for (const [via, P, name, parts] of [["auto", top.procs, "prefaulted", "slabs"], ["h5dread", oldTop.procs, "h5dread-prefaulted", "one"]] as const) {
+      {
+        using seg = segmentFor(planRead(file, { procs: P }), parts);
+        seg.bytes.fill(0);
+        const { ms } = await read(via, P, { into: seg });
         print(
           result(
             { bench: "io", case: `read-${tag}-${name}-p${P}`, value: gbs(bytes, ms), unit: "GB/s", baseline: "cat FILE > /dev/null (page cache)", baseline_value: gbs(bytes, cat), higher_is_better: true },
@@ -147,6 +159,7 @@ export async function ioBench(o: IoBenchOpts): Promise<void> {
           ),
         );
       }
+      Bun.gc(true);
     }
     Bun.gc(true);
     // as load_file reads: the process count chosen by readProcs()

@@ -54,6 +54,24 @@ describe.skipIf(!HAVE)("the kernel copies plain data; H5Dread reads the rest", (
     }
   });
 
+  test("a segment of several files whose seams cut slabs and chunks (6.9 MB, parts every 2 MiB): same bytes both ways", async () => {
+    const big: Vec3 = [37, 300, 311];
+    const a = new Uint16Array(big[0] * big[1] * big[2]);
+    for (let i = 0; i < a.length; i++) a[i] = (i * 2654435761) % 65521;
+    const path = join(tmp.dir, "big.h5");
+    {
+      using w = Hdf5Writer.create({ path, dataset: "/d", shape: big, dtype: "u16", chunks: [3, 300, 311] });
+      w.write(bytesOf(a));
+    }
+    for (const via of ["auto", "h5dread"] as const) {
+      const r = await readParallel(path, { procs: 3, slabPlanes: 5, via, keepSegment: true });
+      expect(r.segment!.parts.length).toBe(4); // seams at 2, 4 and 6 MiB, none on a slab edge
+      r.segment!.close();
+      expect(same(r.bytes, bytesOf(a))).toBe(true);
+      expect(r.kernelSlabs).toBe(via === "auto" ? r.slabs.length : 0);
+    }
+  });
+
   test("chunks that are not whole planes, and compressed chunks: H5Dread, same bytes", async () => {
     for (const [name, o] of [
       ["tiles.h5", { chunks: [4, 20, 61] }],

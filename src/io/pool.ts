@@ -16,8 +16,11 @@ interface Worker {
   next(): Promise<Reply>;
 }
 
-function spawnWorker(fd: number, argv: string[]): Worker {
-  const proc = Bun.spawn([...argv, "io-worker"], { stdio: ["pipe", "pipe", "pipe", fd], env: process.env }) as unknown as Bun.Subprocess<"pipe", "pipe", "pipe">;
+/** Tells a worker how many descriptors (from fd 3) make up the segment. */
+export const PARTS_ENV = "REMOTEVIS_IO_PARTS";
+
+function spawnWorker(fds: number[], argv: string[]): Worker {
+  const proc = Bun.spawn([...argv, "io-worker"], { stdio: ["pipe", "pipe", "pipe", ...fds], env: { ...process.env, [PARTS_ENV]: String(fds.length) } }) as unknown as Bun.Subprocess<"pipe", "pipe", "pipe">;
   const reader = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const stderr = new Response(proc.stderr).text();
   let buffered = "";
@@ -55,7 +58,8 @@ export async function runJobs(seg: SharedSegment, procs: number, jobs: Record<st
   const argv = o.argv ?? selfArgv();
   const workers: Worker[] = [];
   try {
-    for (let i = 0; i < n; i++) workers.push(spawnWorker(seg.fd, argv));
+    const fds = seg.parts.map((p) => p.fd);
+    for (let i = 0; i < n; i++) workers.push(spawnWorker(fds, argv));
     let next = 0;
     let failed: RemoteVisError | undefined;
     await Promise.all(

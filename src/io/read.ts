@@ -10,7 +10,8 @@
  *
  * Data the file stores plainly (no filters, no type conversion, whole-plane chunks or
  * contiguous) is copied by the kernel from the file into the segment (kernel-copy.ts: no page
- * faults on the fresh memory); the rest goes through H5Dread into the mapping. How many
+ * faults on the fresh memory); the rest goes through H5Dread into the mapping. The segment is
+ * one file per slab (shm.ts parts): the kernel lets one writer at a time into a file. How many
  * processes: plain data is a copy bound by memory and by the kernel's page allocation for one
  * shared file, not by cores (PLAIN_READ_PROCS); filtered data is bound by decompression, so
  * it gets every core (up to 16).
@@ -39,6 +40,8 @@ export interface ParallelReadOptions extends ReadLimits, PoolOptions {
   procs?: number;
   /** How workers read (default "auto": the kernel copies plain data; "h5dread": always libhdf5, for comparison). */
   via?: ReadVia;
+  /** The fresh segment as one file per slab (default) or one file (the comparison in bench io). */
+  parts?: "slabs" | "one";
   /** Planes done so far, of `total`. */
   onProgress?: (planesDone: number, total: number, bytesDone: number, bytesTotal: number) => void;
   /** Slab height in planes (default: chosen from the chunks; tests use odd ones). */
@@ -103,6 +106,12 @@ export function planSlabs(nz: number, chunkZ: number, planeBytes: number, procs:
   return out;
 }
 
+/** A fresh segment for a planned read: one file per slab (see shm.ts), or one file. */
+export function segmentFor(plan: Plan, parts: "slabs" | "one" = "slabs"): SharedSegment {
+  const plane = plan.shape[1] * plan.shape[2] * DTYPE_SIZE[plan.dtype];
+  return SharedSegment.create(plan.shape[0] * plane, undefined, parts === "slabs" ? { splitAt: plan.slabs.map(([z0]) => z0 * plane) } : {});
+}
+
 /** Opens the file once (in this process) to plan: shape, type, chunks, spacing. */
 export function planRead(path: string, o: { dataset?: string; procs?: number; slabPlanes?: number } & ReadLimits = {}): Plan {
   using file = Hdf5File.open(path);
@@ -145,8 +154,8 @@ export async function readParallel(path: string, o: ParallelReadOptions = {}): P
   const plane = ny * nx * DTYPE_SIZE[plan.dtype];
   const total = nz * plane;
   if (o.into && o.into.size !== total) fail("bad_buffer", `the segment has ${o.into.size} bytes, the dataset ${total}`);
-  const seg = o.into ?? SharedSegment.create(total);
   const inProcess = o.procs === undefined && total < SMALL_DATASET;
+  const seg = o.into ?? segmentFor(plan, inProcess ? "one" : (o.parts ?? "slabs"));
   let kernelSlabs = 0;
   try {
     let planes = 0;

@@ -27,6 +27,7 @@ import { openError } from "../formats/io.ts";
 import type { Dtype, Vec3 } from "../formats/types.ts";
 import { Hdf5Writer, gatherChunk } from "./hdf5-write.ts";
 import { copyRange } from "./kernel-copy.ts";
+import { PARTS_ENV } from "./pool.ts";
 import { mapInherited } from "./shm.ts";
 
 type Job =
@@ -38,10 +39,20 @@ type Job =
 export type ReadVia = "auto" | "h5dread";
 
 export async function runIoWorker(): Promise<number> {
-  const seg = mapInherited(3);
-  // this process's own open of the segment: sendfile writes at the file position, which the
-  // inherited descriptor shares with the parent and every other worker
-  let segFile: number | undefined;
+  const { bytes: seg, parts } = mapInherited(Math.max(1, Number(process.env[PARTS_ENV]) || 1));
+  // this process's own opens of the segment's files: sendfile writes at the file position,
+  // which an inherited descriptor shares with the parent and every other worker
+  const partFiles: (number | undefined)[] = [];
+  /** Copies file bytes [off, off+len) to segment offset `at`, part by part. */
+  const copyIn = (at: number, len: number, inFd: number, off: number, name: string) => {
+    for (const [i, p] of parts.entries()) {
+      const lo = Math.max(at, p.start);
+      const hi = Math.min(at + len, p.start + p.size);
+      if (lo >= hi) continue;
+      const out = (partFiles[i] ??= openSync(`/proc/self/fd/${p.fd}`, "r+"));
+      copyRange(out, lo - p.start, inFd, off + (lo - at), hi - lo, name);
+    }
+  };
   const readers = new Map<string, { file: Hdf5File; ds: Hdf5Dataset; fd?: number; noCopy?: boolean }>();
   const writers = new Map<string, number>();
   const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + "\n");
@@ -68,11 +79,10 @@ export async function runIoWorker(): Promise<number> {
           r.noCopy = r.fd === undefined; // not libhdf5's default driver: H5Dread
         }
         if (ranges && !r.noCopy) {
-          segFile ??= openSync("/proc/self/fd/3", "r+");
           try {
             for (const [at, len, off] of ranges) {
-              if (at < 0 || at + len > n) throw new RemoteVisError("io_error", "a data range lies outside its slab", 500);
-              copyRange(segFile, j.at + at, r.fd!, off, len, r.file.name);
+              if (at < 0 || at + len > n || j.at + n > seg.byteLength) throw new RemoteVisError("io_error", "a data range lies outside its slab", 500);
+              copyIn(j.at + at, len, r.fd!, off, r.file.name);
             }
             return "kernel";
           } catch (e) {
@@ -135,7 +145,7 @@ export async function runIoWorker(): Promise<number> {
   }
   for (const r of readers.values()) (r.ds.close(), r.file.close());
   for (const fd of writers.values()) closeSync(fd);
-  if (segFile !== undefined) closeSync(segFile);
+  for (const fd of partFiles) if (fd !== undefined) closeSync(fd);
   return 0;
 }
 
