@@ -73,6 +73,7 @@ struct rvr_renderer {
         uint64_t bytes, taken;
         double mn, mx;
         uint64_t nans;
+        void *cpu; /* CPU backend: bricks converted while rows land (volume.c's cpu_pending) */
     } stream;
 
     /* transfer function (user entries, straight RGBA) */

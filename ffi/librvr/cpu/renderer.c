@@ -37,6 +37,7 @@ fail:
 
 void rvr_renderer_destroy(rvr_renderer *r) {
     if (!r) return;
+    rvr_renderer_volume_drop(r); /* a stream's pending bricks or device bytes */
     rvr__gpu_destroy(r);
     rvr__labels_free(r);
     free(r->ao.data);

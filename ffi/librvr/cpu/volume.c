@@ -101,7 +101,7 @@ static void pencil_minmax(const rvr_grid *g, const rvr_skipgrid *sk, int by, int
         const T *src = (const T *)data;                                                       \
         const int nx = g->nx, sbx = g->sbx;                                                   \
         _Pragma("omp parallel for schedule(dynamic) collapse(2) num_threads(nt)")             \
-        for (int bz = 0; bz < g->sbz; bz++)                                                   \
+        for (int bz = bz0; bz < bz1; bz++)                                                    \
             for (int by = 0; by < g->sby; by++) {                                             \
                 for (int lz = 0; lz < RVR_SB_DIM; lz++) {                                     \
                     int64_t z = clampi(bz * RVR_SB + lz - RVR_SB_PAD, 0, g->nz - 1);          \
@@ -132,8 +132,10 @@ static void pencil_minmax(const rvr_grid *g, const rvr_skipgrid *sk, int by, int
             }                                                                                 \
     } while (0)
 
-static int normalize_into(const void *data, int32_t dtype, int32_t order, const uint64_t shape[3],
-                          double lo, double hi, int nt, const rvr_grid *g, const rvr_skipgrid *sk) {
+/* Layers [bz0, bz1) of storage bricks along z (each RVR_SB voxels thick). */
+static int normalize_layers(const void *data, int32_t dtype, int32_t order, const uint64_t shape[3],
+                            double lo, double hi, int nt, const rvr_grid *g, const rvr_skipgrid *sk,
+                            int bz0, int bz1) {
     const int64_t s0 = (int64_t)shape[0], s1 = (int64_t)shape[1], s2 = (int64_t)shape[2];
     (void)s2;
     const double scale = 65535.0 / (hi - lo);
@@ -158,6 +160,11 @@ static int normalize_into(const void *data, int32_t dtype, int32_t order, const 
     else if (dtype == RVR_DTYPE_F32) NORM_LOOP(float, CONVD);
     else NORM_LOOP(double, CONVD);
     return RVR_OK;
+}
+
+static int normalize_into(const void *data, int32_t dtype, int32_t order, const uint64_t shape[3],
+                          double lo, double hi, int nt, const rvr_grid *g, const rvr_skipgrid *sk) {
+    return normalize_layers(data, dtype, order, shape, lo, hi, nt, g, sk, 0, g->sbz);
 }
 
 /* Resolve the window: lo == hi -> data range; lo > hi or non-finite -> error. */
@@ -254,6 +261,85 @@ static int volume_check(const rvr_renderer *r, const rvr_volume_desc *desc, cons
 
 /* ---- a volume taken while it arrives (rvr.h: rvr_renderer_volume_begin) ---- */
 
+/* The CPU backend's storage for a volume: normalized storage bricks and skipping min/max. */
+typedef struct cpu_vol {
+    rvr_grid g; /* g.data == vol */
+    rvr_skipgrid sk;
+    uint16_t *vol;
+} cpu_vol;
+
+static void cpu_vol_free(cpu_vol *v) {
+    free(v->vol);
+    free(v->sk.bmin);
+    free(v->sk.bmax);
+    memset(v, 0, sizeof *v);
+}
+
+static int cpu_vol_alloc(const uint64_t shape[3], cpu_vol *v) {
+    memset(v, 0, sizeof *v);
+    const int nx = (int)shape[2], ny = (int)shape[1], nz = (int)shape[0];
+    v->g = (rvr_grid){NULL, nx, ny, nz, (nx + RVR_SB - 1) / RVR_SB, (ny + RVR_SB - 1) / RVR_SB,
+                      (nz + RVR_SB - 1) / RVR_SB};
+    v->sk = (rvr_skipgrid){(nx + RVR_BRICK - 1) / RVR_BRICK, (ny + RVR_BRICK - 1) / RVR_BRICK,
+                           (nz + RVR_BRICK - 1) / RVR_BRICK, NULL, NULL};
+    const size_t nstore = (size_t)v->g.sbx * v->g.sby * v->g.sbz * RVR_SB_VOX;
+    const size_t nb = (size_t)v->sk.bx * v->sk.by * v->sk.bz;
+    v->g.data = v->vol = malloc(nstore * sizeof(uint16_t));
+    v->sk.bmin = malloc(nb * sizeof(uint16_t));
+    v->sk.bmax = malloc(nb * sizeof(uint16_t));
+    if (!v->vol || !v->sk.bmin || !v->sk.bmax) {
+        cpu_vol_free(v);
+        return RVR_ERR_NOMEM;
+    }
+    return RVR_OK;
+}
+
+/* CPU stream of a C-order volume: storage-brick layers converted while the rows arrive, with
+ * the window of the min/max seen so far (or the explicit one). A layer is converted once its
+ * rows (and its apron) have landed; a window that moves later means converting again, at the
+ * latest at the commit, so the result is always that of rvr_renderer_set_volume. */
+typedef struct cpu_pending {
+    cpu_vol v;
+    int layers; /* layers [0, layers) hold the window lo..hi */
+    double lo, hi;
+} cpu_pending;
+
+static void cpu_pending_free(cpu_pending *p) {
+    if (!p) return;
+    cpu_vol_free(&p->v);
+    free(p);
+}
+
+/* Layers of storage bricks whose source rows (z, apron included) lie in the first `rows`. */
+static int layers_ready(const rvr_grid *g, uint64_t rows) {
+    int n = 0;
+    while (n < g->sbz) {
+        int64_t need = (int64_t)n * RVR_SB + RVR_SB - 1 + RVR_SB_PAD; /* last row the layer reads */
+        if (need > g->nz - 1) need = g->nz - 1;
+        if ((uint64_t)need >= rows) break;
+        n++;
+    }
+    return n;
+}
+
+static void cpu_stream_convert(rvr_renderer *r, uint64_t landed_elems) {
+    cpu_pending *p = r->stream.cpu;
+    const rvr_volume_desc *d = &r->stream.desc;
+    const vstats st = {r->stream.mn, r->stream.mx, r->stream.nans};
+    double lo, hi;
+    if (window_resolve(d->window_lo, d->window_hi, &st, &lo, &hi)) return;
+    if (lo != p->lo || hi != p->hi) {
+        p->layers = 0;
+        p->lo = lo;
+        p->hi = hi;
+    }
+    const int ready = layers_ready(&p->v.g, landed_elems / (d->shape[1] * d->shape[2]));
+    if (ready <= p->layers) return;
+    if (normalize_layers(r->stream.data, d->dtype, d->order, d->shape, lo, hi, rvr__nthreads(r), &p->v.g,
+                         &p->v.sk, p->layers, ready) == RVR_OK)
+        p->layers = ready;
+}
+
 int rvr_renderer_volume_begin(rvr_renderer *r, const rvr_volume_desc *desc, const void *data,
                               uint64_t bytes) {
     uint64_t n;
@@ -261,6 +347,17 @@ int rvr_renderer_volume_begin(rvr_renderer *r, const rvr_volume_desc *desc, cons
     if (rc) return rc;
     rvr_renderer_volume_drop(r);
     if (r->backend == RVR_BACKEND_CUDA && (rc = rvr__gpu_upload_begin(r, desc, data, bytes))) return rc;
+    /* CPU: convert while rows arrive, when rows are the slowest axis (C order) and there are
+     * cores to spare beside the transfer's (on 2 cores it would only slow the receive). */
+    if (r->backend == RVR_BACKEND_CPU && desc->order == RVR_ORDER_C && rvr__nthreads(r) >= 4) {
+        cpu_pending *p = calloc(1, sizeof *p);
+        if (p && cpu_vol_alloc(desc->shape, &p->v) == RVR_OK) {
+            p->lo = p->hi = NAN;
+            r->stream.cpu = p;
+        } else {
+            free(p); /* without memory for it: the commit converts everything, as set_volume */
+        }
+    }
     r->stream.on = 1;
     r->stream.desc = *desc;
     r->stream.data = data;
@@ -293,12 +390,15 @@ int rvr_renderer_volume_landed(rvr_renderer *r, uint64_t landed) {
         r->stream.nans += part.nans;
     }
     r->stream.taken = upto;
+    if (r->stream.cpu) cpu_stream_convert(r, upto / esz);
     return RVR_OK;
 }
 
 void rvr_renderer_volume_drop(rvr_renderer *r) {
     if (!r || !r->stream.on) return;
     if (r->backend == RVR_BACKEND_CUDA) rvr__gpu_discard(r);
+    cpu_pending_free(r->stream.cpu);
+    r->stream.cpu = NULL;
     r->stream.on = 0;
 }
 
@@ -313,7 +413,7 @@ int rvr_renderer_set_volume(rvr_renderer *r, const rvr_volume_desc *desc, const 
                          memcmp(r->stream.desc.shape, desc->shape, sizeof desc->shape) == 0;
     if (!streamed) rvr_renderer_volume_drop(r);
     else if ((rc0 = rvr_renderer_volume_landed(r, bytes))) return rc0;
-    r->stream.on = 0;
+    r->stream.on = 0; /* set_volume owns what the stream made from here on */
 
     if (r->backend == RVR_BACKEND_CUDA) return gpu_set_volume(r, desc, data, bytes, streamed);
     const int nt = rvr__nthreads(r);
@@ -324,26 +424,26 @@ int rvr_renderer_set_volume(rvr_renderer *r, const rvr_volume_desc *desc, const 
     int rc = window_resolve(desc->window_lo, desc->window_hi, &st, &wlo, &whi);
     if (rc) return rc;
 
-    const int nx = (int)desc->shape[2], ny = (int)desc->shape[1], nz = (int)desc->shape[0];
-    const int bx = (nx + RVR_BRICK - 1) / RVR_BRICK, by = (ny + RVR_BRICK - 1) / RVR_BRICK,
-              bz = (nz + RVR_BRICK - 1) / RVR_BRICK;
-    const size_t nb = (size_t)bx * by * bz;
-    rvr_grid g = {NULL, nx, ny, nz, (nx + RVR_SB - 1) / RVR_SB, (ny + RVR_SB - 1) / RVR_SB,
-                  (nz + RVR_SB - 1) / RVR_SB};
-    const size_t nstore = (size_t)g.sbx * g.sby * g.sbz * RVR_SB_VOX;
-    uint16_t *vol = NULL, *bmin = NULL, *bmax = NULL;
+    /* the stream's bricks, of which the layers converted with this very window are kept */
+    cpu_pending *p = streamed ? r->stream.cpu : NULL;
+    r->stream.cpu = NULL;
+    cpu_vol v;
+    int from = 0;
     void *copy = NULL;
+    if (p) {
+        v = p->v;
+        from = p->lo == wlo && p->hi == whi ? p->layers : 0;
+        free(p);
+    } else if ((rc = cpu_vol_alloc(desc->shape, &v))) {
+        return rc;
+    }
     rc = RVR_ERR_NOMEM;
-    if (!(vol = malloc(nstore * sizeof(uint16_t)))) goto fail;
-    g.data = vol;
-    if (!(bmin = malloc(nb * sizeof(uint16_t))) || !(bmax = malloc(nb * sizeof(uint16_t))))
-        goto fail;
     if (!(desc->flags & RVR_VOLUME_BORROW)) {
         if (!(copy = malloc(bytes))) goto fail;
         memcpy(copy, data, bytes);
     }
-    const rvr_skipgrid sk = {bx, by, bz, bmin, bmax};
-    if ((rc = normalize_into(data, desc->dtype, desc->order, desc->shape, wlo, whi, nt, &g, &sk)))
+    if ((rc = normalize_layers(data, desc->dtype, desc->order, desc->shape, wlo, whi, nt, &v.g, &v.sk, from,
+                               v.g.sbz)))
         goto fail;
 
     /* commit */
@@ -351,10 +451,10 @@ int rvr_renderer_set_volume(rvr_renderer *r, const rvr_volume_desc *desc, const 
     free(r->bmin);
     free(r->bmax);
     free(r->orig_owned);
-    r->vol = vol;
-    r->grid = g;
-    r->bmin = bmin;
-    r->bmax = bmax;
+    r->vol = v.vol;
+    r->grid = v.g;
+    r->bmin = v.sk.bmin;
+    r->bmax = v.sk.bmax;
     r->orig_owned = copy;
     r->orig = copy ? copy : data;
     r->orig_bytes = bytes;
@@ -362,9 +462,7 @@ int rvr_renderer_set_volume(rvr_renderer *r, const rvr_volume_desc *desc, const 
     return RVR_OK;
 fail:
     free(copy);
-    free(bmax);
-    free(bmin);
-    free(vol);
+    cpu_vol_free(&v);
     return rc;
 }
 
