@@ -47,8 +47,10 @@ $(ORT_DIST): node_modules/.installed
 # One executable with the .so files embedded (imported `with { type: "file" }`); the workers are
 # extra entry points so that `new Worker(new URL(...))` resolves inside the executable, and so is
 # the viewer's browser code (src/web/assets.ts serves it from /$bunfs/root/web/viewer/main.js).
+# --bytecode: a start of the executable parses no JavaScript (0.2 s -> 0.01 s of CPU measured
+# for `remotevis io-worker`, which SSC-IO starts once per worker per read).
 $(EXE): $(TS_SRC) $(SSC_LIB) $(RVR_LIB) $(RANKS) node_modules/.installed
-	$(BUN) build --compile --minify-syntax $(ENTRIES) --outfile $(EXE)
+	$(BUN) build --compile --bytecode --minify-syntax $(ENTRIES) --outfile $(EXE)
 
 # The Python client's own copy of libsscrdma (`pip install ./python` copies it by itself too).
 python/remotevis/_lib/libsscrdma.so: $(SSC_LIB)
