@@ -63,6 +63,8 @@ class TiffFile {
   readonly xres?: number;
   readonly yres?: number;
   readonly resUnit: number = 2;
+  /** The fewest stored bytes the strips seen so far need; more than the file holds means strips overlap or lie. */
+  private minStored = 0;
 
   constructor(readonly f: FileReader) {
     const head = f.read(0, 16);
@@ -233,7 +235,11 @@ class TiffFile {
           corrupt(name, `file is truncated or lying: strip ${s} of page ${pages.length} (${stored} bytes at ${offsets[s]}) lies past its end (${this.f.size} bytes)`);
         }
         if (stored * ratio + 1024 < need) corrupt(name, `strip ${s} of page ${pages.length} has ${stored} bytes, too few to hold ${need}`);
+        this.minStored += compression === 1 ? need : Math.max(0, need - 1024) / ratio;
       }
+      // strips that all point at the same few bytes would otherwise let a small file claim
+      // gigabytes (the allocation comes before the strips are read)
+      if (this.minStored > this.f.size) corrupt(name, `the strips up to page ${pages.length} claim more data than the file's ${this.f.size} bytes can hold (they overlap or lie)`);
       pages.push({ width, height, dtype, compression, predictor, rowsPerStrip, offsets, counts, littleEndian: this.le });
       at = next;
     }
