@@ -11,7 +11,7 @@ JOBS=${FUZZ_JOBS:-2}
 LOGS=build/fuzz/logs
 mkdir -p "$LOGS"
 
-TS_TARGETS=(npy nifti pcd tiff mrc las raw protocol header)
+TS_TARGETS=(npy nifti pcd tiff mrc las xyz raw protocol header)
 ALL=(libsscrdma-messages libhdf5 "${TS_TARGETS[@]}")
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${ALL[@]}")

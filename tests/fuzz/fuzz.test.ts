@@ -1,5 +1,5 @@
 /**
- * Property/fuzz tests of the TS file readers (npy, NIfTI, PCD, TIFF, MRC, LAS, raw), the
+ * Property/fuzz tests of the TS file readers (npy, NIfTI, PCD, TIFF, MRC, LAS, XYZ, raw), the
  * protocol schemas and the SSC-RDMA application header: each target runs in a child process
  * (tests/fuzz/lib/child.ts) for FUZZ_SECONDS (make fuzz: 600) or a 3 s smoke in make test.
  * FUZZ_SEED replays a run, FUZZ_CASE one case of it; FUZZ_TARGETS=npy,pcd picks targets.
@@ -20,7 +20,7 @@ const chosen = process.env.FUZZ_TARGETS ? process.env.FUZZ_TARGETS.split(",") : 
 const data = await ensureTestData();
 
 /** Targets whose only seeds are real files that may be missing. */
-const NEEDS: Record<string, string> = { mrc: "ccp4/1jzv.ccp4", las: "points/table_scene_lms400.las" };
+const NEEDS: Record<string, string> = { mrc: "ccp4/1jzv.ccp4", las: "points/table_scene_lms400.las", xyz: "points/table_scene_lms400.xyz" };
 
 describe(`fuzz (seed ${seed}, ${seconds} s per target)`, () => {
   for (const t of TARGETS.filter((t) => chosen.includes(t))) {

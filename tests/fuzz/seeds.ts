@@ -1,7 +1,7 @@
 /**
  * Seed files for the format fuzzers: small files cut from the real test data of
  * scripts/testdata.sh (the CT as npy in three layouts, the CT and the MRI as NIfTI, the PCL
- * point clouds, the electron density map, the LAS scan), keeping each real header and
+ * point clouds, the electron density map, the LAS scan and its XYZ/CSV text), keeping each real header and
  * patching only its extents down, so a case costs microseconds, not a 14 MB read. When the
  * real data cannot be had, synthetic files of the same kinds stand in (and the run says so).
  */
@@ -298,6 +298,13 @@ export function seedsFor(format: string, dir: string | undefined): Seed[] {
     case "las":
       if (!real("points/table_scene_lms400.las")) return [];
       return [{ name: "lms400.las", bytes: lasFromReal(join(dir!, "points/table_scene_lms400.las"), 30) }];
+    case "xyz": {
+      const cut = (f: string, n: number) => enc(readFileSync(join(dir!, f), "latin1").split("\n").slice(0, n).join("\n") + "\n");
+      return [
+        ...(real("points/table_scene_lms400.xyz") ? [{ name: "lms400.xyz", bytes: cut("points/table_scene_lms400.xyz", 40) }] : []),
+        ...(real("points/table_scene_lms400.csv") ? [{ name: "lms400.csv", bytes: cut("points/table_scene_lms400.csv", 40) }] : []),
+      ];
+    }
     case "raw": {
       const data = real("ct/cranium.npy") ? ctCrop(dir!, 2, 4, 5) : synthetic(40, 2);
       return [{ name: "ct.raw", bytes: data }];

@@ -1,5 +1,5 @@
 /**
- * Fuzz targets for the file readers of src/formats: a seed (cut from the real test data) is
+ * Fuzz targets for the file readers of src/formats (npy, NIfTI, PCD, TIFF, MRC, LAS, XYZ/CSV, raw): a seed (cut from the real test data) is
  * mutated, written to a scratch file with the format's extension and read the way an instance
  * reads a file for load_file (`read(path)`: the format by magic bytes, then extension). Every
  * case must end in a valid volume / point cloud, or in a RemoteVisError with one of the codes a
@@ -53,6 +53,7 @@ const SPECS: Record<string, Spec> = {
   tiff: { ext: "tif", headerBytes: 1 << 20 },
   mrc: { ext: "ccp4", headerBytes: 1100 },
   las: { ext: "las", headerBytes: 400 },
+  xyz: { ext: "xyz", headerBytes: 4096 },
   raw: { ext: "raw", headerBytes: 64 },
 };
 
@@ -130,7 +131,9 @@ export function fileTarget(format: keyof typeof SPECS): Target<Ctx, Input> {
       return { seed, bytes: mutate(rng, seed.bytes, spec.headerBytes), sidecar: format === "raw" ? RAW_SIDECAR : undefined };
     },
     async check(input: Input, ctx: Ctx): Promise<string> {
-      const ext = input.seed.name.endsWith(".gz") ? "nii.gz" : spec.ext;
+      // the seed's own extension (nii.gz, csv, ...): detection falls back to it
+      const dot = input.seed.name.indexOf(".");
+      const ext = dot > 0 ? input.seed.name.slice(dot + 1) : spec.ext;
       const path = join(ctx.dir, `case.${ext}`);
       writeFileSync(path, input.bytes);
       if (input.sidecar !== undefined) writeFileSync(join(ctx.dir, "case.json"), input.sidecar);
