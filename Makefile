@@ -7,7 +7,7 @@ RVR_LIB  := ffi/librvr/build/librvr.so
 RANKS    := ffi/rvrmpi/build/rvr_ranks
 # Entry points of the executable: main, plus one per Worker (they must be entry points so
 # that `new Worker(...)` finds them inside the executable; see src/process/worker-url.ts).
-ENTRIES  := src/main.ts src/transfer/worker.ts src/render/worker.ts src/web/viewer/main.ts src/web/portal/main.ts src/middleware/auth/pam-worker.ts src/segment/worker.ts
+ENTRIES  := src/main.ts src/transfer/worker.ts src/render/worker.ts src/web/viewer/main.ts src/web/portal/main.ts src/middleware/auth/pam-worker.ts src/segment/worker.ts src/segment/prep-worker.ts
 EXE      := dist/remotevis
 TS_SRC   := $(shell find src bench -name '*.ts' -not -name '*.test.ts' 2>/dev/null) $(wildcard src/web/viewer/*.html src/web/viewer/*.css src/web/portal/*.html src/web/portal/*.css) package.json
 

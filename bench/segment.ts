@@ -54,7 +54,7 @@ export async function segmentBench(o: SegmentBenchOpts): Promise<void> {
     for (let i = 0; i < o.reps; i++) {
       const r = await c.segment({ model: m.model, batch: o.batch });
       const perSecond = r.units / (r.ms / 1000);
-      process.stderr.write(`bench segment: instance run ${i + 1}: ${r.units} slices in ${r.ms.toFixed(0)} ms (${perSecond.toFixed(1)}/s, inference ${r.inferMs.toFixed(0)} ms)\n`);
+      process.stderr.write(`bench segment: instance run ${i + 1}: ${r.units} slices in ${r.ms.toFixed(0)} ms (${perSecond.toFixed(1)}/s, inference ${r.inferMs.toFixed(0)} ms${r.pipelined ? ", pipelined" : ""})\n`);
       if (perSecond > best.perSecond) best = { perSecond, inferMs: r.inferMs, ms: r.ms };
     }
   } finally {

@@ -63,6 +63,8 @@ export interface SegmentResult {
   ms: number;
   inferMs: number;
   perSecond: number;
+  /** Whether a prep thread gathered and scattered the batches beside the inference. */
+  pipelined?: boolean;
   /** Voxels per class. */
   counts: number[];
   names: string[];

@@ -16,8 +16,11 @@ import { ensureTestData, REPO } from "../formats/testdata.ts";
 import { cli } from "../testing/cli.ts";
 import { startInstance, type TestInstance } from "../testing/instance.ts";
 import { ensureModels, MODELS } from "../testing/models.ts";
-import { checkModel, segmentVolume, type Vec3 } from "./infer.ts";
+import { ptr } from "bun:ffi";
+import { checkModel, segmentVolume, type ModelSpec, type Norm, type Region, type Vec3 } from "./infer.ts";
 import { OrtSession } from "./ort.ts";
+import { PrepThread, segmentPipelined } from "./pipeline.ts";
+import { countLabels } from "./plan.ts";
 
 const SHAPE: Vec3 = [108, 256, 256];
 const LIMIT = 32 << 20;
@@ -305,5 +308,79 @@ describe("segmentation arithmetic (no instance)", () => {
         }
     expect(agree / total).toBeGreaterThan(0.9);
     s2.dispose();
+  }, 60_000);
+});
+
+describe("pipelined segmentation (a prep thread beside the inference)", () => {
+  const t = ready ? test : test.skip;
+  const prep = new PrepThread();
+  afterAll(() => prep.stop());
+
+  /** Serial and pipelined over the same region: labels and counts must be the same bit for bit. */
+  function both(s: OrtSession, spec: ModelSpec, data: Int16Array, shape: Vec3, order: "C" | "F", region: Region, batch: number, norm: Norm) {
+    const vol = { data, shape, dtype: "int16" as const, order };
+    const serial = new Uint8Array(data.length).fill(7);
+    const serialCounts = new Float64Array(spec.classes);
+    const units = segmentVolume(s, spec, vol, serial, region, { batch, norm, counts: serialCounts });
+    const piped = new Uint8Array(data.length).fill(7);
+    const cells = new Int32Array(new SharedArrayBuffer(12));
+    const counts = new Float64Array(spec.classes);
+    let batches = 0;
+    const r = segmentPipelined(prep, s, spec, { vol: { ...vol, addr: ptr(data) }, labels: piped, labelsAddr: ptr(piped), region, batch, norm, progress: { cells }, counts, onBatch: () => batches++ });
+    expect(r).toBe(units);
+    expect(cells[0]).toBe(units);
+    expect(batches).toBe(Math.ceil(units / batch));
+    expect(Buffer.compare(Buffer.from(piped), Buffer.from(serial))).toBe(0);
+    expect(Array.from(counts)).toEqual(Array.from(serialCounts));
+    return { labels: piped, counts };
+  }
+
+  t("2D slices (padded, a partial last batch, more batches than buffers) and 3D patches that stick out: the serial loop's labels", () => {
+    const norm = { offset: -1024, scale: 1 / 2048, clamp: true };
+    const s2 = OrtSession.load(readFileSync(join(MODELS, "ct-unet.onnx")), { threads: 2 });
+    const vol = ct();
+    // Along z, the whole of 10 slices in batches of 3 (4 batches: the last has 1).
+    const spec0 = checkModel(s2, { inputLayout: "NCHW", classes: 3, axis: 0, multiple: 8 });
+    const z = both(s2, spec0, vol, SHAPE, "C", { lo: [30, 0, 0], hi: [40, 256, 256] }, 3, norm);
+    expect(z.counts.reduce((a, b) => a + b, 0)).toBe(10 * 256 * 256);
+    // Along y: slices of 108 x 200 padded to 112 x 200, 5 of them in batches of 2.
+    const spec1 = checkModel(s2, { inputLayout: "NCHW", classes: 3, axis: 1, multiple: 8 });
+    both(s2, spec1, vol, SHAPE, "C", { lo: [0, 120, 20], hi: [108, 125, 220] }, 2, norm);
+    s2.dispose();
+    // 3D: patches of 16 on a 13 x 21 x 34 volume (z sticks out: zeros there), one per batch.
+    const s3 = OrtSession.load(readFileSync(join(MODELS, "ct-threshold3d.onnx")), { threads: 1 });
+    const spec3 = checkModel(s3, { inputLayout: "NCDHW", classes: 3, patch: [16, 16, 16], overlap: 3 });
+    const shape: Vec3 = [13, 21, 34];
+    const n = shape[0] * shape[1] * shape[2];
+    const c = new Int16Array(n);
+    for (let i = 0; i < n; i++) c[i] = ((i * 7919) % 3000) - 1024;
+    const all = { lo: [0, 0, 0] as Vec3, hi: shape };
+    const p = both(s3, spec3, c, shape, "C", all, 1, norm);
+    expect(Array.from(p.counts)).toEqual(countLabels(p.labels, 3));
+    const f = new Int16Array(n);
+    for (let z = 0; z < shape[0]; z++) for (let y = 0; y < shape[1]; y++) for (let x = 0; x < shape[2]; x++) f[z + shape[0] * (y + shape[1] * x)] = c[(z * shape[1] + y) * shape[2] + x]!;
+    both(s3, spec3, f, shape, "F", all, 4, norm);
+    s3.dispose();
+  }, 120_000);
+
+  t("cancel stops after the current batch; the next run works", () => {
+    const s3 = OrtSession.load(readFileSync(join(MODELS, "ct-threshold3d.onnx")), { threads: 1 });
+    const spec = checkModel(s3, { inputLayout: "NCDHW", classes: 3, patch: [8, 8, 8], overlap: 2 });
+    const shape: Vec3 = [20, 20, 20];
+    const data = new Int16Array(8000).map((_, i) => (i % 2000) - 1000);
+    const labels = new Uint8Array(8000);
+    const cells = new Int32Array(new SharedArrayBuffer(12));
+    const norm = { offset: -1024, scale: 1 / 2048, clamp: true };
+    const run = (onBatch?: () => void) =>
+      segmentPipelined(prep, s3, spec, { vol: { data, shape, dtype: "int16", order: "C", addr: ptr(data) }, labels, labelsAddr: ptr(labels), region: { lo: [0, 0, 0], hi: shape }, batch: 1, norm, progress: { cells }, counts: new Float64Array(3), onBatch });
+    let batches = 0;
+    expect(run(() => ++batches === 2 && Atomics.store(cells, 2, 1))).toBe(-1);
+    expect(batches).toBe(2);
+    expect(cells[1]).toBeGreaterThan(2);
+    expect(cells[0]).toBeLessThanOrEqual(2);
+    Atomics.store(cells, 2, 0);
+    expect(run()).toBe(cells[1]);
+    expect(cells[0]).toBe(cells[1]);
+    s3.dispose();
   }, 60_000);
 });

@@ -187,7 +187,7 @@ export class Segmentation {
       cells,
       done: (async () => {
         try {
-          const res = await this.thread().call<{ units: number; cancelled: boolean; ms: number; inferMs: number }>(
+          const res = await this.thread().call<{ units: number; cancelled: boolean; ms: number; inferMs: number; counts: number[]; pipelined: boolean }>(
             "segment",
             "segment",
             [{ model: m.id, volume: { addr: bytes.ptr, bytes: bytes.byteLength, shape: vol.shape, dtype: vol.dtype, order: vol.order }, labels: ptr(labels), region, batch, norm: this.norm(m.desc), cells }],
@@ -197,8 +197,8 @@ export class Segmentation {
             emit("cancelled");
             throw new RemoteVisError("cancelled", this.scene.volume !== vol ? "the segmentation was cancelled: a new volume arrived" : "the segmentation was cancelled", 409);
           }
-          const counts = new Array<number>(m.desc.classes).fill(0);
-          for (let i = 0; i < n; i++) counts[labels[i]!] = (counts[labels[i]!] ?? 0) + 1;
+          // Counted by the segmentation thread (with the argmax), not here on the event loop.
+          const counts = res.counts;
           const prev = this.labels?.model === m.id ? this.labels : undefined;
           this.labels = {
             data: labels,
@@ -214,7 +214,7 @@ export class Segmentation {
           };
           const uploaded = await this.upload();
           const ms = performance.now() - t0;
-          const result = { model: m.id, units: res.units, unit: m.spec.layout === "NCHW" ? "slices" : "patches", region, ms, inferMs: res.inferMs, perSecond: res.units / (res.ms / 1000), counts, names: this.labels.names, rendered: uploaded };
+          const result = { model: m.id, units: res.units, unit: m.spec.layout === "NCHW" ? "slices" : "patches", region, ms, inferMs: res.inferMs, perSecond: res.units / (res.ms / 1000), pipelined: res.pipelined, counts, names: this.labels.names, rendered: uploaded };
           emit("done", { ms, counts });
           return result;
         } catch (err) {

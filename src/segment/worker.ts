@@ -1,9 +1,12 @@
 /**
  * The segmentation thread of an instance: loads models with ONNX Runtime and runs them over the
  * volume, so that the event loop (viewers, control) keeps going; ONNX Runtime uses its own
- * thread pool inside each run. The volume and the labels are read and written in place through
- * their addresses (the main thread keeps both alive until the reply); progress and the cancel
+ * thread pool inside each run, and the prep thread (pipeline.ts) prepares and scatters the
+ * batches meanwhile. The volume and the labels are read and written in place through their
+ * addresses (the main thread keeps both alive until the reply); progress and the cancel
  * request travel through a SharedArrayBuffer, as the run is one blocking call.
+ *
+ * REMOTEVIS_SEGMENT_PIPELINE=0 runs the batches serially on this thread (for comparison).
  */
 import { toArrayBuffer } from "bun:ffi";
 import { RemoteVisError } from "../errors.ts";
@@ -12,8 +15,12 @@ import type { VolumeDtype } from "../protocol/control.ts";
 import { VOLUME_DTYPE_BYTES } from "../protocol/control.ts";
 import { checkModel, segmentVolume, type ModelSpec, type Norm, type Region, type Vec3 } from "./infer.ts";
 import { OrtSession } from "./ort.ts";
+import { PrepThread, segmentPipelined } from "./pipeline.ts";
+import { countLabels } from "./plan.ts";
 
 const sessions = new Map<string, { session: OrtSession; spec: ModelSpec }>();
+const pipelined = process.env.REMOTEVIS_SEGMENT_PIPELINE !== "0";
+const prep = new PrepThread();
 
 /** Errors cross the thread as code -1 plus a JSON message that the main side turns back. */
 function fail(err: unknown): never {
@@ -29,6 +36,7 @@ serveOps({
         const spec = checkModel(session, desc);
         sessions.get(id)?.session.dispose();
         sessions.set(id, { session, spec });
+        if (pipelined) prep.start();
         return { spec, inputs: session.inputs, outputs: session.outputs, providers: session.providers };
       } catch (err) {
         session.dispose();
@@ -60,13 +68,19 @@ serveOps({
       const labels = new Uint8Array(toArrayBuffer(job.labels as never, 0, n));
       const t0 = performance.now();
       let inferMs = 0;
-      const units = segmentVolume(m.session, m.spec, { data, shape: job.volume.shape, dtype: job.volume.dtype, order: job.volume.order }, labels, job.region, {
-        batch: job.batch,
-        norm: job.norm,
-        progress: { cells: job.cells },
-        onBatch: (_n, ms) => (inferMs += ms),
-      });
-      return { units, cancelled: units < 0, ms: performance.now() - t0, inferMs };
+      const onBatch = (_n: number, ms: number) => (inferMs += ms);
+      const volume = { data, shape: job.volume.shape, dtype: job.volume.dtype, order: job.volume.order };
+      const progress = { cells: job.cells };
+      const regionCounts = new Float64Array(m.spec.classes);
+      let units = pipelined
+        ? segmentPipelined(prep, m.session, m.spec, { vol: { ...volume, addr: job.volume.addr }, labels, labelsAddr: job.labels, region: job.region, batch: job.batch, norm: job.norm, progress, counts: regionCounts, onBatch })
+        : undefined;
+      const usedPipeline = units !== undefined;
+      units ??= segmentVolume(m.session, m.spec, volume, labels, job.region, { batch: job.batch, norm: job.norm, progress, counts: regionCounts, onBatch });
+      // The argmax counted the region; a smaller region keeps the earlier labels around it.
+      const whole = job.region.lo.every((l) => l === 0) && job.region.hi.every((h, k) => h === job.volume.shape[k]);
+      const counts = units < 0 ? [] : whole ? Array.from(regionCounts) : countLabels(labels, m.spec.classes);
+      return { units, cancelled: units < 0, ms: performance.now() - t0, inferMs, counts, pipelined: usedPipeline };
     } catch (err) {
       fail(err);
     }
