@@ -5,6 +5,8 @@
  * module's import.meta.url is the executable's, not its own — so the caller names both.
  */
 export function workerUrl(pathInSrc: string, besideCaller: URL): string {
-  const compiled = besideCaller.href.startsWith("file:///$bunfs/");
+  // Compiled to bytecode (--bytecode), import.meta.url is the source file's at build time;
+  // Bun.main is the executable's /$bunfs/ path either way.
+  const compiled = besideCaller.href.startsWith("file:///$bunfs/") || Bun.main.startsWith("/$bunfs/");
   return compiled ? `/$bunfs/root/${pathInSrc}` : besideCaller.href;
 }

@@ -51,7 +51,8 @@ export function ortCandidates(): string[] {
   if (process.env.REMOTEVIS_ORT_DIR) out.push(process.env.REMOTEVIS_ORT_DIR);
   const exeDir = dirname(process.execPath);
   out.push(join(exeDir, "onnxruntime"), join(exeDir, "node_modules/onnxruntime-node", SUBDIR));
-  if (!import.meta.url.startsWith("file:///$bunfs/")) out.push(new URL(`../../node_modules/onnxruntime-node/${SUBDIR}`, import.meta.url).pathname);
+  // Not inside the executable (whose import.meta.url, compiled to bytecode, is the build tree's).
+  if (!Bun.main.startsWith("/$bunfs/")) out.push(new URL(`../../node_modules/onnxruntime-node/${SUBDIR}`, import.meta.url).pathname);
   out.push(join(process.cwd(), "node_modules/onnxruntime-node", SUBDIR));
   return out;
 }
