@@ -15,7 +15,8 @@ let script: Promise<string> | undefined;
 
 export function portalScript(): Promise<string> {
   script ??= (async () => {
-    if (import.meta.url.startsWith("file:///$bunfs/")) return Bun.file("/$bunfs/root/web/portal/main.js").text();
+    // inside the executable (compiled to bytecode, import.meta.url is the build tree's; Bun.main is not)
+    if (import.meta.url.startsWith("file:///$bunfs/") || Bun.main.startsWith("/$bunfs/")) return Bun.file("/$bunfs/root/web/portal/main.js").text();
     const out = await Bun.build({ entrypoints: [new URL("./main.ts", import.meta.url).pathname], target: "browser", minify: true });
     if (!out.success || !out.outputs[0]) throw new Error(`cannot bundle the portal: ${out.logs.map(String).join("; ")}`);
     return out.outputs[0].text();
