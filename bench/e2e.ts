@@ -59,7 +59,7 @@ export async function e2eBench(o: { size: number; tls: string; renderer: string;
     c.close();
     const bareScaled = bare * (vol.byteLength / o.size); // the cube is a little off the asked size
     const what = `${n}^3-${o.dtype}-${o.tls}-${o.renderer}`;
-    const extra = { receive_s: ready.receiveMs / 1000, upload_s: ready.uploadMs / 1000, bytes: vol.byteLength };
+    const extra = { receive_s: ready.receiveMs / 1000, upload_s: ready.uploadMs / 1000, streamed_bytes: ready.streamedBytes, bytes: vol.byteLength };
     // The viewer's first frame is the preview (lod 4); the full-quality one follows it.
     print(result({ bench: "e2e", case: `render_volume-${what}-to-full-frame`, value: full, unit: "s", baseline: "bare ssc transfer", baseline_value: bareScaled, higher_is_better: false }, extra));
     print(result({ bench: "e2e", case: `render_volume-${what}-to-first-frame`, value: preview, unit: "s", baseline: "bare ssc transfer", baseline_value: bareScaled, higher_is_better: false }, extra));

@@ -12,9 +12,8 @@
  * contiguous) is copied by the kernel from the file into the segment (kernel-copy.ts: no page
  * faults on the fresh memory); the rest goes through H5Dread into the mapping. The segment is
  * one file per slab (shm.ts parts): the kernel lets one writer at a time into a file. How many
- * processes: plain data is a copy bound by memory and by the kernel's page allocation for one
- * shared file, not by cores (PLAIN_READ_PROCS); filtered data is bound by decompression, so
- * it gets every core (up to 16).
+ * processes: every core up to 16 for both (PLAIN_READ_PROCS, measured); filtered data is
+ * bound by decompression.
  */
 import { Hdf5File, defaultDataset } from "../formats/hdf5.ts";
 import { DTYPE_SIZE, type ReadLimits, type Vec3, type Volume, checkedBytes, fail, toShape3, typedView } from "../formats/types.ts";
@@ -28,11 +27,11 @@ export const SLAB_TARGET = 64 * 2 ** 20;
 export const SMALL_DATASET = 32 * 2 ** 20;
 /**
  * Default processes for plain (unfiltered) data. Measured (bench/RESULTS.md, 4 GiB, 16-core
- * H200 host, H5Dread into fresh pages): the rate rose to 6 processes and fell beyond 8 (5.11
- * GB/s at 6, 4.18 at 16): page allocation for one shared file contends in the kernel, and a
- * copy needs memory bandwidth, not more cores. `remotevis bench io` prints the curve.
+ * H200 host, 2026-11-30): with the kernel copy into one memfd per slab the rate rises to 14-16
+ * processes (2.5 GB/s for 1, 13.4 for 8, 20.6 for 14, 20.1 for 16); H5Dread into one shared file
+ * peaked at 6-7 (5.3 GB/s). So: every core, up to 16.
  */
-export const PLAIN_READ_PROCS = 8;
+export const PLAIN_READ_PROCS = 16;
 
 export interface ParallelReadOptions extends ReadLimits, PoolOptions {
   dataset?: string;

@@ -261,6 +261,14 @@ static int volume_check(const rvr_renderer *r, const rvr_volume_desc *desc, cons
 
 /* ---- a volume taken while it arrives (rvr.h: rvr_renderer_volume_begin) ---- */
 
+/* Threads for work done while a transfer runs: two cores stay with it (the receiver's progress
+ * loop and, on one host, the sender's both spin); OpenMP teams larger than the free cores
+ * wait on descheduled threads at every barrier. */
+static int stream_threads(const rvr_renderer *r) {
+    const int nt = rvr__nthreads(r);
+    return nt > 4 ? nt - 2 : nt;
+}
+
 /* The CPU backend's storage for a volume: normalized storage bricks and skipping min/max. */
 typedef struct cpu_vol {
     rvr_grid g; /* g.data == vol */
@@ -335,7 +343,7 @@ static void cpu_stream_convert(rvr_renderer *r, uint64_t landed_elems) {
     }
     const int ready = layers_ready(&p->v.g, landed_elems / (d->shape[1] * d->shape[2]));
     if (ready <= p->layers) return;
-    if (normalize_layers(r->stream.data, d->dtype, d->order, d->shape, lo, hi, rvr__nthreads(r), &p->v.g,
+    if (normalize_layers(r->stream.data, d->dtype, d->order, d->shape, lo, hi, stream_threads(r), &p->v.g,
                          &p->v.sk, p->layers, ready) == RVR_OK)
         p->layers = ready;
 }
@@ -384,7 +392,7 @@ int rvr_renderer_volume_landed(rvr_renderer *r, uint64_t landed) {
     } else {
         vstats part = {INFINITY, -INFINITY, 0};
         stats_compute((const char *)r->stream.data + from, r->stream.desc.dtype, (upto - from) / esz,
-                      rvr__nthreads(r), &part);
+                      stream_threads(r), &part);
         r->stream.mn = part.mn < r->stream.mn ? part.mn : r->stream.mn;
         r->stream.mx = part.mx > r->stream.mx ? part.mx : r->stream.mx;
         r->stream.nans += part.nans;
