@@ -5,15 +5,6 @@
 
 enum { S0 = 21, S1 = 18, S2 = 26 };
 
-static void desc_of(rvr_volume_desc *d, int32_t dtype, int32_t order) {
-    memset(d, 0, sizeof *d);
-    d->shape[0] = S0;
-    d->shape[1] = S1;
-    d->shape[2] = S2;
-    d->dtype = dtype;
-    d->order = order;
-}
-
 /* A ball of rising values with some NaN voxels in float data. */
 static void *make_ball(int32_t dtype, uint64_t *bytes) {
     const size_t n = (size_t)S0 * S1 * S2, esz = (size_t)rvr_dtype_size(dtype);
@@ -30,14 +21,7 @@ static void *make_ball(int32_t dtype, uint64_t *bytes) {
 }
 
 static void frame(rvr_renderer *r, uint8_t *rgba, uint32_t W, uint32_t H) {
-    rvr_camera c;
-    rvr_camera_init(&c);
-    c.eye[0] = 60;
-    c.eye[1] = -30;
-    c.eye[2] = 40;
-    c.target[0] = S2 / 2.0f;
-    c.target[1] = S1 / 2.0f;
-    c.target[2] = S0 / 2.0f;
+    const rvr_camera c = cam_at(60, -30, 40, S2, S1, S0, 2);
     rvr_render_settings s;
     rvr_render_settings_init(&s);
     s.shading = RVR_SHADE_LOCAL;
@@ -52,8 +36,7 @@ TEST(streamed_volume_equals_set_volume) {
         for (int order = 0; order < 2; order++) {
             uint64_t bytes;
             void *buf = make_ball(dtypes[k], &bytes);
-            rvr_volume_desc d;
-            desc_of(&d, dtypes[k], order);
+            rvr_volume_desc d = vol_desc(S0, S1, S2, dtypes[k], order, 0, 0);
             rvr_renderer *plain = mk(), *streamed = mk();
             CHECK_OK(rvr_renderer_set_volume(plain, &d, buf, bytes));
             CHECK_OK(rvr_renderer_volume_begin(streamed, &d, buf, bytes));
@@ -90,8 +73,7 @@ TEST(old_volume_is_drawn_until_the_stream_commits) {
     uint8_t *old = make_ball(RVR_DTYPE_U8, &bytes);
     uint8_t *next = calloc(bytes, 1);
     memset(next, 250, bytes); /* a very different picture */
-    rvr_volume_desc d;
-    desc_of(&d, RVR_DTYPE_U8, RVR_ORDER_C);
+    rvr_volume_desc d = vol_desc(S0, S1, S2, RVR_DTYPE_U8, RVR_ORDER_C, 0, 0);
     rvr_renderer *r = mk();
     CHECK_OK(rvr_renderer_set_volume(r, &d, old, bytes));
     uint8_t *before = img_new(W, H), *during = img_new(W, H), *after = img_new(W, H);
@@ -130,8 +112,7 @@ TEST(old_volume_is_drawn_until_the_stream_commits) {
 TEST(stream_misuse_is_refused) {
     uint64_t bytes;
     uint8_t *buf = make_ball(RVR_DTYPE_U8, &bytes);
-    rvr_volume_desc d;
-    desc_of(&d, RVR_DTYPE_U8, RVR_ORDER_C);
+    rvr_volume_desc d = vol_desc(S0, S1, S2, RVR_DTYPE_U8, RVR_ORDER_C, 0, 0);
     rvr_renderer *r = mk();
     CHECK_RC(rvr_renderer_volume_landed(r, 1), RVR_ERR_INVALID); /* no stream */
     CHECK_RC(rvr_renderer_volume_landed(NULL, 1), RVR_ERR_INVALID);
@@ -167,17 +148,8 @@ TEST(layers_converted_while_rows_land_equal_set_volume) {
     const uint32_t W = 64, H = 48;
     uint8_t *a = img_new(W, H), *b = img_new(W, H);
     for (int explicit_window = 0; explicit_window < 2; explicit_window++) {
-        rvr_volume_desc d;
-        memset(&d, 0, sizeof d);
-        d.shape[0] = Z;
-        d.shape[1] = Y;
-        d.shape[2] = X;
-        d.dtype = RVR_DTYPE_U16;
-        d.order = RVR_ORDER_C;
-        if (explicit_window) {
-            d.window_lo = 50;
-            d.window_hi = 4000;
-        }
+        const rvr_volume_desc d = vol_desc(Z, Y, X, RVR_DTYPE_U16, RVR_ORDER_C, explicit_window ? 50 : 0,
+                                           explicit_window ? 4000 : 0);
         rvr_renderer *plain = mk(), *streamed = mk();
         CHECK_OK(rvr_renderer_set_threads(streamed, 4));
         CHECK_OK(rvr_renderer_set_volume(plain, &d, buf, n * 2));
@@ -198,16 +170,7 @@ TEST(layers_converted_while_rows_land_equal_set_volume) {
         CHECK(p.window_lo == s.window_lo && p.window_hi == s.window_hi && p.data_max == s.data_max, "window %g..%g vs %g..%g",
               p.window_lo, p.window_hi, s.window_lo, s.window_hi);
         /* a view down the z axis crosses every layer */
-        rvr_camera c;
-        rvr_camera_init(&c);
-        c.eye[0] = X / 2.0f + 5;
-        c.eye[1] = Y / 2.0f - 3;
-        c.eye[2] = Z + 80.0f;
-        c.target[0] = X / 2.0f;
-        c.target[1] = Y / 2.0f;
-        c.target[2] = Z / 2.0f;
-        c.up[2] = 0;
-        c.up[1] = 1;
+        const rvr_camera c = cam_at(X / 2.0f + 5, Y / 2.0f - 3, Z + 80.0f, X, Y, Z, 1);
         rvr_render_settings st;
         rvr_render_settings_init(&st);
         st.shading = RVR_SHADE_LOCAL;
@@ -222,12 +185,7 @@ TEST(layers_converted_while_rows_land_equal_set_volume) {
         free(land);
     }
     /* a stream dropped half-way (its pending bricks freed) and a renderer destroyed mid-stream */
-    rvr_volume_desc d;
-    memset(&d, 0, sizeof d);
-    d.shape[0] = Z;
-    d.shape[1] = Y;
-    d.shape[2] = X;
-    d.dtype = RVR_DTYPE_U16;
+    const rvr_volume_desc d = vol_desc(Z, Y, X, RVR_DTYPE_U16, RVR_ORDER_C, 0, 0);
     rvr_renderer *r = mk();
     CHECK_OK(rvr_renderer_set_threads(r, 4));
     CHECK_OK(rvr_renderer_volume_begin(r, &d, buf, n * 2));

@@ -56,8 +56,9 @@ static inline int img_close(const uint8_t *a, const uint8_t *b, size_t nbytes, i
     return d.mean <= CUDA_TOL_MEAN && (double)d.over <= CUDA_TOL_FRAC * (double)nbytes;
 }
 
-static inline void set_vol(rvr_renderer *r, const void *data, int32_t dtype, int32_t order,
-                           uint64_t s0, uint64_t s1, uint64_t s2, double lo, double hi) {
+/* A volume description: logical shape (s0, s1, s2) = (z, y, x), window lo..hi (equal: automatic). */
+static inline rvr_volume_desc vol_desc(uint64_t s0, uint64_t s1, uint64_t s2, int32_t dtype, int32_t order,
+                                       double lo, double hi) {
     rvr_volume_desc d;
     memset(&d, 0, sizeof d);
     d.shape[0] = s0;
@@ -67,7 +68,29 @@ static inline void set_vol(rvr_renderer *r, const void *data, int32_t dtype, int
     d.order = order;
     d.window_lo = lo;
     d.window_hi = hi;
+    return d;
+}
+
+static inline void set_vol(rvr_renderer *r, const void *data, int32_t dtype, int32_t order,
+                           uint64_t s0, uint64_t s1, uint64_t s2, double lo, double hi) {
+    const rvr_volume_desc d = vol_desc(s0, s1, s2, dtype, order, lo, hi);
     CHECK_OK(rvr_renderer_set_volume(r, &d, data, s0 * s1 * s2 * (uint64_t)rvr_dtype_size(dtype)));
+}
+
+/* A perspective camera at `eye` (world x, y, z) looking at the centre of a volume of extent
+ * (x, y, z) voxels, with world axis `up` (1 = y, 2 = z) up. */
+static inline rvr_camera cam_at(float ex, float ey, float ez, float x, float y, float z, int up) {
+    rvr_camera c;
+    rvr_camera_init(&c);
+    c.eye[0] = ex;
+    c.eye[1] = ey;
+    c.eye[2] = ez;
+    c.target[0] = x / 2.0f;
+    c.target[1] = y / 2.0f;
+    c.target[2] = z / 2.0f;
+    memset(c.up, 0, sizeof c.up);
+    c.up[up] = 1;
+    return c;
 }
 
 /* Orthographic camera looking down -axis (logical axis 0 = z, 1 = y, 2 = x) at a volume of world

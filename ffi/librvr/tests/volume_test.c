@@ -43,16 +43,7 @@ static void *make_typed(int32_t dtype, int order, const uint8_t *base, double *l
 }
 
 static void render_pair(rvr_renderer *r, uint8_t *comp, uint8_t *mip, uint32_t W, uint32_t H) {
-    rvr_camera c;
-    rvr_camera_init(&c);
-    c.eye[0] = 40;
-    c.eye[1] = -25;
-    c.eye[2] = 30;
-    c.target[0] = S2 / 2.0f;
-    c.target[1] = S1 / 2.0f;
-    c.target[2] = S0 / 2.0f;
-    c.up[1] = 0;
-    c.up[2] = 1;
+    const rvr_camera c = cam_at(40, -25, 30, S2, S1, S0, 2);
     rvr_render_settings s;
     rvr_render_settings_init(&s);
     s.shading = RVR_SHADE_LOCAL;
