@@ -52,12 +52,17 @@ static rr_frame_stats compare(scene *s, const rvr_camera *cam, const rvr_render_
     return fs;
 }
 
-static void setup(scene *s, int ranks, const char *const *args, const rvr_volume_desc *d, const void *data, uint64_t bytes,
-                  const float *tf, uint32_t tfn, uint64_t *bounds) {
+/* The one renderer holding the whole volume, which the ranks' images are compared with. */
+static void setup_reference(scene *s, const rvr_volume_desc *d, const void *data, uint64_t bytes, const float *tf, uint32_t tfn) {
     CHECK_OK(rvr_renderer_create(RVR_BACKEND_CPU, &s->ref));
     CHECK_OK(rvr_renderer_set_threads(s->ref, 1));
     CHECK_OK(rvr_renderer_set_volume(s->ref, d, data, bytes));
     CHECK_OK(rvr_renderer_set_tf(s->ref, tf, tfn));
+}
+
+static void setup(scene *s, int ranks, const char *const *args, const rvr_volume_desc *d, const void *data, uint64_t bytes,
+                  const float *tf, uint32_t tfn, uint64_t *bounds) {
+    setup_reference(s, d, data, bytes, tf, tfn);
     int rc = rr_job_start(&s->job, ranks, exe(), args, 30000);
     CHECK(rc == 0, "start %d ranks -> %d", ranks, rc);
     CHECK(s->job.ranks == ranks, "ranks %d", s->job.ranks);
@@ -69,25 +74,65 @@ static void setup(scene *s, int ranks, const char *const *args, const rvr_volume
     CHECK(rr_floats(&s->job, RR_OP_SET_TF, tf, tfn) == 0, "set tf");
 }
 
+/* The pores cube of side N (u8) with the benchmark's TF: the scene most tests here render. */
+typedef struct pores {
+    int N;
+    uint8_t *vol; /* the caller frees it */
+    float tf[256 * 4];
+    rvr_volume_desc d;
+} pores;
+
+static void pores_init(pores *p, int N) {
+    p->N = N;
+    p->vol = malloc((size_t)N * N * N);
+    scene_pores_u8(N, p->vol);
+    scene_tf_bench(0.08f, p->tf);
+    memset(&p->d, 0, sizeof p->d);
+    p->d.shape[0] = p->d.shape[1] = p->d.shape[2] = N;
+    p->d.dtype = RVR_DTYPE_U8;
+}
+
+static void setup_pores(scene *s, const pores *p, int ranks, const char *const *args, uint64_t *bounds) {
+    setup(s, ranks, args, &p->d, p->vol, (uint64_t)p->N * p->N * p->N, p->tf, 256, bounds);
+}
+
 static void teardown(scene *s) {
     rr_job_stop(&s->job, 10000);
     rvr_renderer_destroy(s->ref);
 }
 
+/* From above the cube of side N, a little off its axis: every ray crosses every slab. */
+static void camera_above(int N, rvr_camera *cam) {
+    rvr_camera_init(cam);
+    cam->eye[0] = N / 2.f, cam->eye[1] = N / 2.f + 1, cam->eye[2] = 2.5f * N;
+    cam->target[0] = cam->target[1] = cam->target[2] = N / 2.f;
+}
+
+/* Looking from eye at target, z up. */
+static void camera_z_up(rvr_camera *cam, float tx, float ty, float tz, float ex, float ey, float ez) {
+    rvr_camera_init(cam);
+    cam->target[0] = tx, cam->target[1] = ty, cam->target[2] = tz;
+    cam->eye[0] = ex, cam->eye[1] = ey, cam->eye[2] = ez;
+    cam->up[0] = 0, cam->up[1] = 0, cam->up[2] = 1;
+}
+
+/* A file's bytes, all of them or the test fails; the caller frees them. */
+static uint8_t *read_back(const char *path, size_t bytes) {
+    FILE *f = fopen(path, "rb");
+    uint8_t *got = malloc(bytes);
+    CHECK(f && fread(got, 1, bytes, f) == bytes, "read back %s", path);
+    fclose(f);
+    return got;
+}
+
 /* The synthetic scene of the benchmark (pores), every mode, points and slices. */
 static void synthetic(int ranks, const char *const *args) {
     const int N = 80;
-    uint8_t *vol = malloc((size_t)N * N * N);
-    scene_pores_u8(N, vol);
-    float tf[256 * 4];
-    scene_tf_bench(0.08f, tf);
-    rvr_volume_desc d;
-    memset(&d, 0, sizeof d);
-    d.shape[0] = d.shape[1] = d.shape[2] = N;
-    d.dtype = RVR_DTYPE_U8;
+    pores p;
+    pores_init(&p, N);
     scene s = {.W = 160, .H = 120};
     uint64_t b[8];
-    setup(&s, ranks, args, &d, vol, (uint64_t)N * N * N, tf, 256, b);
+    setup_pores(&s, &p, ranks, args, b);
     rvr_camera cam;
     rvr_render_settings st;
     for (int k = 0; k < 3; k++) {
@@ -102,9 +147,7 @@ static void synthetic(int ranks, const char *const *args) {
     compare(&s, &cam, &st, 8, 1.0, 0.01, "s1");
     /* view from above (through every slab) and from below */
     rvr_camera top;
-    rvr_camera_init(&top);
-    top.eye[0] = N / 2.f, top.eye[1] = N / 2.f + 1, top.eye[2] = 2.5f * N;
-    top.target[0] = top.target[1] = top.target[2] = N / 2.f;
+    camera_above(N, &top);
     compare(&s, &top, &st, 8, 1.0, 0.01, "s1-top");
     top.eye[2] = -1.5f * N;
     compare(&s, &top, &st, 8, 1.0, 0.01, "s1-bottom");
@@ -165,7 +208,7 @@ static void synthetic(int ranks, const char *const *args) {
     CHECK(dd.max == 0, "axis slice differs: max %d (%zu pixels)", dd.max, dd.over);
     free(a), free(bimg);
     teardown(&s);
-    free(vol);
+    free(p.vol);
 }
 
 TEST(ranks2_synthetic_scenes) { synthetic(2, NULL); }
@@ -203,11 +246,8 @@ static void ct(int ranks, const char *const *args) {
     uint64_t b[8];
     setup(&s, ranks, args, &d, v, bytes, tf, 256, b);
     rvr_camera cam;
-    rvr_camera_init(&cam);
     const float cx = 128 * 0.957f, cy = 128 * 0.957f, cz = 54 * 1.5f;
-    cam.target[0] = cx, cam.target[1] = cy, cam.target[2] = cz;
-    cam.eye[0] = cx + 300, cam.eye[1] = cy - 420, cam.eye[2] = cz + 120;
-    cam.up[0] = 0, cam.up[1] = 0, cam.up[2] = 1;
+    camera_z_up(&cam, cx, cy, cz, cx + 300, cy - 420, cz + 120);
     cam.fov_y_deg = 40;
     rvr_render_settings st;
     rvr_render_settings_init(&st);
@@ -228,26 +268,18 @@ TEST(ranks3_real_ct_to_root) { ct(3, ROOT); }
  * algorithm: the sample phase restarts at 3 boundaries.) */
 TEST(ranks4_algorithms_agree) {
     const int N = 80, W = 160, H = 120;
-    uint8_t *vol = malloc((size_t)N * N * N);
-    scene_pores_u8(N, vol);
-    float tf[256 * 4];
-    scene_tf_bench(0.08f, tf);
-    rvr_volume_desc d;
-    memset(&d, 0, sizeof d);
-    d.shape[0] = d.shape[1] = d.shape[2] = N;
-    d.dtype = RVR_DTYPE_U8;
+    pores p;
+    pores_init(&p, N);
     const char *const *algos[3] = {ROOT, BSWAP, DIRECT};
     uint8_t *img[3];
     rvr_camera cam; /* from above: every ray crosses the 4 slabs, their rectangles overlap */
-    rvr_camera_init(&cam);
-    cam.eye[0] = N / 2.f, cam.eye[1] = N / 2.f + 1, cam.eye[2] = 2.5f * N;
-    cam.target[0] = cam.target[1] = cam.target[2] = N / 2.f;
+    camera_above(N, &cam);
     rvr_render_settings st;
     rvr_render_settings_init(&st);
     st.shading = RVR_SHADE_LOCAL;
     for (int a = 0; a < 3; a++) {
         scene s = {.W = W, .H = H};
-        setup(&s, 4, algos[a], &d, vol, (uint64_t)N * N * N, tf, 256, NULL);
+        setup_pores(&s, &p, 4, algos[a], NULL);
         compare(&s, &cam, &st, 8, 1.0, 0.01, "four");
         img[a] = malloc((size_t)W * H * 4);
         char err[256] = "";
@@ -260,23 +292,17 @@ TEST(ranks4_algorithms_agree) {
         CHECK(dd.max <= 3 && dd.over <= (size_t)W * H / 1000, "root and %s differ: max %d", a == 1 ? "bswap" : "direct", dd.max);
     }
     for (int a = 0; a < 3; a++) free(img[a]);
-    free(vol);
+    free(p.vol);
 }
 
 /* One rank is the renderer itself: its own image comes back (no partial image, nothing
  * composited), equal bit for bit, also where several ranks differ (average projection). */
 TEST(ranks1_answers_with_the_renderers_own_image) {
     const int N = 64;
-    uint8_t *vol = malloc((size_t)N * N * N);
-    scene_pores_u8(N, vol);
-    float tf[256 * 4];
-    scene_tf_bench(0.08f, tf);
-    rvr_volume_desc d;
-    memset(&d, 0, sizeof d);
-    d.shape[0] = d.shape[1] = d.shape[2] = N;
-    d.dtype = RVR_DTYPE_U8;
+    pores p;
+    pores_init(&p, N);
     scene s = {.W = 160, .H = 120};
-    setup(&s, 1, NULL, &d, vol, (uint64_t)N * N * N, tf, 256, NULL);
+    setup_pores(&s, &p, 1, NULL, NULL);
     rvr_camera cam;
     scene_orbit(N, 0.7f, &cam);
     rvr_render_settings st;
@@ -290,7 +316,7 @@ TEST(ranks1_answers_with_the_renderers_own_image) {
     st.mode = RVR_MODE_AVERAGE;
     compare(&s, &cam, &st, 0, 0, 0, "one-rank-average");
     teardown(&s);
-    free(vol);
+    free(p.vol);
 }
 
 /* The answer's image written into a frame file (what the instance maps) equals the one sent over
@@ -298,16 +324,10 @@ TEST(ranks1_answers_with_the_renderers_own_image) {
  * that cannot be mapped is an error, and the next frame works. */
 static void frame_file(int ranks) {
     const int N = 48, W = 96, H = 72;
-    uint8_t *vol = malloc((size_t)N * N * N);
-    scene_pores_u8(N, vol);
-    float tf[256 * 4];
-    scene_tf_bench(0.08f, tf);
-    rvr_volume_desc d;
-    memset(&d, 0, sizeof d);
-    d.shape[0] = d.shape[1] = d.shape[2] = N;
-    d.dtype = RVR_DTYPE_U8;
+    pores p;
+    pores_init(&p, N);
     scene s = {.W = W, .H = H};
-    setup(&s, ranks, NULL, &d, vol, (uint64_t)N * N * N, tf, 256, NULL);
+    setup_pores(&s, &p, ranks, NULL, NULL);
     rvr_camera cam;
     scene_orbit(N, 1.1f, &cam);
     rvr_render_settings st;
@@ -319,10 +339,7 @@ static void frame_file(int ranks) {
     for (int k = 0; k < 2; k++) { /* the second frame reuses rank 0's mapping */
         rr_frame_stats fs;
         CHECK(rr_render_to_file(&s.job, &cam, &st, W, H, path, &fs, 60000, err, sizeof err) == 0, "file answer: %s", err);
-        FILE *f = fopen(path, "rb");
-        uint8_t *b = malloc((size_t)W * H * 4);
-        CHECK(f && fread(b, 1, (size_t)W * H * 4, f) == (size_t)W * H * 4, "read the frame file");
-        fclose(f);
+        uint8_t *b = read_back(path, (size_t)W * H * 4);
         CHECK(memcmp(a, b, (size_t)W * H * 4) == 0, "the frame file holds another image (frame %d)", k);
         free(b);
     }
@@ -332,7 +349,7 @@ static void frame_file(int ranks) {
     CHECK(rr_render(&s.job, &cam, &st, W, H, a, NULL, 60000, err, sizeof err) == 0, "next frame: %s", err);
     free(a);
     teardown(&s);
-    free(vol);
+    free(p.vol);
 }
 TEST(ranks1_answer_into_a_frame_file) { frame_file(1); }
 TEST(ranks2_answer_into_a_frame_file) { frame_file(2); }
@@ -341,16 +358,10 @@ TEST(ranks2_answer_into_a_frame_file) { frame_file(2); }
  * not whole images (full-image compositing moved 1.5 images per frame with 2 ranks). */
 TEST(ranks2_moves_only_the_slabs_footprints) {
     const int N = 64;
-    uint8_t *vol = malloc((size_t)N * N * N);
-    scene_pores_u8(N, vol);
-    float tf[256 * 4];
-    scene_tf_bench(0.08f, tf);
-    rvr_volume_desc d;
-    memset(&d, 0, sizeof d);
-    d.shape[0] = d.shape[1] = d.shape[2] = N;
-    d.dtype = RVR_DTYPE_U8;
+    pores p;
+    pores_init(&p, N);
     scene s = {.W = 320, .H = 240};
-    setup(&s, 2, NULL, &d, vol, (uint64_t)N * N * N, tf, 256, NULL);
+    setup_pores(&s, &p, 2, NULL, NULL);
     rvr_camera cam;
     scene_orbit(N, 0.7f, &cam);
     for (int k = 0; k < 3; k++) cam.eye[k] = cam.target[k] + 4 * (cam.eye[k] - cam.target[k]);
@@ -362,7 +373,7 @@ TEST(ranks2_moves_only_the_slabs_footprints) {
     CHECK(fs.composite_bytes > 0 && (double)fs.composite_bytes < 0.1 * image, "moved %llu bytes of a %.0f-byte image",
           (unsigned long long)fs.composite_bytes, image);
     teardown(&s);
-    free(vol);
+    free(p.vol);
 }
 
 /* SET_SYNTHETIC: each rank makes only its slab (even cuts at multiples of 16 layers), the
@@ -379,10 +390,7 @@ TEST(ranks2_synthetic_volume_generated_per_slab) {
     float tf[256 * 4];
     scene_tf_bench(0.1f, tf);
     scene s = {.W = 160, .H = 120};
-    CHECK_OK(rvr_renderer_create(RVR_BACKEND_CPU, &s.ref));
-    CHECK_OK(rvr_renderer_set_threads(s.ref, 1));
-    CHECK_OK(rvr_renderer_set_volume(s.ref, &d, v, n * 4));
-    CHECK_OK(rvr_renderer_set_tf(s.ref, tf, 256));
+    setup_reference(&s, &d, v, n * 4, tf, 256);
     CHECK(rr_job_start(&s.job, 2, exe(), NULL, 30000) == 0, "start");
     uint64_t b[3];
     double ms[4];
@@ -430,10 +438,7 @@ TEST(ranks3_uneven_bricks_f_order_and_retrieve) {
     harness_note("cuts along x: %lu %lu %lu %lu", (unsigned long)b[0], (unsigned long)b[1], (unsigned long)b[2], (unsigned long)b[3]);
     CHECK(b[3] == S2 && b[1] - b[0] != b[2] - b[1], "cuts not balanced by bricks: %lu %lu %lu", (unsigned long)b[1], (unsigned long)b[2], (unsigned long)b[3]);
     rvr_camera cam;
-    rvr_camera_init(&cam);
-    cam.target[0] = 37, cam.target[1] = 20, cam.target[2] = 22;
-    cam.eye[0] = 37 + 90, cam.eye[1] = 20 + 70, cam.eye[2] = 22 + 40;
-    cam.up[0] = 0, cam.up[1] = 0, cam.up[2] = 1;
+    camera_z_up(&cam, 37, 20, 22, 37 + 90, 20 + 70, 22 + 40);
     rvr_render_settings st;
     rvr_render_settings_init(&st);
     st.shading = RVR_SHADE_LOCAL;
@@ -457,10 +462,7 @@ TEST(ranks3_uneven_bricks_f_order_and_retrieve) {
     int rc = rr_call(&s.job, RR_OP_RETRIEVE, req, sizeof req, NULL, 0, &rb, &len, 30000);
     CHECK(rc == 0 && len == 8, "retrieve -> %d %s", rc, rc ? (char *)rb : "");
     free(rb);
-    FILE *f = fopen(path, "rb");
-    uint8_t *got = malloc(want);
-    CHECK(f && fread(got, 1, want, f) == want, "read back");
-    fclose(f);
+    uint8_t *got = read_back(path, want);
     unlink(path);
     CHECK(memcmp(got, ra, want) == 0, "retrieved box differs");
     free(got), free(ra);
@@ -472,16 +474,10 @@ TEST(ranks3_uneven_bricks_f_order_and_retrieve) {
 TEST(ranks2_rank_killed_mid_frame_errors_within_10s) {
     setenv("RVR_RANKS_TEST_DELAY_MS", "4000", 1);
     const int N = 48;
-    uint8_t *vol = malloc((size_t)N * N * N);
-    scene_pores_u8(N, vol);
-    float tf[256 * 4];
-    scene_tf_bench(0.08f, tf);
-    rvr_volume_desc d;
-    memset(&d, 0, sizeof d);
-    d.shape[0] = d.shape[1] = d.shape[2] = N;
-    d.dtype = RVR_DTYPE_U8;
+    pores p;
+    pores_init(&p, N);
     scene s = {.W = 64, .H = 64};
-    setup(&s, 2, NULL, &d, vol, (uint64_t)N * N * N, tf, 256, NULL);
+    setup_pores(&s, &p, 2, NULL, NULL);
     rvr_camera cam;
     scene_orbit(N, 0.3f, &cam);
     rvr_render_settings st;
@@ -504,7 +500,7 @@ TEST(ranks2_rank_killed_mid_frame_errors_within_10s) {
     int st_ = rr_job_stop(&s.job, 5000);
     harness_note("mpirun exit status 0x%x", st_);
     rvr_renderer_destroy(s.ref);
-    free(vol);
+    free(p.vol);
 }
 
 /* The watchdog answers a request that runs too long, and the job ends. */
@@ -512,16 +508,10 @@ TEST(ranks2_watchdog_timeout) {
     setenv("RVR_RANKS_TEST_DELAY_MS", "3000", 1);
     const char *const args[] = {"--op-timeout", "1", NULL};
     const int N = 32;
-    uint8_t *vol = malloc((size_t)N * N * N);
-    scene_pores_u8(N, vol);
-    float tf[256 * 4];
-    scene_tf_bench(0.08f, tf);
-    rvr_volume_desc d;
-    memset(&d, 0, sizeof d);
-    d.shape[0] = d.shape[1] = d.shape[2] = N;
-    d.dtype = RVR_DTYPE_U8;
+    pores p;
+    pores_init(&p, N);
     scene s = {.W = 32, .H = 32};
-    setup(&s, 2, args, &d, vol, (uint64_t)N * N * N, tf, 256, NULL);
+    setup_pores(&s, &p, 2, args, NULL);
     rvr_camera cam;
     scene_orbit(N, 0.3f, &cam);
     rvr_render_settings st;
@@ -533,5 +523,5 @@ TEST(ranks2_watchdog_timeout) {
     CHECK(rc == RR_ERR_TIMEOUT, "want RR_ERR_TIMEOUT, got %d (%s)", rc, err);
     rr_job_stop(&s.job, 5000);
     rvr_renderer_destroy(s.ref);
-    free(vol);
+    free(p.vol);
 }
