@@ -34,32 +34,26 @@ static size_t changed(const uint8_t *a, const uint8_t *b, uint32_t W, uint32_t H
     return n;
 }
 
-/* one slice on both backends; exact: identical images; returns the CUDA image (caller frees) */
-static uint8_t *slice_both(rvr_renderer *c, rvr_renderer *g, const rvr_slice *sl, const rvr_render_settings *s,
-                           uint32_t W, uint32_t H, const char *name, int exact) {
-    uint8_t *a = img_new(W, H), *b = img_new(W, H);
-    CHECK_OK(rvr_render_slice(c, sl, s, W, H, a, (uint64_t)W * H * 4, NULL));
-    CHECK_OK(rvr_render_slice(g, sl, s, W, H, b, (uint64_t)W * H * 4, NULL));
-    imgdiff d;
-    int ok = img_close(a, b, (size_t)W * H * 4, &d);
-    harness_note("%-26s max %3d mean %.3f >%d: %zu/%zu", name, d.max, d.mean, CUDA_TOL_BIG, d.over, d.n);
-    ppm_pair(name, a, b, W, H);
-    if (exact) CHECK(d.max == 0, "%s: slices differ (max %d, %zu values > %d), want identical", name, d.max, d.over, CUDA_TOL_BIG);
-    CHECK(ok, "%s: CUDA slice beyond tolerance: max %d mean %.3f", name, d.max, d.mean);
-    free(a);
-    return b;
+/* scene_pores_u8 of side LN on both renderers (volume and TF, not yet the labels) and its
+ * pores_labels; the caller frees both. */
+static void labelled_pores_both(rvr_renderer *c, rvr_renderer *g, uint8_t **v, uint8_t **lab) {
+    *v = pores_both(c, g, LN, 0.3f);
+    *lab = malloc((size_t)LN * LN * LN);
+    pores_labels(LN, *v, *lab);
+}
+
+static void labels_both(rvr_renderer *c, rvr_renderer *g, const uint8_t *lab, uint64_t n) {
+    CHECK_OK(rvr_renderer_set_labels(c, lab, n, TABLE, 4));
+    CHECK_OK(rvr_renderer_set_labels(g, lab, n, TABLE, 4));
 }
 
 TEST(cuda_labels_match_cpu_composite_iso_projections) {
     rvr_renderer *g = cuda_or_skip();
     if (!g) return;
     const int N = LN;
-    uint8_t *v = malloc((size_t)N * N * N), *lab = malloc((size_t)N * N * N);
-    scene_pores_u8(N, v);
-    pores_labels(N, v, lab);
     rvr_renderer *c = mk_backend(RVR_BACKEND_CPU);
-    pores_into(c, N, v, 0.3f);
-    pores_into(g, N, v, 0.3f);
+    uint8_t *v, *lab;
+    labelled_pores_both(c, g, &v, &lab);
     rvr_camera cam;
     scene_orbit(N, 0.7f, &cam);
     const uint32_t W = 200, H = 150;
@@ -69,8 +63,7 @@ TEST(cuda_labels_match_cpu_composite_iso_projections) {
     s.shading = RVR_SHADE_LOCAL;
     uint8_t *plain_c, *plain_g, *lab_c, *lab_g;
     both_images(c, g, &cam, &s, W, H, "labels_none_S1", 0, &plain_c, &plain_g);
-    CHECK_OK(rvr_renderer_set_labels(c, lab, (uint64_t)N * N * N, TABLE, 4));
-    CHECK_OK(rvr_renderer_set_labels(g, lab, (uint64_t)N * N * N, TABLE, 4));
+    labels_both(c, g, lab, (uint64_t)N * N * N);
     memset(lab, 0, (size_t)N * N * N); /* both copied them */
     both_images(c, g, &cam, &s, W, H, "labels_composite_S1", 0, &lab_c, &lab_g);
     size_t nc = changed(plain_c, lab_c, W, H), ng = changed(plain_g, lab_g, W, H);
@@ -131,14 +124,10 @@ TEST(cuda_labels_recoloured_hidden_and_in_slices) {
     rvr_renderer *g = cuda_or_skip();
     if (!g) return;
     const int N = LN;
-    uint8_t *v = malloc((size_t)N * N * N), *lab = malloc((size_t)N * N * N);
-    scene_pores_u8(N, v);
-    pores_labels(N, v, lab);
     rvr_renderer *c = mk_backend(RVR_BACKEND_CPU);
-    pores_into(c, N, v, 0.3f);
-    pores_into(g, N, v, 0.3f);
-    CHECK_OK(rvr_renderer_set_labels(c, lab, (uint64_t)N * N * N, TABLE, 4));
-    CHECK_OK(rvr_renderer_set_labels(g, lab, (uint64_t)N * N * N, TABLE, 4));
+    uint8_t *v, *lab;
+    labelled_pores_both(c, g, &v, &lab);
+    labels_both(c, g, lab, (uint64_t)N * N * N);
     rvr_camera cam;
     scene_orbit(N, 2.2f, &cam);
     const uint32_t W = 200, H = 150;
@@ -220,32 +209,12 @@ TEST(cuda_labels_follow_f_order_on_the_device) {
                 f[i] = 100.f - r * 4.f;
                 lab[i] = (uint8_t)(r < 8 ? 2 : (x > 40 ? 1 : (y < 15 ? 3 : 0)));
             }
-    rvr_volume_desc d;
-    memset(&d, 0, sizeof d);
-    d.shape[0] = nz;
-    d.shape[1] = ny;
-    d.shape[2] = nx;
-    d.dtype = RVR_DTYPE_F32;
-    d.order = RVR_ORDER_F;
-    d.window_lo = 0;
-    d.window_hi = 90;
-    CHECK_OK(rvr_renderer_set_volume(c, &d, f, sizeof(float) * n));
-    CHECK_OK(rvr_renderer_set_volume(g, &d, f, sizeof(float) * n));
-    float tf[4 * 4] = {0, 0, 1, 0, 0, 1, 0, 0.02f, 1, 1, 0, 0.1f, 1, 1, 1, 0.4f};
-    CHECK_OK(rvr_renderer_set_tf(c, tf, 4));
-    CHECK_OK(rvr_renderer_set_tf(g, tf, 4));
-    CHECK_OK(rvr_renderer_set_labels(c, lab, n, TABLE, 4));
-    CHECK_OK(rvr_renderer_set_labels(g, lab, n, TABLE, 4));
-    rvr_camera cam;
-    rvr_camera_init(&cam);
-    cam.eye[0] = 120;
-    cam.eye[1] = -60;
-    cam.eye[2] = 90;
-    cam.target[0] = 35;
-    cam.target[1] = 25;
-    cam.target[2] = 20;
-    cam.up[1] = 0;
-    cam.up[2] = 1;
+    const rvr_volume_desc d = vol_desc(nz, ny, nx, RVR_DTYPE_F32, RVR_ORDER_F, 0, 90);
+    volume_both(c, g, &d, f, sizeof(float) * n);
+    const float tf[4 * 4] = {0, 0, 1, 0, 0, 1, 0, 0.02f, 1, 1, 0, 0.1f, 1, 1, 1, 0.4f};
+    tf_both(c, g, tf, 4);
+    labels_both(c, g, lab, n);
+    const rvr_camera cam = cam_at(120, -60, 90, nx, ny, nz, 2);
     rvr_render_settings s;
     rvr_render_settings_init(&s);
     s.shading = RVR_SHADE_LOCAL;

@@ -8,11 +8,8 @@ TEST(cuda_matches_cpu_composite_shading_projections) {
     rvr_renderer *g = cuda_or_skip();
     if (!g) return;
     const int N = 96;
-    uint8_t *v = malloc((size_t)N * N * N);
-    scene_pores_u8(N, v);
     rvr_renderer *c = mk_backend(RVR_BACKEND_CPU);
-    pores_into(c, N, v, 0.3f);
-    pores_into(g, N, v, 0.3f);
+    uint8_t *v = pores_both(c, g, N, 0.3f);
     rvr_camera cam;
     scene_orbit(N, 0.7f, &cam);
     const uint32_t W = 200, H = 150;
@@ -89,37 +86,19 @@ TEST(cuda_matches_cpu_dtypes_slices_points) {
                 float dx = x - 35.f, dy = y - 25.f, dz = z - 20.f;
                 f[x * ny * nz + y * nz + z] = 100.f - sqrtf(dx * dx + dy * dy + dz * dz) * 4.f + (lcg(&seed) % 100) / 25.f;
             }
-    rvr_volume_desc d;
-    memset(&d, 0, sizeof d);
-    d.shape[0] = nz;
-    d.shape[1] = ny;
-    d.shape[2] = nx;
+    rvr_volume_desc d = vol_desc(nz, ny, nx, RVR_DTYPE_F32, RVR_ORDER_F, 0, 90);
     d.spacing[0] = 1.5f;
-    d.dtype = RVR_DTYPE_F32;
-    d.order = RVR_ORDER_F;
-    d.window_lo = 0;
-    d.window_hi = 90;
-    CHECK_OK(rvr_renderer_set_volume(c, &d, f, sizeof(float) * nx * ny * nz));
-    CHECK_OK(rvr_renderer_set_volume(g, &d, f, sizeof(float) * nx * ny * nz));
+    volume_both(c, g, &d, f, sizeof(float) * nx * ny * nz);
     rvr_volume_info ic, ig;
     CHECK_OK(rvr_renderer_volume_info(c, &ic));
     CHECK_OK(rvr_renderer_volume_info(g, &ig));
     CHECK(ic.data_min == ig.data_min && ic.data_max == ig.data_max && ic.window_lo == ig.window_lo &&
               ic.window_hi == ig.window_hi && ic.nan_count == ig.nan_count,
           "volume info differs: min %g/%g max %g/%g", ic.data_min, ig.data_min, ic.data_max, ig.data_max);
-    float tf[4 * 4] = {0, 0, 1, 0, 0, 1, 0, 0.02f, 1, 1, 0, 0.1f, 1, 0, 0, 0.4f};
-    CHECK_OK(rvr_renderer_set_tf(c, tf, 4));
-    CHECK_OK(rvr_renderer_set_tf(g, tf, 4));
-    rvr_camera cam;
-    rvr_camera_init(&cam);
-    cam.eye[0] = 120;
-    cam.eye[1] = -60;
-    cam.eye[2] = 90;
-    cam.target[0] = 35;
-    cam.target[1] = 25;
-    cam.target[2] = 30;
-    cam.up[1] = 0;
-    cam.up[2] = 1;
+    const float tf[4 * 4] = {0, 0, 1, 0, 0, 1, 0, 0.02f, 1, 1, 0, 0.1f, 1, 0, 0, 0.4f};
+    tf_both(c, g, tf, 4);
+    rvr_camera cam = cam_at(120, -60, 90, nx, ny, nz, 2);
+    cam.target[2] = 30; /* above the centre */
     rvr_render_settings s;
     rvr_render_settings_init(&s);
     s.shading = RVR_SHADE_LOCAL | RVR_SHADE_AO;
@@ -139,33 +118,21 @@ TEST(cuda_matches_cpu_dtypes_slices_points) {
         rvr_slice sl;
         uint32_t W, H;
         CHECK_OK(rvr_renderer_slice_axis(g, axis, 7, &sl, &W, &H));
-        uint8_t *a = img_new(W, H), *b = img_new(W, H);
+        char name[64];
+        snprintf(name, sizeof name, "slice%d_nearest_gray", axis);
         ss.flags = RVR_F_NEAREST | RVR_F_GRAY;
-        CHECK_OK(rvr_render_slice(c, &sl, &ss, W, H, a, W * H * 4, NULL));
-        CHECK_OK(rvr_render_slice(g, &sl, &ss, W, H, b, W * H * 4, NULL));
-        imgdiff dd = img_diff(a, b, W * H * 4, 0);
-        CHECK(dd.max == 0, "axis %d nearest gray slice differs: max %d", axis, dd.max);
+        free(slice_both(c, g, &sl, &ss, W, H, name, 1));
+        snprintf(name, sizeof name, "slice%d_tf", axis);
         ss.flags = 0;
-        CHECK_OK(rvr_render_slice(c, &sl, &ss, W, H, a, W * H * 4, NULL));
-        CHECK_OK(rvr_render_slice(g, &sl, &ss, W, H, b, W * H * 4, NULL));
-        CHECK(img_close(a, b, W * H * 4, &dd), "axis %d TF slice: max %d mean %.3f", axis, dd.max, dd.mean);
-        free(a);
-        free(b);
+        free(slice_both(c, g, &sl, &ss, W, H, name, 0));
     }
     rvr_slice ob = {{50, 40, 30}, {60, -30, 10}, {0, 20, 40}};
-    uint8_t *a = img_new(128, 96), *b = img_new(128, 96);
     ss.flags = RVR_F_GRAY | RVR_F_CLIP_BOX;
     for (int k = 0; k < 3; k++) {
         ss.clip_min[k] = 5;
         ss.clip_max[k] = 60;
     }
-    CHECK_OK(rvr_render_slice(c, &ob, &ss, 128, 96, a, sizeof(uint8_t) * 128 * 96 * 4, NULL));
-    CHECK_OK(rvr_render_slice(g, &ob, &ss, 128, 96, b, sizeof(uint8_t) * 128 * 96 * 4, NULL));
-    imgdiff dd;
-    CHECK(img_close(a, b, 128 * 96 * 4, &dd), "oblique slice: max %d mean %.3f", dd.max, dd.mean);
-    harness_note("oblique slice: max %d mean %.3f", dd.max, dd.mean);
-    free(a);
-    free(b);
+    free(slice_both(c, g, &ob, &ss, 128, 96, "slice_oblique", 0));
     /* points with the volume, the range filter */
     enum { NP = 300 };
     float xyz[3 * NP], val[NP];

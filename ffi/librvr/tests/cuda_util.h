@@ -1,5 +1,6 @@
 /* cuda_util.h - helpers of the CUDA-vs-CPU tests (cuda_test.c, cuda_labels_test.c): make a CUDA
- * renderer or skip, render one scene on both backends and check the tolerance of util.h. */
+ * renderer or skip, give both backends the same scene, render it (or a slice) on both and check
+ * the tolerance of util.h. */
 #ifndef RVR_TEST_CUDA_UTIL_H
 #define RVR_TEST_CUDA_UTIL_H
 
@@ -24,6 +25,27 @@ static inline void pores_into(rvr_renderer *r, int N, const uint8_t *v, float am
     float tf[256 * 4];
     scene_tf_bench(amax, tf);
     CHECK_OK(rvr_renderer_set_tf(r, tf, 256));
+}
+
+/* scene_pores_u8 of side N with the benchmark's TF on both renderers; returns the volume (caller
+ * frees). */
+static inline uint8_t *pores_both(rvr_renderer *c, rvr_renderer *g, int N, float amax) {
+    uint8_t *v = malloc((size_t)N * N * N);
+    scene_pores_u8(N, v);
+    pores_into(c, N, v, amax);
+    pores_into(g, N, v, amax);
+    return v;
+}
+
+static inline void volume_both(rvr_renderer *c, rvr_renderer *g, const rvr_volume_desc *d, const void *data,
+                               uint64_t bytes) {
+    CHECK_OK(rvr_renderer_set_volume(c, d, data, bytes));
+    CHECK_OK(rvr_renderer_set_volume(g, d, data, bytes));
+}
+
+static inline void tf_both(rvr_renderer *c, rvr_renderer *g, const float *tf, uint32_t n) {
+    CHECK_OK(rvr_renderer_set_tf(c, tf, n));
+    CHECK_OK(rvr_renderer_set_tf(g, tf, n));
 }
 
 /* RVR_TEST_PPM=dir: write both images of a comparison there (cuda_NAME_cpu.ppm / _gpu.ppm). */
@@ -64,6 +86,22 @@ static inline void both_images(rvr_renderer *c, rvr_renderer *g, const rvr_camer
 static inline void both(rvr_renderer *c, rvr_renderer *g, const rvr_camera *cam, const rvr_render_settings *s,
                         uint32_t W, uint32_t H, const char *name, int exact) {
     both_images(c, g, cam, s, W, H, name, exact, NULL, NULL);
+}
+
+/* One slice on both; exact: identical images; returns the CUDA image (caller frees). */
+static inline uint8_t *slice_both(rvr_renderer *c, rvr_renderer *g, const rvr_slice *sl, const rvr_render_settings *s,
+                                  uint32_t W, uint32_t H, const char *name, int exact) {
+    uint8_t *a = img_new(W, H), *b = img_new(W, H);
+    CHECK_OK(rvr_render_slice(c, sl, s, W, H, a, (uint64_t)W * H * 4, NULL));
+    CHECK_OK(rvr_render_slice(g, sl, s, W, H, b, (uint64_t)W * H * 4, NULL));
+    imgdiff d;
+    int ok = img_close(a, b, (size_t)W * H * 4, &d);
+    harness_note("%-26s max %3d mean %.3f >%d: %zu/%zu", name, d.max, d.mean, CUDA_TOL_BIG, d.over, d.n);
+    ppm_pair(name, a, b, W, H);
+    if (exact) CHECK(d.max == 0, "%s: slices differ (max %d, %zu values > %d), want identical", name, d.max, d.over, CUDA_TOL_BIG);
+    CHECK(ok, "%s: CUDA slice beyond tolerance: max %d mean %.3f", name, d.max, d.mean);
+    free(a);
+    return b;
 }
 
 #endif
