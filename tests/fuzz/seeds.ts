@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { deflateSync, gunzipSync, gzipSync } from "node:zlib";
 import { npyHeader } from "../../src/formats/npy-write.ts";
 import { lzfDecompress, parsePcdHeader } from "../../src/formats/pcd.ts";
+import { concat } from "../../src/formats/testdata.ts";
 
 export interface Seed {
   name: string;
@@ -17,16 +18,6 @@ export interface Seed {
 }
 
 const enc = (s: string) => new TextEncoder().encode(s);
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 /** The real .npy header with the shape (z, y, x) replaced, its length kept (numpy pads with spaces). */
 function npyFromReal(path: string, shape: number[], itemsize: number, fortran: boolean): Uint8Array {
