@@ -26,23 +26,16 @@ static double now_ms(void) {
 /* round(x / 255) for x <= 65535, with shifts (vectorises) */
 static inline unsigned div255(unsigned x) { return (x + 128 + ((x + 128) >> 8)) >> 8; }
 
-/* front over back, premultiplied 8-bit, in place into *back or *front: branch-free rows that
- * the compiler vectorises (a transparent pixel changes nothing by the formula itself). */
-static void over_behind(uint8_t *restrict d, const uint8_t *restrict s, size_t n) {
+/* front over back, premultiplied 8-bit, in place into d, which lies behind s (s_in_front 1) or
+ * in front of it (0). Always inlined with a constant s_in_front, so each use is a branch-free row
+ * that the compiler vectorises (a transparent pixel changes nothing by the formula itself). */
+static inline __attribute__((always_inline)) void over_rows(uint8_t *restrict d, const uint8_t *restrict s, size_t n,
+                                                            const int s_in_front) {
     for (size_t i = 0; i < n; i++) {
-        const unsigned ia = 255u - d[4 * i + 3];
+        const unsigned ia = 255u - (s_in_front ? s[4 * i + 3] : d[4 * i + 3]);
         for (int c = 0; c < 4; c++) {
-            const unsigned v = d[4 * i + c] + div255(ia * s[4 * i + c]);
-            d[4 * i + c] = (uint8_t)(v > 255 ? 255 : v);
-        }
-    }
-}
-
-static void over_in_front(uint8_t *restrict d, const uint8_t *restrict s, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        const unsigned ia = 255u - s[4 * i + 3];
-        for (int c = 0; c < 4; c++) {
-            const unsigned v = s[4 * i + c] + div255(ia * d[4 * i + c]);
+            const unsigned front = s_in_front ? s[4 * i + c] : d[4 * i + c], back = s_in_front ? d[4 * i + c] : s[4 * i + c];
+            const unsigned v = front + div255(ia * back);
             d[4 * i + c] = (uint8_t)(v > 255 ? 255 : v);
         }
     }
@@ -50,8 +43,8 @@ static void over_in_front(uint8_t *restrict d, const uint8_t *restrict s, size_t
 
 void rr_blend(uint8_t *dst, const uint8_t *src, size_t n, int op, int src_in_front) {
     if (op == RR_OP_OVER) {
-        if (src_in_front) over_in_front(dst, src, n);
-        else over_behind(dst, src, n);
+        if (src_in_front) over_rows(dst, src, n, 1);
+        else over_rows(dst, src, n, 0);
         return;
     }
     for (size_t i = 0; i < n; i++) {
