@@ -13,22 +13,15 @@ import { selfArgv } from "../cli/self.ts";
 import { procAlive, procUid } from "./backends/procfs.ts";
 import { parseGpus, parseQueue, slurmError, unreachable } from "./backends/slurm-commands.ts";
 import { spawnMiddleware } from "../testing/middleware.ts";
+import { until as untilEvery } from "../testing/until.ts";
 import { ensureUser, freePort, mungeAs, sh } from "../testing/users.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const isRoot = process.getuid?.() === 0;
 if (!isRoot) console.warn("slurm tests skipped: they need root (slurmctld/slurmd via scripts/slurm-up.sh, useradd, sbatch --uid); CI runs them as root");
 
-/** Polls `f` until it gives a value (not undefined) or `ms` pass. */
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 20_000, every = 200): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
-    await Bun.sleep(every);
-  }
-}
+/** until() asking slurm at most every 200 ms by default (the pace these tests were timed with). */
+const until = <T>(what: string, f: () => Promise<T | undefined>, ms = 20_000, every = 200) => untilEvery(what, f, ms, every);
 
 const squeue = (job: string, fmt: string) => sh(["squeue", "--noheader", "--states=all", `--jobs=${job}`, `--format=${fmt}`]).out.trim();
 const ctldPid = () => Number(readFileSync("/run/slurm/slurmctld.pid", "utf8").trim());

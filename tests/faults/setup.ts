@@ -11,6 +11,8 @@ import { spawnMiddleware } from "../../src/testing/middleware.ts";
 import { ensureUser, freePort, mungeAs, sh } from "../../src/testing/users.ts";
 import { checksum } from "./report.ts";
 
+export { until } from "../../src/testing/until.ts";
+
 export const ROOT = new URL("../..", import.meta.url).pathname;
 export const isRoot = process.getuid?.() === 0;
 export const USER = "rvtest_a";
@@ -97,15 +99,4 @@ export async function show(url: string, v: { data: Uint8Array; shape: [number, n
 export async function pidOf(url: string): Promise<number> {
   const t = new URL(url);
   return ((await (await fetch(`${t.origin}/health${t.search}`)).json()) as { pid: number }).pid;
-}
-
-/** Polls `f` until it gives a value or `ms` pass. */
-export async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 20_000, every = 100): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
-    await Bun.sleep(every);
-  }
 }
