@@ -7,13 +7,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { RemoteVisError } from "../../src/errors.ts";
 import { lost, record, since } from "./report.ts";
-import { faultMiddleware, isRoot, show, shownSum, volume, type FaultMiddleware } from "./setup.ts";
+import { faultMiddleware, isRoot, LOCAL_SETTINGS, show, shownSum, volume, type FaultMiddleware } from "./setup.ts";
 
 describe.skipIf(!isRoot)("middleware killed with instances running, and restarted", () => {
   let m: FaultMiddleware;
 
   beforeAll(async () => {
-    m = await faultMiddleware("middleware", [`grace = "10m"`, `sweep = "0.5s"`, `heartbeat = "1s"`, `start-timeout = "30s"`, `stop-timeout = "3s"`, `gpu-limit = 8`]);
+    m = await faultMiddleware("middleware", LOCAL_SETTINGS);
   });
   afterAll(async () => {
     await m?.close();

@@ -6,10 +6,10 @@
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { InstanceClient } from "../../src/client/instance.ts";
-import { RemoteVis } from "../../src/client/remotevis.ts";
+import { RemoteVis, type Instance } from "../../src/client/remotevis.ts";
 import { spawnMiddleware } from "../../src/testing/middleware.ts";
 import { ensureUser, freePort, mungeAs, sh } from "../../src/testing/users.ts";
-import { checksum } from "./report.ts";
+import { checksum, lost } from "./report.ts";
 
 export { until } from "../../src/testing/until.ts";
 
@@ -28,6 +28,10 @@ export interface FaultMiddleware {
   restart(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Settings of a local-mode middleware for scenarios that need nothing else: nothing ends by
+ * grace, quick sweeps and heartbeats, room for 8 GPUs. */
+export const LOCAL_SETTINGS = [`grace = "10m"`, `sweep = "0.5s"`, `heartbeat = "1s"`, `start-timeout = "30s"`, `stop-timeout = "3s"`, `gpu-limit = 8`];
 
 /** Brings up munged and USER, then a middleware with `settings` (TOML lines) added to port and db. */
 export async function faultMiddleware(prefix: string, settings: string[], o: { port?: number; env?: Record<string, string> } = {}): Promise<FaultMiddleware> {
@@ -99,4 +103,18 @@ export async function show(url: string, v: { data: Uint8Array; shape: [number, n
 export async function pidOf(url: string): Promise<number> {
   const t = new URL(url);
   return ((await (await fetch(`${t.origin}/health${t.search}`)).json()) as { pid: number }).pid;
+}
+
+/**
+ * After a fault: shows a fresh 16^3 volume (from `seed`) on the new instance `next` and answers
+ * how many volumes are lost: the bystander `other`'s (it showed `old` before the fault) and the
+ * fresh one.
+ */
+export async function lostAfterFault(other: Instance, old: { sum: string }, next: Instance, seed: number): Promise<number> {
+  const fresh = volume(seed, [16, 16, 16]);
+  await show(next.url!, fresh, "fresh");
+  return lost([
+    [old.sum, await shownSum(other.url!)],
+    [fresh.sum, await shownSum(next.url!)],
+  ]);
 }

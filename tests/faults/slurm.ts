@@ -16,7 +16,7 @@ import { selfArgv } from "../../src/cli/self.ts";
 import { procAlive } from "../../src/middleware/backends/procfs.ts";
 import { sh } from "../../src/testing/users.ts";
 import { lost, record, since } from "./report.ts";
-import { faultMiddleware, isRoot, ROOT, show, shownSum, until, volume, type FaultMiddleware } from "./setup.ts";
+import { faultMiddleware, isRoot, lostAfterFault, ROOT, show, shownSum, until, volume, type FaultMiddleware } from "./setup.ts";
 
 const START_TIMEOUT_S = 5;
 const squeueState = (job: string) => sh(["squeue", "--noheader", "--states=all", `--jobs=${job}`, "--format=%T"]).out.trim();
@@ -93,12 +93,7 @@ describe.skipIf(!isRoot)("slurm mode faults (real slurm, one node with 2 GPUs)",
 
     // Its GPU is free: a third job gets it (the bystander holds the other one) and runs.
     const next = await running((await m.rv.start({ shape: [16, 16, 16], dtype: "uint8", name: "after" })).id);
-    const fresh = volume(4, [16, 16, 16]);
-    await show(next.url!, fresh, "fresh");
-    const dataLost = lost([
-      [old.sum, await shownSum(other.url!)],
-      [fresh.sum, await shownSum(next.url!)],
-    ]);
+    const dataLost = await lostAfterFault(other, old, next, 4);
     record({ fault: "start timeout (slurm job script hangs)", injected: true, data_lost: dataLost, time_to_error_s: timeToError, checked: "failed with the reason, job cancelled, GPU free for the next job; bystander volume checksum" });
     expect(dataLost).toBe(0);
     expect(timeToError).toBeLessThan(START_TIMEOUT_S + 10);

@@ -10,8 +10,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { procAlive } from "../../src/middleware/backends/procfs.ts";
 import { freePort } from "../../src/testing/users.ts";
-import { lost, record, since } from "./report.ts";
-import { faultMiddleware, isRoot, pidOf, show, shownSum, until, volume, type FaultMiddleware } from "./setup.ts";
+import { record, since } from "./report.ts";
+import { faultMiddleware, isRoot, lostAfterFault, pidOf, show, until, volume, type FaultMiddleware } from "./setup.ts";
 
 const START_TIMEOUT_S = 5;
 
@@ -94,12 +94,7 @@ describe.skipIf(!isRoot)("start timeout, local mode: an instance that never repo
     // Its GPU given back: one more may start now; the middleware and the bystander keep serving.
     const next = await m.rv.start({ shape: [16, 16, 16], dtype: "uint8", gpus: 1, name: "after" });
     expect(next.state).toBe("running");
-    const fresh = volume(2, [16, 16, 16]);
-    await show(next.url!, fresh, "fresh");
-    const dataLost = lost([
-      [old.sum, await shownSum(other.url!)],
-      [fresh.sum, await shownSum(next.url!)],
-    ]);
+    const dataLost = await lostAfterFault(other, old, next, 2);
     record({ fault: "start timeout (local, create waits)", injected: true, data_lost: dataLost, time_to_error_s: timeToError, checked: "502 start_failed at the timeout; process gone, port closed, GPUs free; bystander volume checksum" });
     expect(dataLost).toBe(0);
     expect(timeToError).toBeLessThan(START_TIMEOUT_S + 10);

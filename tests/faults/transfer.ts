@@ -15,7 +15,7 @@ import { InstanceClient } from "../../src/client/instance.ts";
 import { RemoteVisError } from "../../src/errors.ts";
 import { cli, REPO } from "../../src/testing/cli.ts";
 import { lost, record, since } from "./report.ts";
-import { faultMiddleware, isRoot, pidOf, show, shownSum, until, volume, type FaultMiddleware } from "./setup.ts";
+import { faultMiddleware, isRoot, LOCAL_SETTINGS, lostAfterFault, pidOf, show, shownSum, until, volume, type FaultMiddleware } from "./setup.ts";
 
 const GiB = 2 ** 30;
 
@@ -23,7 +23,7 @@ describe.skipIf(!isRoot)("transfer faults: sender or receiver killed mid-transfe
   let m: FaultMiddleware;
 
   beforeAll(async () => {
-    m = await faultMiddleware("transfer", [`grace = "10m"`, `sweep = "0.5s"`, `heartbeat = "1s"`, `start-timeout = "30s"`, `stop-timeout = "3s"`, `gpu-limit = 8`]);
+    m = await faultMiddleware("transfer", LOCAL_SETTINGS);
   });
   afterAll(async () => {
     await m?.close();
@@ -103,12 +103,7 @@ describe.skipIf(!isRoot)("transfer faults: sender or receiver killed mid-transfe
     }, 10_000);
     expect(failed.reason).toContain("killed by SIGKILL");
     const next = await m.rv.start({ shape: [16, 16, 16], dtype: "uint8", name: "after" });
-    const fresh = volume(10, [16, 16, 16]);
-    await show(next.url!, fresh, "fresh");
-    const dataLost = lost([
-      [old.sum, await shownSum(other.url!)],
-      [fresh.sum, await shownSum(next.url!)],
-    ]);
+    const dataLost = await lostAfterFault(other, old, next, 10);
     record({ fault: "receiver (instance) killed mid-transfer (1 GiB)", injected: midway, data_lost: dataLost, time_to_error_s: timeToError, checked: `sender error (${(err as RemoteVisError).code}); instance failed in status; bystander volume checksum; new instance starts` });
     expect(midway).toBe(true);
     expect(dataLost).toBe(0);
