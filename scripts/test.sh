@@ -23,6 +23,13 @@ for lib in ffi/*/ tests/fuzz/hdf5/; do
   fi
 done
 
+# Test data and the test networks, made once here (cached in data/): otherwise the first test that
+# needs them pays the training inside its own time limit. A failure here only means those tests
+# say they skip, as they do without python3-torch.
+echo "== Test data and networks (scripts/testdata.sh, scripts/train-segmentation.sh)"
+bash scripts/testdata.sh --quiet || echo "scripts/testdata.sh failed: the tests that need the data will say so"
+bash scripts/train-segmentation.sh --quiet || echo "scripts/train-segmentation.sh failed: the segmentation tests will say so"
+
 echo "== Bun tests"
 node_modules/.bin/bun test --timeout 120000 "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
