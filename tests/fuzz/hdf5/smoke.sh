@@ -49,6 +49,12 @@ for a in $(ls "$work/artifacts" | grep -vxFf "$work/before.txt"); do
     elif grep -qE '^ +#[0-9]+ .*libhdf5' "$work/logs/$a.log"; then libhdf5=$((libhdf5 + 1))
     else ours=$((ours + 1)); echo "crash without a libhdf5 frame: $work/artifacts/$a (log $work/logs/$a.log)"; fi
 done
+# the input file of each fuzz process that crashed (fuzz_hdf5.c names them by pid)
+for f in /dev/shm/fuzz_hdf5.*.h5 /tmp/fuzz_hdf5.*.h5; do
+    [ -e "$f" ] || continue
+    pid=${f##*/fuzz_hdf5.}; pid=${pid%.h5}
+    kill -0 "$pid" 2>/dev/null || rm -f "$f"
+done
 if [ -z "$runs" ] || { [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ]; }; then
     tail -30 "$work/last.log"
     echo "FAIL fuzz_hdf5: the fuzzer did not run (exit $rc)"
