@@ -78,6 +78,7 @@ bench: build
 	$(EXE) bench io
 	$(EXE) bench viewer
 	$(EXE) bench segment
+	$(EXE) bench load
 
 clean:
 	$(MAKE) -C ffi/libsscrdma clean
