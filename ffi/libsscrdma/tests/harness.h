@@ -337,4 +337,27 @@ static __attribute__((unused)) ssc_context *t_context(t_shared *s, int slot, con
     return ctx;
 }
 
+/* Child helper (receiving side): listen on a free loopback port, publish it in s->port for the
+ * sender, accept one connection. NULL, with a note, on failure; *lo gets the listener (for more
+ * accepts or to close it). */
+static __attribute__((unused)) ssc_conn *t_listen_accept(t_shared *s, int slot, ssc_context *ctx, ssc_listener **lo)
+{
+    ssc_listener *l;
+    ssc_conn *c;
+    int rc;
+    if (!ctx)
+        return NULL;
+    if ((rc = ssc_listen(ctx, "127.0.0.1", 0, &l))) {
+        t_note(s, slot, "listen: %s", ssc_strerror(rc));
+        return NULL;
+    }
+    s->port = ssc_listener_port(l);
+    if ((rc = ssc_accept(l, 20000, &c))) {
+        t_note(s, slot, "accept: %s", ssc_strerror(rc));
+        return NULL;
+    }
+    *lo = l;
+    return c;
+}
+
 #endif /* SSC_TEST_HARNESS_H */

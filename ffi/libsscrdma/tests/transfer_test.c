@@ -216,13 +216,8 @@ static void split_receiver(t_shared *s, const void *arg)
     void *buf = malloc(n);
     int rc;
 
-    if (!ctx || ssc_listen(ctx, "127.0.0.1", 0, &l))
+    if (!(c = t_listen_accept(s, RX, ctx, &l)))
         return;
-    s->port = ssc_listener_port(l);
-    if ((rc = ssc_accept(l, 20000, &c))) {
-        t_note(s, RX, "accept: %s", ssc_strerror(rc));
-        return;
-    }
     /* 1: look at the header, refuse */
     memset(buf, 0xab, n);
     if ((rc = ssc_receive_header(c, hdr, &announced, NULL)))
@@ -366,13 +361,8 @@ static void raw_receiver(t_shared *s, const void *arg)
     uint8_t data[4096];
     int rc;
 
-    if (!ctx || ssc_listen(ctx, "127.0.0.1", 0, &l))
+    if (!(c = t_listen_accept(s, RX, ctx, &l)))
         return;
-    s->port = ssc_listener_port(l);
-    if ((rc = ssc_accept(l, 20000, &c))) {
-        t_note(s, RX, "accept: %s", ssc_strerror(rc));
-        return;
-    }
     memset(data, 0xab, sizeof data);
     for (int i = 0; i < 2; i++)
         if ((rc = ssc_receive(c, hdr, data, sizeof data)) != SSC_ERR_HEADER)
@@ -556,13 +546,8 @@ static void cancel_receiver(t_shared *s, const void *arg)
     pthread_t th;
     int rc;
 
-    if (!ctx || ssc_listen(ctx, "127.0.0.1", 0, &l) || ssc_alloc(CANCEL_SIZE, &buf))
+    if (!ctx || ssc_alloc(CANCEL_SIZE, &buf) || !(c = t_listen_accept(s, RX, ctx, &l)))
         return;
-    s->port = ssc_listener_port(l);
-    if ((rc = ssc_accept(l, 20000, &c))) {
-        t_note(s, RX, "accept: %s", ssc_strerror(rc));
-        return;
-    }
     ssc_opts o = {.progress = &s->progress[RX], .cancel = &s->cancel[RX]};
     watcher w = {&s->progress[RX], &s->cancel[RX], 64u << 20};
     if (cc->side == RX)
@@ -634,13 +619,8 @@ static void late_receiver(t_shared *s, const void *arg)
     uint8_t data[1000];
     int rc;
 
-    if (!ctx || ssc_listen(ctx, "127.0.0.1", 0, &l))
+    if (!(c = t_listen_accept(s, RX, ctx, &l)))
         return;
-    s->port = ssc_listener_port(l);
-    if ((rc = ssc_accept(l, 20000, &c))) {
-        t_note(s, RX, "accept: %s", ssc_strerror(rc));
-        return;
-    }
     ssc_opts o = {.timeout_ms = 300};
     double t0 = t_now();
     rc = ssc_receive_ex(c, hdr, data, sizeof data, &o);
