@@ -10,21 +10,6 @@
 #include <omp.h>
 #include <string.h>
 
-static void build_lut(const float *tf, int n, float step, float *lut) {
-    for (int i = 0; i < 4096; i++) { /* what librvr builds from the same TF (tf.c) */
-        float v = ((float)i * 16.0f + 7.5f) / 65535.0f, x = v * (n - 1), c[4];
-        int k = (int)x;
-        if (k > n - 2) k = n - 2;
-        float f = x - k;
-        for (int q = 0; q < 4; q++) c[q] = tf[4 * k + q] + f * (tf[4 * (k + 1) + q] - tf[4 * k + q]);
-        float a = c[3] >= 1 ? 1 : 1 - powf(1 - c[3], step);
-        lut[4 * i] = c[0] * a;
-        lut[4 * i + 1] = c[1] * a;
-        lut[4 * i + 2] = c[2] * a;
-        lut[4 * i + 3] = a;
-    }
-}
-
 int main(int argc, char **argv) {
     const int N = argc > 1 ? atoi(argv[1]) : 512;
     const int W = argc > 2 ? atoi(argv[2]) : 1280, H = argc > 3 ? atoi(argv[3]) : 720;
@@ -41,7 +26,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < nv; i++) v16[i] = (uint16_t)(v8[i] * 257);
     float tf[256 * 4], *lut = malloc(4096 * 4 * sizeof(float));
     scene_tf_bench(0.08f, tf);
-    build_lut(tf, 256, 1.0f, lut);
+    scene_ref_lut(tf, 256, 1.0f, lut);
 
     rvr_renderer *r;
     if (rvr_renderer_create(RVR_BACKEND_CPU, &r)) return 1;

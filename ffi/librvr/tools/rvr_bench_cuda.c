@@ -22,21 +22,6 @@ static double now(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void build_lut(const float *tf, int n, float step, float *lut) {
-    for (int i = 0; i < 4096; i++) { /* what librvr builds from the same TF (tf.c) */
-        float v = ((float)i * 16.0f + 7.5f) / 65535.0f, x = v * (n - 1), c[4];
-        int k = (int)x;
-        if (k > n - 2) k = n - 2;
-        float f = x - k;
-        for (int q = 0; q < 4; q++) c[q] = tf[4 * k + q] + f * (tf[4 * (k + 1) + q] - tf[4 * k + q]);
-        float a = c[3] >= 1 ? 1 : 1 - powf(1 - c[3], step);
-        lut[4 * i] = c[0] * a;
-        lut[4 * i + 1] = c[1] * a;
-        lut[4 * i + 2] = c[2] * a;
-        lut[4 * i + 3] = a;
-    }
-}
-
 static void json(const char *c, double v, const char *unit, const char *base, double bv, int hib, const char *extra) {
     printf("{\"bench\":\"render-cuda\",\"case\":\"%s\",\"value\":%.3f,\"unit\":\"%s\",\"baseline\":\"%s\","
            "\"baseline_value\":%.3f,\"ratio\":%.3f,\"higher_is_better\":%s%s%s}\n",
@@ -118,7 +103,7 @@ static int run_case(int N, int dtype, int F, int W, int H, double *headline) {
     }
     float tf[256 * 4], lut[4096 * 4];
     scene_tf_bench(0.08f, tf);
-    build_lut(tf, 256, 1.0f, lut);
+    scene_ref_lut(tf, 256, 1.0f, lut);
     rvr_renderer_set_tf(r, tf, 256);
     refc_set_lut(ref, lut);
     rvr_render_settings s;

@@ -82,4 +82,21 @@ static inline int scene_write_ppm(const char *path, const uint8_t *rgba, int W, 
     return fclose(f);
 }
 
+/* The 4096-entry premultiplied LUT that librvr builds from a TF of n entries (tf.c), for the
+ * reference ray casters of the benchmarks (same samples, same colours). */
+static inline void scene_ref_lut(const float *tf, int n, float step, float *lut) {
+    for (int i = 0; i < 4096; i++) {
+        float v = ((float)i * 16.0f + 7.5f) / 65535.0f, x = v * (n - 1), c[4];
+        int k = (int)x;
+        if (k > n - 2) k = n - 2;
+        float f = x - k;
+        for (int q = 0; q < 4; q++) c[q] = tf[4 * k + q] + f * (tf[4 * (k + 1) + q] - tf[4 * k + q]);
+        float a = c[3] >= 1 ? 1 : 1 - powf(1 - c[3], step);
+        lut[4 * i] = c[0] * a;
+        lut[4 * i + 1] = c[1] * a;
+        lut[4 * i + 2] = c[2] * a;
+        lut[4 * i + 3] = a;
+    }
+}
+
 #endif
