@@ -634,6 +634,24 @@ export interface Hdf5Options extends ReadLimits {
 }
 
 /** Reads a dataset (or a slab of it) as a volume. */
+
+/** Voxel size and unit from a dataset's attributes: `spacing` (mm), else NeXus-style
+ *  `element_size_um`, and `units`/`unit`; [1, 1, 1] mm without them. */
+export function spacingOf(ds: { attribute(name: string): unknown }): { spacing: Vec3; unit: string } {
+  let spacing: Vec3 = [1, 1, 1];
+  let unit = "mm";
+  const sp = ds.attribute("spacing");
+  const um = ds.attribute("element_size_um");
+  if (Array.isArray(sp) && sp.length === 3 && sp.every((s) => s > 0)) spacing = sp as Vec3;
+  else if (Array.isArray(um) && um.length === 3 && um.every((s) => s > 0)) {
+    spacing = um as Vec3;
+    unit = "um";
+  }
+  const units = ds.attribute("units") ?? ds.attribute("unit");
+  if (typeof units === "string" && units && !Array.isArray(um)) unit = units === "micron" ? "um" : units.slice(0, 16);
+  return { spacing, unit };
+}
+
 export function readHdf5(path: string, opts: Hdf5Options = {}): Volume {
   using file = Hdf5File.open(path);
   const dsPath = opts.dataset ?? defaultDataset(file);
@@ -647,17 +665,7 @@ export function readHdf5(path: string, opts: Hdf5Options = {}): Volume {
   const bytes = checkedBytes(name, outShape, DTYPE_SIZE[dtype], opts);
   const buf = allocate(name, bytes);
   ds.readInto(buf, z0, z1);
-  let spacing: Vec3 = [1, 1, 1];
-  let unit = "mm";
-  const sp = ds.attribute("spacing");
-  const um = ds.attribute("element_size_um");
-  if (Array.isArray(sp) && sp.length === 3 && sp.every((s) => s > 0)) spacing = sp as Vec3;
-  else if (Array.isArray(um) && um.length === 3 && um.every((s) => s > 0)) {
-    spacing = um as Vec3;
-    unit = "um";
-  }
-  const units = ds.attribute("units") ?? ds.attribute("unit");
-  if (typeof units === "string" && units && !Array.isArray(um)) unit = units === "micron" ? "um" : units.slice(0, 16);
+  const { spacing, unit } = spacingOf(ds);
   const meta: Record<string, unknown> = { dataset: ds.info.path, dims: ds.info.dims };
   if (ds.info.chunks) meta.chunks = ds.info.chunks;
   if (ds.info.filters) meta.filters = ds.info.filters;

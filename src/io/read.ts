@@ -15,7 +15,7 @@
  * processes: every core up to 16 for both (PLAIN_READ_PROCS, measured); filtered data is
  * bound by decompression.
  */
-import { Hdf5File, defaultDataset } from "../formats/hdf5.ts";
+import { Hdf5File, defaultDataset, spacingOf } from "../formats/hdf5.ts";
 import { DTYPE_SIZE, type ReadLimits, type Vec3, type Volume, checkedBytes, fail, toShape3, typedView } from "../formats/types.ts";
 import { runJobs, type PoolOptions } from "./pool.ts";
 import { SharedSegment } from "./shm.ts";
@@ -124,18 +124,7 @@ export function planRead(path: string, o: { dataset?: string; procs?: number; sl
   const planeBytes = ds.bytesPerPlane;
   const procs = Math.max(1, Math.floor(o.procs ?? readProcs(!!ds.info.filters?.length)));
   const slabs = planSlabs(shape[0], o.slabPlanes ? 1 : chunks ? chunkZ : 1, planeBytes, procs, o.slabPlanes);
-  // the same attributes readHdf5 looks at
-  let spacing: Vec3 = [1, 1, 1];
-  let unit = "mm";
-  const sp = ds.attribute("spacing");
-  const um = ds.attribute("element_size_um");
-  if (Array.isArray(sp) && sp.length === 3 && sp.every((s) => s > 0)) spacing = sp as Vec3;
-  else if (Array.isArray(um) && um.length === 3 && um.every((s) => s > 0)) {
-    spacing = um as Vec3;
-    unit = "um";
-  }
-  const units = ds.attribute("units") ?? ds.attribute("unit");
-  if (typeof units === "string" && units && !Array.isArray(um)) unit = units === "micron" ? "um" : units.slice(0, 16);
+  const { spacing, unit } = spacingOf(ds); // as readHdf5
   const meta: Record<string, unknown> = { dataset: ds.info.path, dims };
   if (chunks) meta.chunks = chunks;
   if (ds.info.filters) meta.filters = ds.info.filters;
