@@ -64,20 +64,27 @@ function freeBytes(path: string): number {
 
 /**
  * Writes the volume, and leaves no half-written file behind and an earlier file of that name
- * as it was: everything is written under a staging name in the same folder and renamed over
- * OUT (and OUT.parts) only once complete. A write that fails (disk full, a worker that dies)
- * removes what it wrote, so nobody later reads a partial volume as a whole one. A disk without
- * room for the volume is refused before the first byte; one that fills up meanwhile is named
- * as the reason.
+ * as it was (writeReplacing). A disk without room for the volume is refused before the first
+ * byte; one that fills up meanwhile is named as the reason.
  */
 export async function writeParallel(seg: SharedSegment, shape: Vec3, dtype: Dtype, out: string, o: WriteOptions = {}): Promise<WriteResult> {
-  const need = seg.size + (1 << 20); // the volume plus room for HDF5's own structures
+  // the volume plus room for HDF5's own structures
+  return writeReplacing(out, seg.size + (1 << 20), (staging) => writeUnchecked(seg, shape, dtype, out, staging, o));
+}
+
+/**
+ * Writes OUT through `write(staging)`: everything goes under a staging name in the same folder
+ * and is renamed over OUT (and OUT.parts) only once complete. A write that fails (disk full, a
+ * worker that dies) removes what it wrote, so nobody later reads a partial file as a whole one,
+ * and an earlier OUT stays as it was. `need` bytes must be free before it starts.
+ */
+export async function writeReplacing<T>(out: string, need: number, write: (staging: string) => T | Promise<T>): Promise<T> {
   const free = freeBytes(out);
   if (free < need)
     throw new RemoteVisError("no_space", `not enough free space for ${basename(out)}: it needs about ${need} bytes, the disk has ${free}`, 507, { need, free });
   const staging = join(dirname(out), `.${basename(out)}.writing-${process.pid}`);
   try {
-    const r = await writeUnchecked(seg, shape, dtype, out, staging, o);
+    const r = await write(staging);
     // The parts first (the new virtual file names them by their final folder), then the file.
     if (existsSync(`${staging}.parts`)) {
       rmSync(`${out}.parts`, { recursive: true, force: true });

@@ -5,7 +5,7 @@
  * Broken models get clear errors and the instance keeps its volume.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InstanceClient } from "../client/instance.ts";
@@ -175,6 +175,11 @@ maybe("segmentation in an instance", () => {
     expect(Buffer.compare(Buffer.from(back.data as Uint8Array), Buffer.from(labels.data))).toBe(0);
     await expect(c.saveLabels(path)).rejects.toThrow(/exists/);
     await expect(c.saveLabels("/etc/remotevis-labels.h5")).rejects.toThrow(/outside the storage roots/);
+    // a replacing write that fails leaves the earlier file whole, and no staging file behind
+    const before = readFileSync(path);
+    await expect(c.saveLabels(path, { overwrite: true, dataset: "/." })).rejects.toThrow();
+    expect(Buffer.compare(readFileSync(path), before)).toBe(0);
+    expect(readdirSync(root).filter((n) => n.includes(".writing-"))).toEqual([]);
   });
 
   test("set_labels changes colours and visibility; the state says so", async () => {

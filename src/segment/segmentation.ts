@@ -332,15 +332,20 @@ export class Segmentation {
     const path = confine(r.path);
     if (existsSync(path) && !r.overwrite) throw new RemoteVisError("exists", "the file exists; pass overwrite: true to replace it", 409);
     const { Hdf5Writer } = await import("../io/hdf5-write.ts");
+    const { writeReplacing } = await import("../io/write.ts");
     const sh = L.volume.shape;
     const data = L.volume.order === "C" ? L.data : toC(L.data, sh);
     const t0 = performance.now();
-    const w = Hdf5Writer.create({ path, dataset: r.dataset, shape: sh, dtype: "u8", chunks: [Math.min(32, sh[0]), Math.min(128, sh[1]), Math.min(128, sh[2])], gzip: 4, spacing: L.volume.spacing });
-    try {
-      w.write(data);
-    } finally {
-      w.close();
-    }
+    // Under a staging name, renamed when complete: a failed write (disk full) leaves an earlier
+    // file of that name as it was. gzip makes the size unknown: only 1 MiB is asked for up front.
+    await writeReplacing(path, 1 << 20, (staging) => {
+      const w = Hdf5Writer.create({ path: staging, dataset: r.dataset, shape: sh, dtype: "u8", chunks: [Math.min(32, sh[0]), Math.min(128, sh[1]), Math.min(128, sh[2])], gzip: 4, spacing: L.volume.spacing });
+      try {
+        w.write(data);
+      } finally {
+        w.close();
+      }
+    });
     return { path, dataset: r.dataset, shape: sh, dtype: "uint8", classes: L.names, ms: performance.now() - t0 };
   }
 
