@@ -333,10 +333,16 @@ static inline float fgrid_sample(const rvr_fgrid *g, float px, float py, float p
 /* Schlick's approximation of x^n (specular), cheap and monotonic. */
 static inline float schlick_pow(float x, float n) { return x / (n - n * x + x); }
 
+/* Compiled for the host and, where nvcc reads this header (cuda/), for the device too. */
+#ifdef __CUDACC__
+#define RVR_HOST_DEVICE __host__ __device__ __forceinline__
+#else
+#define RVR_HOST_DEVICE inline
+#endif
+
 /* Per-pixel sample offset in [0, 1) for RVR_F_JITTER: an integer hash of the pixel, so it is
- * the same on every backend and frame (no flicker, images comparable). gpu_internal.cuh has
- * the same function for the device. */
-static inline float rvr__jitter(uint32_t x, uint32_t y) {
+ * the same on every backend and frame (no flicker, images comparable); one function for both. */
+static RVR_HOST_DEVICE float rvr__jitter(uint32_t x, uint32_t y) {
     uint32_t h = x * 0x8da6b343u ^ y * 0xd8163841u;
     h ^= h >> 16;
     h *= 0x7feb352du;

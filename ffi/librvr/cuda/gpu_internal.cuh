@@ -203,15 +203,5 @@ __device__ __forceinline__ void glab_slice_px(const GLabels &L, const float q[3]
     if (acc[3] <= 0) acc[3] = w;
 }
 
-/* The per-pixel sample offset of RVR_F_JITTER; the same hash as rvr__jitter in cpu/internal.h. */
-__device__ __forceinline__ float jitter(uint32_t x, uint32_t y) {
-    uint32_t h = x * 0x8da6b343u ^ y * 0xd8163841u;
-    h ^= h >> 16;
-    h *= 0x7feb352du;
-    h ^= h >> 15;
-    h *= 0x846ca68bu;
-    h ^= h >> 16;
-    return (float)(h >> 8) * (1.0f / 16777216.0f);
-}
 
 #endif

@@ -363,7 +363,7 @@ __global__ void __launch_bounds__(256) k_render(const __grid_constant__ Frame F)
                 for (int k = 0; k < 3; k++) Hh[k] /= l;
         }
         Ray R;
-        const float jit = (F.flags & RVR_F_JITTER) ? jitter((uint32_t)ci, (uint32_t)cj) : 0.5f;
+        const float jit = (F.flags & RVR_F_JITTER) ? rvr__jitter((uint32_t)ci, (uint32_t)cj) : 0.5f;
         if (F.has_vol && ray_setup(F, ro, rd, tau, jit, R)) {
             if (MODE == M_COMP) {
                 trace_composite<SHADE>(F, R, L, Hh, acc, &ns);
