@@ -4,16 +4,7 @@
  * server). The password check is a fake here; portal-browser.test.ts uses real PAM.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { createApp } from "./app.ts";
-import { createAuthenticator } from "./auth/authenticator.ts";
-import { LoginLimiter } from "./auth/login-limit.ts";
-import type { PamOutcome } from "./auth/pam.ts";
-import { defaults } from "./config.ts";
-import { SecretKeeper } from "./keys.ts";
-import { createPortal } from "./portal.ts";
-import { InstanceService } from "./service.ts";
-import { Store } from "./store.ts";
-import { FakeBackend, fakeMunge, munge } from "./testing.ts";
+import { munge, portalTestApp } from "./testing.ts";
 
 const USERS: Record<string, { uid: number; gid: number; pw: string; admin?: boolean }> = {
   alice: { uid: 2001, gid: 2001, pw: "alice-pw" },
@@ -23,30 +14,8 @@ const USERS: Record<string, { uid: number; gid: number; pw: string; admin?: bool
 };
 
 function setup() {
-  const cfg = { ...defaults(), stateDir: "/tmp/rv-portal-tests", storageRoots: [] as string[] };
-  const store = new Store(":memory:");
-  const backend = new FakeBackend();
-  const secrets = SecretKeeper.inMemory();
-  const service = new InstanceService(store, backend, secrets, { ...cfg, publicUrl: "http://127.0.0.1:1" });
   const checked: string[] = [];
-  const portal = createPortal(store, service, cfg, {
-    secure: false,
-    sessionMaxMs: 3_600_000,
-    sessionIdleMs: 600_000,
-    pamService: "remotevis",
-    log: () => {},
-    limiter: new LoginLimiter({ freeUser: 5, freeAddr: 100, baseMs: 1000, maxMs: 60_000, forgetMs: 600_000, maxKeys: 1000 }),
-    checkPassword: async (user, pw): Promise<PamOutcome> => {
-      const text = new TextDecoder().decode(pw);
-      checked.push(user);
-      return { ok: USERS[user]?.pw === text, user, delayMs: 0, why: "fake" };
-    },
-    account: async (name) => (USERS[name] ? { uid: USERS[name]!.uid, gid: USERS[name]!.gid, name } : null),
-    isAdmin: async (name) => !!USERS[name]?.admin,
-  });
-  const auth = createAuthenticator({ store, verifyMunge: fakeMunge() });
-  const app = createApp({ service, store, auth, mode: "local", portal });
-  return { app, store, service, secrets, portal, checked, backend };
+  return { ...portalTestApp("/tmp/rv-portal-tests", USERS, (user) => checked.push(user)), checked };
 }
 
 const H = "http://portal.test";

@@ -6,9 +6,12 @@
 import { RemoteVisError } from "../errors.ts";
 import { createApp } from "./app.ts";
 import { createAuthenticator } from "./auth/authenticator.ts";
+import { LoginLimiter } from "./auth/login-limit.ts";
+import type { PamOutcome } from "./auth/pam.ts";
 import type { Backend, LaunchSpec, Launched } from "./backends/backend.ts";
 import { defaults, type Config } from "./config.ts";
 import { SecretKeeper } from "./keys.ts";
+import { createPortal } from "./portal.ts";
 import { InstanceService } from "./service.ts";
 import { Store, type InstanceRow } from "./store.ts";
 
@@ -61,4 +64,39 @@ export function testApp(over: Partial<Config> = {}, onlyUid?: number) {
   const auth = createAuthenticator({ store, onlyUid, verifyMunge: fakeMunge() });
   const app = createApp({ service, store, auth, mode: "local", ...(onlyUid !== undefined ? { onlyUser: { uid: onlyUid, name: String(onlyUid) } } : {}) });
   return { app, store, backend, service, secrets, cfg };
+}
+
+export interface PortalTestUser {
+  uid: number;
+  gid: number;
+  pw: string;
+  admin?: boolean;
+}
+
+/**
+ * The middleware's app with the portal, for app.request() tests: fake password check against
+ * `users` (each check's user name goes to `onCheck`), fake MUNGE, a fake backend.
+ */
+export function portalTestApp(stateDir: string, users: Record<string, PortalTestUser>, onCheck: (user: string) => void = () => {}) {
+  const cfg = { ...defaults(), stateDir, storageRoots: [] as string[] };
+  const store = new Store(":memory:");
+  const backend = new FakeBackend();
+  const secrets = SecretKeeper.inMemory();
+  const service = new InstanceService(store, backend, secrets, { ...cfg, publicUrl: "http://127.0.0.1:1" });
+  const portal = createPortal(store, service, cfg, {
+    secure: false,
+    sessionMaxMs: 3_600_000,
+    sessionIdleMs: 600_000,
+    pamService: "remotevis",
+    log: () => {},
+    limiter: new LoginLimiter({ freeUser: 5, freeAddr: 100, baseMs: 1000, maxMs: 60_000, forgetMs: 600_000, maxKeys: 1000 }),
+    checkPassword: async (user, pw): Promise<PamOutcome> => {
+      onCheck(user);
+      return { ok: users[user]?.pw === new TextDecoder().decode(pw), user, delayMs: 0, why: "fake" };
+    },
+    account: async (name) => (users[name] ? { uid: users[name]!.uid, gid: users[name]!.gid, name } : null),
+    isAdmin: async (name) => !!users[name]?.admin,
+  });
+  const app = createApp({ service, store, auth: createAuthenticator({ store, verifyMunge: fakeMunge() }), mode: "local", portal });
+  return { app, store, service, secrets, portal, backend };
 }

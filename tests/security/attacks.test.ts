@@ -14,16 +14,7 @@ import { join } from "node:path";
 import { InstanceClient } from "../../src/client/instance.ts";
 import { RemoteVis } from "../../src/client/remotevis.ts";
 import { RemoteVisError } from "../../src/errors.ts";
-import { createApp } from "../../src/middleware/app.ts";
-import { createAuthenticator } from "../../src/middleware/auth/authenticator.ts";
-import { LoginLimiter } from "../../src/middleware/auth/login-limit.ts";
-import type { PamOutcome } from "../../src/middleware/auth/pam.ts";
-import { defaults } from "../../src/middleware/config.ts";
-import { SecretKeeper } from "../../src/middleware/keys.ts";
-import { createPortal } from "../../src/middleware/portal.ts";
-import { InstanceService } from "../../src/middleware/service.ts";
-import { Store } from "../../src/middleware/store.ts";
-import { FakeBackend, fakeMunge } from "../../src/middleware/testing.ts";
+import { portalTestApp } from "../../src/middleware/testing.ts";
 import type { Started } from "../../src/process/child.ts";
 import { cli } from "../../src/testing/cli.ts";
 import { spawnMiddleware } from "../../src/testing/middleware.ts";
@@ -473,22 +464,7 @@ describe.skipIf(!isRoot)("attack suite", () => {
   // ---- portal: sessions and CSRF (route level, as portal.test.ts; PAM replaced by a fake check) ----
   describe("portal sessions and CSRF", () => {
     const H = "http://portal.test";
-    const cfg = { ...defaults(), stateDir: "/tmp/rv-attacks-portal", storageRoots: [] as string[] };
-    const store = new Store(":memory:");
-    const backend = new FakeBackend();
-    const service = new InstanceService(store, backend, SecretKeeper.inMemory(), { ...cfg, publicUrl: "http://127.0.0.1:1" });
-    const portal = createPortal(store, service, cfg, {
-      secure: false,
-      sessionMaxMs: 3_600_000,
-      sessionIdleMs: 600_000,
-      pamService: "remotevis",
-      log: () => {},
-      limiter: new LoginLimiter({ freeUser: 5, freeAddr: 100, baseMs: 1000, maxMs: 60_000, forgetMs: 600_000, maxKeys: 1000 }),
-      checkPassword: async (user, pw): Promise<PamOutcome> => ({ ok: user === "alice" && new TextDecoder().decode(pw) === "alice-pw", user, delayMs: 0, why: "fake" }),
-      account: async (name) => (name === "alice" ? { uid: 2001, gid: 2001, name } : null),
-      isAdmin: async () => false,
-    });
-    const app = createApp({ service, store, auth: createAuthenticator({ store, verifyMunge: fakeMunge() }), mode: "local", portal });
+    const { app, store, backend } = portalTestApp("/tmp/rv-attacks-portal", { alice: { uid: 2001, gid: 2001, pw: "alice-pw" } });
     afterAll(() => store.close());
 
     async function login(): Promise<{ cookie: string; csrf: string }> {
