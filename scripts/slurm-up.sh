@@ -106,9 +106,12 @@ chmod 0644 "$CONF/cgroup.conf" "$CONF/gres.conf"
 /usr/sbin/slurmctld -c   # -c: start from a clean state (no jobs of an earlier configuration)
 /usr/sbin/slurmd -N "$NODE"
 
+# Both daemonize before they write their pid files: a missing pid file in the first seconds
+# means "not yet", not "died" (CI on a fresh machine failed on exactly that race).
 end=$((SECONDS + 60))
 while [ $SECONDS -lt $end ]; do
   for d in slurmctld slurmd; do
+    [ -s "$RUN/$d.pid" ] || [ $SECONDS -ge $((end - 50)) ] || continue
     if ! daemon_alive "$d"; then
       echo "$d died; last lines of $LOGS/$d.log:" >&2
       tail -n 20 "$LOGS/$d.log" >&2 || true
