@@ -43,7 +43,7 @@ function where(c: string): Where {
 /** Best of `reps` sends of our own CLI, in GB/s (10^9 bytes/s). */
 async function ours(w: Where, size: number, reps: number): Promise<number> {
   const env = { ...UCX_ENV, UCX_TLS: w.tls, ...w.env };
-  const rx = start([...w.rx, ...selfArgv(), "receive", "--port", "0", "--out", "-", "--json", "--count", String(reps), "--timeout", "30"], env);
+  const rx = start([...w.rx, ...selfArgv(), "receive", "--port", "0", "--out", "-", "--size", String(size), "--json", "--count", String(reps), "--timeout", "30"], env);
   const port = (await rx.waitFor(/"port":(\d+)/))[1]!;
   let best = 0;
   for (let i = 0; i < reps; i++) {

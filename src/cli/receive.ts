@@ -32,7 +32,7 @@ differs from --size, bad checksum) is reported and the receiver waits for the ne
     port: { type: "string", short: "p", value: "PORT", help: "port to listen on (0 = any free port)", default: "13337" },
     bind: { type: "string", value: "ADDR", help: "address to listen on", default: "0.0.0.0" },
     out: { type: "string", short: "o", value: "FILE|-", help: "where to write the payload ('-' = verify the test pattern)" },
-    size: { type: "string", value: "BYTES", help: "the agreed size; a transfer of another size is refused before any byte lands" },
+    size: { type: "string", value: "BYTES", help: "the agreed size: its buffer is ready before the port opens; another size is refused before any byte lands" },
     count: { type: "string", short: "n", value: "N", help: "transfers to receive before exiting", default: "1" },
     timeout: { type: "string", value: "SECONDS", help: "give up when nothing moves for this long", default: "10" },
     json: { type: "boolean", help: "print events as JSON lines (listening, received, failed)" },
@@ -45,6 +45,10 @@ differs from --size, bad checksum) is reported and the receiver waits for the ne
     const count = Number(str(args, "count"));
     const expected = str(args, "size") === undefined ? undefined : parseBytes(str(args, "size")!);
     const timeoutMs = Number(str(args, "timeout") ?? 10) * 1000;
+    // One receive buffer, kept while the sizes repeat. Making one costs about as much as moving
+    // its bytes over shared memory (the kernel zeroes every page), so with the agreed --size it is
+    // made before the port is announced: ready when the sender starts, as for ssc_receive's caller.
+    let buf = expected === undefined ? undefined : await NativeBuffer.alloc(expected);
     await using listener = await Listener.open({ bind: str(args, "bind"), port: Number(str(args, "port")) });
     emit(json, { event: "listening", port: listener.port }, `listening on port ${listener.port}`);
     let failures = 0;
@@ -61,7 +65,8 @@ differs from --size, bad checksum) is reported and the receiver waits for the ne
         const bar = new ProgressBar(`receive ${String(meta.name ?? "")}`, size, flag(args, "quiet") || json);
         const t0 = performance.now();
         // Native memory: a payload may be larger than the 4 GiB one JS buffer holds.
-        const data = await conn.receivePayload(size, { into: await NativeBuffer.alloc(size), timeoutMs, onProgress: (n) => bar.update(n) });
+        if (buf?.byteLength !== size) buf = await NativeBuffer.alloc(size);
+        const data = await conn.receivePayload(size, { into: buf, timeoutMs, onProgress: (n) => bar.update(n) });
         bar.done();
         const secs = (performance.now() - t0) / 1000;
         const gbps = size / secs / 1e9;
