@@ -2,7 +2,8 @@
 # Runs on the GPU machine (the device tool), from the repository root, with .gpukit carried:
 # unpacks the kit, then the benchmarks whose figures need that machine. Every result line goes
 # to $OUT/bench.jsonl, the rest of the output to $OUT/log.txt.
-#   scripts/gpu-bench.sh [transfer] [e2e] [io] [segment] [render] [cuda-tests] [distributed]
+#   scripts/gpu-bench.sh [transfer] [e2e] [e2e-cpu] [io] [segment] [render] [cuda-tests] [cuda-bench]
+#                        [transfer-diag] [distributed]
 # cuda-tests: librvr's C tests on the CUDA backend (the CUDA-vs-CPU image comparisons, labels
 # included); full output in $OUT/cuda-tests.txt, its last line ("C tests: N passed, M failed")
 # in log.txt. segment needs the kit's ONNX Runtime and data/models (gpu-kit.sh packs both).
@@ -29,7 +30,9 @@ for what in "$@"; do
   case $what in
     transfer) run bench transfer --size 1GiB --reps 3 --cases tcp,shm ;;
     # issue 9: 8 GiB float32 over shared memory (native buffers: above one JS buffer's 4 GiB)
-    e2e) T=400 run bench e2e --size 8GiB --dtype float32 --tls sm,tcp --renderer cuda; run bench e2e --size 1GiB --renderer cuda ;;
+    # (E2E_BIG=0 leaves the 8 GiB case out)
+    e2e) [ "${E2E_BIG:-1}" = 1 ] && T=400 run bench e2e --size 8GiB --dtype float32 --tls sm,tcp --renderer cuda
+      run bench e2e --size 1GiB --renderer cuda ;;
     io) run bench io ;;
     segment) run bench segment ;;
     cuda-tests)
@@ -42,6 +45,12 @@ for what in "$@"; do
       fi
       tail -n 1 "$OUT/cuda-tests.txt" >>"$OUT/log.txt" ;;
     render) run bench render --reps 3 ;;
+    # issue 9: librvr's CUDA backend against the plain CUDA caster and cudaMemcpy (bench/RESULTS.md)
+    cuda-bench)
+      mkdir -p "$K/rvr" && tar -C "$K/rvr" -xJf "$K/librvr-tests.tar.xz"
+      echo "== rvr_bench_cuda 8 1920 1080 512u8 1024u8 1024f32 2048u8" >>"$OUT/log.txt"
+      OMP_NUM_THREADS=$(nproc) timeout "${T:-300}" "$K/rvr/rvr_bench_cuda" 8 1920 1080 512u8 1024u8 1024f32 2048u8 \
+        2>>"$OUT/log.txt" | tee -a "$OUT/bench.jsonl" >>"$OUT/log.txt" ;;
     # issue 5 on 16 cores: the CPU renderer, with min/max taken while the volume lands
     e2e-cpu) run bench e2e --size 1GiB --renderer cpu ;;
     # issue 3: why shared memory is below memcpy here: which single-copy transports UCX has

@@ -16,15 +16,16 @@ xz -T0 -6 -c dist/remotevis >"$KIT/remotevis.xz"
 # there as here (src/segment/ort.ts looks in dist/onnxruntime/). ~12 MiB xz'd.
 rm -f "$KIT/onnxruntime.tar.xz"
 [ "${WITH_ORT:-1}" = 1 ] && XZ_OPT=-T0 tar -C dist -cJf "$KIT/onnxruntime.tar.xz" onnxruntime
-# librvr's scene tests + CUDA-vs-CPU image tests (cuda-tests): the binary and its two libraries
+# librvr's scene tests + CUDA-vs-CPU image tests (cuda-tests) and its CUDA benchmark (cuda-bench):
+# the binaries and their two libraries
 # from ffi/librvr/build (rpath $ORIGIN), built with the CUDA backend (needs nvcc here).
 rm -f "$KIT/librvr-tests.tar.xz"
 if [ "${WITH_RVR_TESTS:-1}" = 1 ]; then
   command -v nvcc >/dev/null || { echo "gpu-kit: nvcc not found: librvr's tests would have no CUDA backend (WITH_RVR_TESTS=0 skips them)" >&2; exit 1; }
-  make -C ffi/librvr build/rvr_tests >/dev/null
+  make -C ffi/librvr build/rvr_tests build/rvr_bench_cuda >/dev/null
   # a librvr.so built without nvcc (NVCC=none) has no device code: its tests would only skip
   objdump -h ffi/librvr/build/librvr.so | grep -q nv_fatbin || { echo "gpu-kit: ffi/librvr/build/librvr.so has no CUDA code: rebuild it (make -C ffi/librvr clean all)" >&2; exit 1; }
-  XZ_OPT=-T0 tar -C ffi/librvr/build -cJf "$KIT/librvr-tests.tar.xz" rvr_tests librvr.so librvr_ref.so
+  XZ_OPT=-T0 tar -C ffi/librvr/build -cJf "$KIT/librvr-tests.tar.xz" rvr_tests rvr_bench_cuda librvr.so librvr_ref.so
 fi
 (cd "$KIT/debs" && apt-get download -qq libucx0 ucx-utils libnuma1 librdmacm1 libibverbs1 libturbojpeg0 libhdf5-103-1 libaec0 libsz2 2>/dev/null)
 # Open MPI's runtime for the distributed case (relocated there with OPAL_PREFIX).

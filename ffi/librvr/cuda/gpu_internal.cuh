@@ -37,6 +37,21 @@ struct rvr_gpu {
     uint64_t raw_bytes;
     int raw_src_pinned; /* the bytes being uploaded are page-locked: DMA straight from them */
     uint64_t stage_n;   /* staging buffers used so far in this upload (alternating) */
+    /* Early u8 (gpu_volume.cu): u8 C-order data whose window keeps it u8 goes into its 3D array,
+     * and its min/max are taken, on a second stream while later bytes are still being copied:
+     * the copy into the array is window-independent, so nothing waits for the last byte. */
+    int early, early_made; /* on for this upload; its array is made */
+    rvr_volume_desc early_desc;
+    gvol pv;            /* the pending volume's array and brick tables (raw u8 min/max) */
+    cudaSurfaceObject_t psurf;
+    uint64_t early_upto; /* bytes whose min/max are taken */
+    int early_z;        /* slices copied into pv.arr */
+    int early_bz;       /* brick layers whose min/max are taken */
+    cudaStream_t st2;
+    cudaEvent_t dma_ev;
+    unsigned *mm;       /* device: min, max of the u8 values (atomics) */
+    /* min/max/NaN scratch of upload_end, kept from upload to upload (no alloc/free per volume) */
+    double *sbuf, *hsbuf; /* device, page-locked host */
     /* current volume */
     int has;
     gvol v;

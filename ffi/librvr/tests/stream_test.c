@@ -54,9 +54,18 @@ TEST(streamed_volume_equals_set_volume) {
                   s.data_min, p.data_max, s.data_max, (unsigned long long)p.nan_count,
                   (unsigned long long)s.nan_count);
             CHECK(dtypes[k] == RVR_DTYPE_U8 || s.nan_count > 0, "the float ball has NaN voxels");
+            /* u8 C order on CUDA takes its min/max while the bytes land (gpu_volume.cu, early u8) */
+            CHECK(dtypes[k] != RVR_DTYPE_U8 || (s.data_min == 3 && s.data_max == 200), "u8 min %g max %g, want 3 200",
+                  s.data_min, s.data_max);
             frame(plain, a, W, H);
             frame(streamed, b, W, H);
             CHECK(memcmp(a, b, W * H * 4) == 0, "dtype %d order %d: streamed image differs", dtypes[k], order);
+            /* a narrower window afterwards: u16 storage after all (CUDA drops its early u8 array) */
+            CHECK_OK(rvr_renderer_set_window(plain, 50, 150));
+            CHECK_OK(rvr_renderer_set_window(streamed, 50, 150));
+            frame(plain, a, W, H);
+            frame(streamed, b, W, H);
+            CHECK(memcmp(a, b, W * H * 4) == 0, "dtype %d order %d: image after set_window differs", dtypes[k], order);
             /* landed after the commit: the stream is over */
             CHECK_RC(rvr_renderer_volume_landed(streamed, bytes), RVR_ERR_INVALID);
             rvr_renderer_destroy(plain);

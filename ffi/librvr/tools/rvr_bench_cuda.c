@@ -79,6 +79,11 @@ static int run_case(int N, int dtype, int F, int W, int H, double *headline) {
     if (refc_set_volume(ref, pin, dtype == RVR_DTYPE_F32 ? 5 : 1, N, N, N, (float)info.window_lo,
                         (float)info.window_hi, &h2d))
         return 1;
+    t = now();
+    rc = rvr_renderer_set_volume(r, &d, pin, bytes); /* again: allocations the first call paid */
+    const double t_set2 = now() - t;
+    if (rc) return 1;
+    fprintf(stderr, "  set_volume from page-locked memory again: %.1f ms\n", t_set2 * 1e3);
     const double gb = bytes / 1e9, bw_rvr = gb / t_set, bw_ref = gb / h2d;
     fprintf(stderr, "  set_volume from page-locked memory: %.1f ms = %.1f GB/s (everything: DMA, min/max, "
                     "normalization, bricks); plain cudaMemcpy pinned: %.1f ms = %.1f GB/s\n",
@@ -94,7 +99,12 @@ static int run_case(int N, int dtype, int F, int W, int H, double *headline) {
         rc = rvr_renderer_set_volume(r, &d, pg, bytes);
         double t_pg = now() - t;
         if (rc) return 1;
-        fprintf(stderr, "  set_volume from pageable memory (staged): %.1f ms = %.1f GB/s\n", t_pg * 1e3, gb / t_pg);
+        t = now();
+        rc = rvr_renderer_set_volume(r, &d, pg, bytes); /* again: what a first call pays once */
+        const double t_pg2 = now() - t;
+        if (rc) return 1;
+        fprintf(stderr, "  set_volume from pageable memory (staged): %.1f ms = %.1f GB/s (again: %.1f ms)\n", t_pg * 1e3,
+                gb / t_pg, t_pg2 * 1e3);
         snprintf(cs, sizeof cs, "upload-pageable-%d^3-%s", N, dn);
         snprintf(ex, sizeof ex, "\"bytes\":%zu,\"set_volume_ms\":%.1f", bytes, t_pg * 1e3);
         json(cs, gb / t_pg, "GB/s", "cudaMemcpy H2D from pinned memory (same buffer, same process)", bw_ref, 1, ex);
