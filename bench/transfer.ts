@@ -69,6 +69,13 @@ async function perftest(w: Where, size: number, reps: number): Promise<number> {
   return (mbPerS * 1048576) / 1e9;
 }
 
+/** The lanes libsscrdma uses here (ssc_rdma.h, SSC_LANES): reported beside each figure. */
+function lanes(): number {
+  const env = Number(process.env.SSC_LANES);
+  if (env >= 1) return Math.min(4, Math.floor(env));
+  return navigator.hardwareConcurrency >= 8 ? 2 : 1;
+}
+
 /** memcpy of `size` bytes between pre-faulted buffers (TypedArray.set is memcpy), best of 3. */
 function memcpy(size: number): number {
   const src = new Uint8Array(size).fill(7);
@@ -104,7 +111,7 @@ export async function transferBench(o: TransferBenchOpts): Promise<BenchResult[]
       const w = where(c);
       const value = await ours(w, o.size, o.reps);
       const base = await perftest(w, o.size, o.reps);
-      const extra = { transport: w.tls, size: o.size, memcpy_gbps: Math.round(mem * 100) / 100 };
+      const extra = { transport: w.tls, size: o.size, lanes: lanes(), memcpy_gbps: Math.round(mem * 100) / 100 };
       const r = result({ bench: "transfer", case: `${c}-${sizeName}`, value, unit: "GB/s", baseline: "ucx_perftest tag_bw", baseline_value: base, higher_is_better: true }, extra);
       print(r);
       results.push(r);

@@ -3,7 +3,7 @@
 # unpacks the kit, then the benchmarks whose figures need that machine. Every result line goes
 # to $OUT/bench.jsonl, the rest of the output to $OUT/log.txt.
 #   scripts/gpu-bench.sh [transfer] [e2e] [e2e-cpu] [io] [segment] [render] [cuda-tests] [cuda-bench]
-#                        [transfer-diag] [distributed]
+#                        [transfer-diag] [transfer-sweep] [distributed]
 # cuda-tests: librvr's C tests on the CUDA backend (the CUDA-vs-CPU image comparisons, labels
 # included); full output in $OUT/cuda-tests.txt, its last line ("C tests: N passed, M failed")
 # in log.txt. segment needs the kit's ONNX Runtime and data/models (gpu-kit.sh packs both).
@@ -63,6 +63,37 @@ for what in "$@"; do
           echo "perftest UCX_TLS=$tls: $(UCX_TLS=$tls timeout 60 ucx_perftest 127.0.0.1 -p 13400 -t tag_bw -s 1073741824 -n 4 2>&1 | grep Final)"
           wait
         done; } >>"$OUT/log.txt" 2>&1 ;;
+    # issue 3: libsscrdma alone (ssc_xfer, no Bun) over TCP with other chunk/window settings,
+    # and over shared memory with 1..4 pairs at once: does CMA copying scale with threads?
+    transfer-sweep)
+      mkdir -p "$K/ssc" && tar -C "$K/ssc" -xJf "$K/sscrdma.tar.xz"
+      X=$K/ssc/ssc_xfer
+      xfer() { # TLS PORT OPTS...: 5 transfers of 1 GiB; the sender's rates
+        local tls=$1 port=$2; shift 2
+        UCX_TLS=$tls "$X" -n 5 "$@" recv "$port" 1G >/dev/null 2>&1 &
+        sleep 0.5
+        UCX_TLS=$tls "$X" -n 5 "$@" send 127.0.0.1 "$port" 1G 2>&1 | grep -o '[0-9.]* GB/s' | tr '\n' ' '
+        wait
+      }
+      { echo "== transfer-sweep"
+        for o in "-c 64M -w 4" "-c 64M -w 8" "-c 256M -w 2" "-c 256M -w 4" "-c 1G -w 1" "-c 16M -w 16"; do
+          echo "ssc_xfer tcp $o: $(xfer tcp 13500 $o)"
+        done
+        for i in 1 2; do
+          ucx_perftest -p 13401 >/dev/null 2>&1 & sleep 1
+          echo "perftest tcp: $(UCX_TLS=tcp timeout 60 ucx_perftest 127.0.0.1 -p 13401 -t tag_bw -s 1073741824 -n 5 2>&1 | grep Final)"
+          wait
+        done
+        echo "ssc_xfer sm,tcp (SSC_UCX_ERR_MODE=none): $(SSC_UCX_ERR_MODE=none xfer sm,tcp 13500)"
+        for n in 2 3 4; do
+          for i in $(seq "$n"); do SSC_UCX_ERR_MODE=none UCX_TLS=sm,tcp "$X" -n 5 recv $((13600 + i)) 1G >/dev/null 2>&1 & done
+          sleep 0.5
+          for i in $(seq "$n"); do SSC_UCX_ERR_MODE=none UCX_TLS=sm,tcp "$X" -n 5 send 127.0.0.1 $((13600 + i)) 1G >"$OUT/pair$i.txt" 2>&1 & done
+          wait
+          echo "$n pairs at once, sender rates: $(cat "$OUT"/pair*.txt | grep -o '[0-9.]* GB/s' | tr '\n' ' ')"
+          rm -f "$OUT"/pair*.txt
+        done
+      } >>"$OUT/log.txt" 2>&1 ;;
     distributed)
       # issue 12 (ffi/rvrmpi/tests/rr_bench.c), 1920x1080: 1 vs 2 GPUs on a 2048^3 float32 volume
       # (32 GiB) received the instance's way (one /dev/shm file, slabs mapped from it); then

@@ -27,6 +27,9 @@ if [ "${WITH_RVR_TESTS:-1}" = 1 ]; then
   objdump -h ffi/librvr/build/librvr.so | grep -q nv_fatbin || { echo "gpu-kit: ffi/librvr/build/librvr.so has no CUDA code: rebuild it (make -C ffi/librvr clean all)" >&2; exit 1; }
   XZ_OPT=-T0 tar -C ffi/librvr/build -cJf "$KIT/librvr-tests.tar.xz" rvr_tests rvr_bench_cuda librvr.so librvr_ref.so
 fi
+# libsscrdma alone (transfer-sweep): ssc_xfer and the library beside it (rpath $ORIGIN)
+make -C ffi/libsscrdma >/dev/null
+XZ_OPT=-T0 tar -C ffi/libsscrdma/build -cJf "$KIT/sscrdma.tar.xz" ssc_xfer libsscrdma.so
 (cd "$KIT/debs" && apt-get download -qq libucx0 ucx-utils libnuma1 librdmacm1 libibverbs1 libturbojpeg0 libhdf5-103-1 libaec0 libsz2 2>/dev/null)
 # Open MPI's runtime for the distributed case (relocated there with OPAL_PREFIX).
 rm -rf "$KIT/mpi"

@@ -70,6 +70,7 @@ err_free:
 
 void ssc__conn_free(ssc_conn *c)
 {
+    ssc__lanes_close(c);
     ucp_worker_destroy(c->worker);
     free(c->hdr_stage);
     free(c);

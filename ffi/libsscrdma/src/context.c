@@ -66,6 +66,7 @@ int ssc_context_create(ssc_context **out)
     const char *mode = getenv("SSC_UCX_ERR_MODE");
     ctx->err_mode = (mode && strcmp(mode, "none") == 0) ? UCP_ERR_HANDLING_MODE_NONE
                                                         : UCP_ERR_HANDLING_MODE_PEER;
+    ctx->lanes = ssc__lanes_default();
     SSC_DEBUG("context %p created (UCX %s)", (void *)ctx, ucp_get_version_string());
     *out = ctx;
     return SSC_OK;

@@ -10,6 +10,7 @@
 
 #include "ssc_rdma.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <ucp/api/ucp.h>
@@ -31,8 +32,15 @@ enum ssc_kind {
     SSC_K_ANSWER = 5,   /* receiver -> sender: ssc_notice, 0 = go, <0 = reject */
     SSC_K_CHUNK = 6,    /* sender -> receiver: payload chunk, index in tag */
     SSC_K_STATUS = 7,   /* receiver -> sender: ssc_notice, final verdict */
-    SSC_K_ABORT = 8     /* sender -> receiver: ssc_notice, sender gave up */
+    SSC_K_ABORT = 8,    /* sender -> receiver: ssc_notice, sender gave up */
+    SSC_K_LANES = 9     /* receiver -> sender: ssc_lanes_msg (lanes.c) */
 };
+
+/* Preamble flag (internal): the sender would stripe the payload over
+ * `reserved` lanes in all (lanes.c); the receiver answers with SSC_K_LANES
+ * before its go. */
+#define SSC_F_LANES 0x100u
+#define SSC_MAX_LANES 4u
 
 #define SSC_TAG_KIND_MASK (0xffull << 56)
 #define SSC_TAG_SEQ_MASK (0xffffffull << 32)
@@ -74,6 +82,9 @@ typedef struct ssc_notice {
 
 struct ssc_context {
     ucp_context_h ucp;
+    /* lanes a sender asks for (SSC_LANES, else 2 on hosts with 8 or more
+     * CPUs, else 1) and the most a receiver opens (the same rule) */
+    unsigned lanes;
     /* UCX error handling of every endpoint. PEER unless the environment
      * says SSC_UCX_ERR_MODE=none: UCX 1.13 then also uses transports that
      * cannot report peer failure (shared memory: sysv/posix + cma), and
@@ -93,6 +104,25 @@ struct ssc_listener {
     ucp_conn_request_h queue[SSC_ACCEPT_QUEUE];
     unsigned queue_len;
 };
+
+/* An extra lane of a connection (lanes.c): its own worker (driven by its own
+ * thread during a payload) and, on the sending side, an endpoint to the
+ * receiver's lane worker. Lanes carry payload chunks only. */
+typedef struct ssc_lane {
+    ucp_worker_h worker;
+    ucp_ep_h ep;            /* sender side only */
+    volatile int ep_status; /* UCS_OK while healthy (error callback) */
+} ssc_lane;
+
+/* The receiver's lane addresses: magic, seq, count, then per lane its
+ * address length (uint32) and bytes. */
+#define SSC_LANES_MSG_MAX 16384u
+typedef struct ssc_lanes_msg {
+    uint32_t magic;
+    uint32_t count; /* extra lanes (0 .. SSC_MAX_LANES - 1) */
+    uint64_t seq;
+    uint8_t addr[SSC_LANES_MSG_MAX - 16];
+} ssc_lanes_msg;
 
 struct ssc_conn {
     ssc_context *ctx;
@@ -120,6 +150,10 @@ struct ssc_conn {
     ssc_notice notice_out;               /* outgoing answer/status/abort */
     ssc_notice answer_in, status_in;     /* sender side */
     ssc_notice abort_in;                 /* receiver side */
+    /* extra lanes, set up by the first transfer that asks for them */
+    unsigned nlanes;
+    ssc_lane lane[SSC_MAX_LANES - 1];
+    ssc_lanes_msg *lanes_msg; /* in/out buffer of SSC_K_LANES (malloc'd) */
 };
 
 /* ---- requests and the progress loop (wire.c) ---------------------------- */
@@ -140,6 +174,15 @@ void ssc__post_send(ssc_conn *c, ssc_req *r, uint64_t tag, const void *buf,
                     size_t len);
 void ssc__post_recv(ssc_conn *c, ssc_req *r, uint64_t tag, uint64_t mask,
                     void *buf, size_t len);
+/* The same on a given endpoint / worker (lanes). */
+void ssc__post_send_ep(ucp_ep_h ep, ssc_req *r, uint64_t tag, const void *buf,
+                       size_t len);
+void ssc__post_recv_w(ucp_worker_h worker, ssc_req *r, uint64_t tag,
+                      uint64_t mask, void *buf, size_t len);
+/* Give up requests on a worker: cancel receives, force-close *ep (if any,
+ * set to NULL), progress until UCX let go of every request (bounded),
+ * release them. */
+void ssc__abandon(ucp_worker_h worker, ucp_ep_h *ep, ssc_req *reqs, size_t n);
 /* Poll: returns 1 if the request has completed (now or before). */
 int ssc__req_test(ssc_req *r);
 /* Cancel (receives only; sends complete when the endpoint closes) and
@@ -151,6 +194,8 @@ void ssc__req_drop(ssc_conn *c, ssc_req *r);
 
 typedef struct ssc_waiter {
     ssc_conn *c;
+    ucp_worker_h worker;          /* c's, or a lane's */
+    volatile int *ep_status;      /* c's, a lane's, or NULL (receiving lane) */
     int64_t stall_ns;       /* <0: forever */
     int64_t deadline_ns;    /* absolute total deadline, 0 = none */
     int64_t last_done_ns;   /* last completion (stall clock) */
@@ -163,6 +208,10 @@ int64_t ssc__now_ns(void);
 void ssc__idle_sleep(int64_t idle_ns);
 void ssc__waiter_init(ssc_waiter *w, ssc_conn *c, int32_t timeout_ms,
                       volatile int32_t *cancel);
+/* The same for a lane's worker (ep_status NULL on a receiving lane). */
+void ssc__waiter_init_lane(ssc_waiter *w, ucp_worker_h worker,
+                           volatile int *ep_status, int32_t timeout_ms,
+                           volatile int32_t *cancel);
 /* Record that something completed: restarts the stall clock. */
 void ssc__waiter_done(ssc_waiter *w);
 /* One round of progress. Returns 0, or SSC_ERR_PEER (endpoint failed),
@@ -235,6 +284,62 @@ static inline int ssc__cancelled(volatile int32_t *c)
 {
     return c && __atomic_load_n(c, __ATOMIC_ACQUIRE) != 0;
 }
+
+/* ---- lanes (lanes.c) ----------------------------------------------------- */
+
+/* SSC_LANES, else 2 with 8 or more online CPUs, else 1; at most SSC_MAX_LANES. */
+unsigned ssc__lanes_default(void);
+/* c->lanes_msg, allocated on first use. */
+int ssc__lanes_buffer(ssc_conn *c);
+/* Receiver: open lane workers up to `want` lanes in all (keeps what exists;
+ * fewer when UCX cannot make more) and fill c->lanes_msg for transfer seq.
+ * Returns the message length. */
+size_t ssc__lanes_offer(ssc_conn *c, unsigned want, uint64_t seq);
+/* Sender: connect to the lanes of a received SSC_K_LANES message (first time
+ * only) and wait until each endpoint is wired up (bounded by w). Returns
+ * SSC_OK and the lanes to use in all (*total >= 1), or an error. */
+int ssc__lanes_connect(ssc_conn *c, ssc_waiter *w, size_t len, uint64_t seq,
+                       unsigned *total);
+/* Close and destroy the extra lanes (connection close). */
+void ssc__lanes_close(ssc_conn *c);
+/* A valid SSC_K_LANES message of transfer seq: its lane count, or -1. */
+int ssc__lanes_msg_count(const ssc_lanes_msg *m, size_t len, uint64_t seq);
+
+/* Payload over several lanes at once: lane 0 is the connection itself,
+ * driven by the calling thread; lanes 1.. run in threads of their own. */
+typedef struct ssc_stripe {
+    ssc_conn *c;
+    const ssc_params *p;
+    uint8_t *data;
+    uint64_t size, chunk, nchunks, seq;
+    unsigned lanes;
+    volatile int err;              /* first error of any lane (0 = none) */
+    volatile uint64_t done;        /* sender: bytes acknowledged */
+    volatile uint64_t events;      /* completions on lanes 1.. (stall clock) */
+    volatile unsigned finished;    /* lanes 1.. that returned */
+    /* receiver: chunk landed / waits for the checksum, by index modulo the
+     * ring, and the landed prefix (lanes post within a ring of it) */
+    volatile uint8_t landed[256];
+    volatile uint8_t crc_due[256];
+    volatile uint64_t prefix;
+    volatile uint64_t crc_off;
+} ssc_stripe;
+
+typedef struct ssc_lane_job {
+    ssc_stripe *s;
+    unsigned lane; /* 1 .. lanes - 1 */
+    pthread_t thread;
+    int started;
+} ssc_lane_job;
+
+/* Sender: bytes acknowledged on a lane; the progress counter only grows. */
+void ssc__stripe_sent(ssc_stripe *s, uint64_t bytes);
+/* The first error wins. */
+void ssc__stripe_fail(ssc_stripe *s, int err);
+/* Run fn(&jobs[k]) in a thread for each lane k = 1 .. s->lanes - 1
+ * (jobs[0] unused). A thread that cannot start fails the stripe. */
+void ssc__stripe_start(ssc_stripe *s, void *(*fn)(void *), ssc_lane_job *jobs);
+void ssc__stripe_join(ssc_stripe *s, ssc_lane_job *jobs);
 
 /* ---- connections (conn.c) ---------------------------------------------- */
 

@@ -181,114 +181,185 @@ int ssc_reject(ssc_conn *c, int reason)
  * under its stall timeout) is not kept waiting by a checksum of the whole
  * payload; with RDMA the checksum also overlaps the transfer. */
 #define CRC_SLICE (4ull << 20)
-/* completed-chunk flags, by index modulo the ring; posting stays within one
- * ring ahead of the checksum so that flags are never aliased */
+/* landed / checksum-due flags, by chunk index modulo the ring (the size of
+ * ssc_stripe.landed): every lane posts within one ring of the landed prefix
+ * and of the checksum, so flags are never aliased */
 #define CRC_RING 256u
 
-typedef struct crc_state {
-    int on;
-    uint32_t crc;
-    uint64_t off;              /* bytes checksummed so far */
-    uint8_t done[CRC_RING];    /* chunk arrived, not yet fully checksummed */
-} crc_state;
-
 /* Checksum one slice if the data there has arrived. Returns 1 if it did. */
-static int crc_step(crc_state *cs, const uint8_t *data, uint64_t size,
-                    uint64_t chunk)
+static int crc_step(ssc_stripe *s, uint32_t *crc)
 {
-    uint64_t ci = cs->off / chunk;
-    if (!cs->on || cs->off >= size || !cs->done[ci % CRC_RING])
+    uint64_t off = s->crc_off, ci = off / s->chunk;
+    if (off >= s->size || !__atomic_load_n(&s->crc_due[ci % CRC_RING], __ATOMIC_ACQUIRE))
         return 0;
-    uint64_t n = ssc__crc_slice(size, chunk, cs->off, CRC_SLICE);
-    cs->crc = ssc_crc32c(cs->crc, data + cs->off, n);
-    cs->off += n;
-    if (cs->off == size || cs->off % chunk == 0) /* the chunk is done */
-        cs->done[ci % CRC_RING] = 0;
+    uint64_t n = ssc__crc_slice(s->size, s->chunk, off, CRC_SLICE);
+    *crc = ssc_crc32c(*crc, s->data + off, n);
+    off += n;
+    if (off == s->size || off % s->chunk == 0) /* the chunk is done */
+        __atomic_store_n(&s->crc_due[ci % CRC_RING], 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->crc_off, off, __ATOMIC_RELEASE);
     return 1;
 }
 
-static int receive_chunks(ssc_conn *c, ssc_waiter *w, const ssc_params *p,
-                          uint8_t *data, uint64_t size, ssc_req *r,
-                          crc_state *cs)
+/* Posts receives for one lane's chunks (lane, lane + lanes, ...) within
+ * the ring, collects completions and marks them landed. Returns 1 when all
+ * of the lane's chunks landed, 0 while some are outstanding, or an error. */
+static int lane_receive_step(ssc_stripe *s, ucp_worker_h worker, ssc_waiter *w,
+                             ssc_req *win, uint64_t *next, unsigned *inflight,
+                             int crc_on)
+{
+    const ssc_params *p = s->p;
+
+    /* a slot is busy while it has a chunk length (a receive may also
+     * complete inside the post call) */
+    for (unsigned i = 0; i < p->window && *next < s->nchunks; i++) {
+        if (win[i].bytes)
+            continue;
+        if (crc_on && *next >= __atomic_load_n(&s->crc_off, __ATOMIC_ACQUIRE) / s->chunk + CRC_RING)
+            break;
+        if (*next >= __atomic_load_n(&s->prefix, __ATOMIC_ACQUIRE) + CRC_RING)
+            break;
+        uint64_t off = *next * s->chunk;
+        uint64_t len = ssc__chunk_len(s->size, s->chunk, *next);
+        /* zero copies: straight into the caller's buffer */
+        ssc__post_recv_w(worker, &win[i], ssc__tag(SSC_K_CHUNK, s->seq, (uint32_t)*next),
+                         SSC_TAG_FULL_MASK, s->data + off, len);
+        win[i].bytes = len;
+        win[i].index = *next;
+        *next += s->lanes;
+        (*inflight)++;
+    }
+    for (unsigned i = 0; i < p->window; i++) {
+        if (!win[i].bytes || !ssc__req_test(&win[i]))
+            continue;
+        (*inflight)--;
+        if (win[i].status != UCS_OK)
+            return win[i].status == UCS_ERR_MESSAGE_TRUNCATED
+                       ? SSC_ERR_PROTOCOL
+                       : (w->c ? ssc__req_error(w->c, &win[i]) : ssc__from_ucs(win[i].status));
+        if (win[i].length != win[i].bytes) {
+            SSC_DEBUG("chunk of %zu bytes, expected %llu", win[i].length,
+                      (unsigned long long)win[i].bytes);
+            return SSC_ERR_PROTOCOL;
+        }
+        uint64_t off = win[i].index * s->chunk;
+        int64_t at = ssc__test_corrupt_at;
+        if (at >= 0 && (uint64_t)at >= off && (uint64_t)at < off + win[i].bytes)
+            s->data[at] ^= 0x01; /* test hook: damage before the checksum */
+        if (crc_on)
+            __atomic_store_n(&s->crc_due[win[i].index % CRC_RING], 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&s->landed[win[i].index % CRC_RING], 1, __ATOMIC_RELEASE);
+        win[i].bytes = 0;
+        ssc__waiter_done(w);
+    }
+    return *next >= s->nchunks && *inflight == 0;
+}
+
+/* Lanes 1..: their chunks arrive on their own worker, progressed here. */
+static void *receive_lane(void *arg)
+{
+    ssc_lane_job *j = arg;
+    ssc_stripe *s = j->s;
+    ssc_lane *l = &s->c->lane[j->lane - 1];
+    const int crc_on = (s->c->pre.flags & SSC_F_CHECKSUM) != 0;
+    ssc_req win[64];
+    ssc_waiter w;
+    uint64_t next = j->lane;
+    unsigned inflight = 0;
+    int rc;
+
+    memset(win, 0, sizeof win);
+    /* no endpoint of ours on a receiving lane: a dead sender shows on lane 0
+     * (or as this lane's stall) */
+    ssc__waiter_init_lane(&w, l->worker, NULL, s->p->timeout_ms, s->p->cancel);
+    for (;;) {
+        int64_t before = w.last_done_ns;
+        rc = lane_receive_step(s, l->worker, &w, win, &next, &inflight, crc_on);
+        if (w.last_done_ns != before)
+            __atomic_add_fetch(&s->events, 1, __ATOMIC_RELEASE);
+        if (rc)
+            break;
+        if ((rc = __atomic_load_n(&s->err, __ATOMIC_ACQUIRE)))
+            break;
+        if ((rc = ssc__waiter_step(&w)))
+            break;
+    }
+    if (rc < 0) {
+        /* UCX must not write into the caller's buffer after we return */
+        ssc__stripe_fail(s, rc);
+        ssc__abandon(l->worker, NULL, win, s->p->window);
+    }
+    __atomic_add_fetch(&s->finished, 1, __ATOMIC_ACQ_REL);
+    return NULL;
+}
+
+static int receive_chunks(ssc_conn *c, ssc_waiter *w, ssc_stripe *s, ssc_req *r,
+                          int crc_on, uint32_t *crc)
 {
     ssc_req *win = r + R_FIXED;
-    uint64_t chunk = c->pre.chunk, seq = c->pre.seq;
-    uint64_t nchunks = ssc__chunk_count(size, chunk);
-    uint64_t next = 0;
+    ssc_lane_job jobs[SSC_MAX_LANES];
+    /* Progress is the contiguous prefix that has landed (chunks complete out
+     * of order inside the windows and across lanes), so a consumer may read
+     * data[0, progress) while the rest arrives: the renderer uploads a volume
+     * during its own transfer. */
+    uint64_t next = 0, prefix = 0, seen = 0;
     unsigned inflight = 0;
-    /* Progress is the contiguous prefix that has landed (chunks may complete out of
-     * order inside the window), so a consumer may read data[0, progress) while the rest
-     * arrives: the renderer uploads a volume during its own transfer. */
-    uint64_t prefix = 0;             /* chunks [0, prefix) have all landed */
-    uint8_t landed[CRC_RING] = {0};  /* chunk arrived, by index modulo the ring */
+    int rc, lane0_done = 0;
 
+    ssc__stripe_start(s, receive_lane, jobs);
     for (;;) {
-        /* a slot is busy while it has a chunk length (a receive may also
-         * complete inside the post call) */
-        for (unsigned i = 0; i < p->window && next < nchunks; i++) {
-            if (win[i].bytes)
-                continue;
-            if (cs->on && next >= cs->off / chunk + CRC_RING)
+        if (!lane0_done) {
+            rc = lane_receive_step(s, c->worker, w, win, &next, &inflight, crc_on);
+            if (rc < 0)
                 break;
-            if (next >= prefix + CRC_RING)
-                break;
-            uint64_t off = next * chunk;
-            uint64_t len = ssc__chunk_len(size, chunk, next);
-            /* zero copies: straight into the caller's buffer */
-            ssc__post_recv(c, &win[i], ssc__tag(SSC_K_CHUNK, seq, (uint32_t)next),
-                           SSC_TAG_FULL_MASK, data + off, len);
-            win[i].bytes = len;
-            win[i].index = next;
-            next++;
-            inflight++;
+            lane0_done = rc;
         }
-        for (unsigned i = 0; i < p->window; i++) {
-            if (!win[i].bytes || !ssc__req_test(&win[i]))
-                continue;
-            inflight--;
-            if (win[i].status != UCS_OK)
-                return win[i].status == UCS_ERR_MESSAGE_TRUNCATED
-                           ? SSC_ERR_PROTOCOL
-                           : ssc__req_error(c, &win[i]);
-            if (win[i].length != win[i].bytes) {
-                SSC_DEBUG("conn %p: chunk of %zu bytes, expected %llu", (void *)c,
-                          win[i].length, (unsigned long long)win[i].bytes);
-                return SSC_ERR_PROTOCOL;
-            }
-            uint64_t off = win[i].index * chunk;
-            int64_t at = ssc__test_corrupt_at;
-            if (at >= 0 && (uint64_t)at >= off && (uint64_t)at < off + win[i].bytes)
-                data[at] ^= 0x01; /* test hook: damage before the checksum */
-            cs->done[win[i].index % CRC_RING] = 1;
-            landed[win[i].index % CRC_RING] = 1;
-            win[i].bytes = 0;
-            while (prefix < nchunks && landed[prefix % CRC_RING]) {
-                landed[prefix % CRC_RING] = 0;
-                prefix++;
-            }
+        uint64_t was = prefix;
+        while (prefix < s->nchunks &&
+               __atomic_load_n(&s->landed[prefix % CRC_RING], __ATOMIC_ACQUIRE)) {
+            __atomic_store_n(&s->landed[prefix % CRC_RING], 0, __ATOMIC_RELAXED);
+            prefix++;
+        }
+        if (prefix != was) {
+            __atomic_store_n(&s->prefix, prefix, __ATOMIC_RELEASE);
             /* prefix < nchunks: prefix * chunk < size; no product that could wrap */
-            ssc__progress_store(p->progress, prefix < nchunks ? prefix * chunk : size);
-            ssc__waiter_done(w);
+            ssc__progress_store(s->p->progress, prefix < s->nchunks ? prefix * s->chunk : s->size);
         }
         if (!r[R_ABORT].active || ssc__req_test(&r[R_ABORT])) {
             /* the sender gave up (cancel, timeout) and told us why */
-            if (ssc__notice_valid(&r[R_ABORT], &c->abort_in, seq) &&
+            if (ssc__notice_valid(&r[R_ABORT], &c->abort_in, s->seq) &&
                 c->abort_in.code < 0)
-                return c->abort_in.code;
-            return r[R_ABORT].status != UCS_OK ? ssc__req_error(c, &r[R_ABORT])
-                                               : SSC_ERR_PROTOCOL;
+                rc = c->abort_in.code;
+            else
+                rc = r[R_ABORT].status != UCS_OK ? ssc__req_error(c, &r[R_ABORT])
+                                                 : SSC_ERR_PROTOCOL;
+            break;
         }
-        if (crc_step(cs, data, size, chunk)) {
+        if (crc_on && crc_step(s, crc)) {
             /* local work is neither a stall nor idleness */
             ssc__waiter_done(w);
             w->last_event_ns = w->last_done_ns;
         }
-        if (next == nchunks && inflight == 0 && (!cs->on || cs->off == size))
-            return SSC_OK;
-        int rc = ssc__waiter_step(w);
-        if (rc)
-            return rc;
+        if ((rc = __atomic_load_n(&s->err, __ATOMIC_ACQUIRE)))
+            break;
+        /* the other lanes' chunks count against our stall clock too */
+        uint64_t ev = __atomic_load_n(&s->events, __ATOMIC_ACQUIRE);
+        if (ev != seen) {
+            seen = ev;
+            ssc__waiter_done(w);
+        }
+        if (lane0_done && prefix == s->nchunks && (!crc_on || s->crc_off == s->size) &&
+            __atomic_load_n(&s->finished, __ATOMIC_ACQUIRE) == s->lanes - 1) {
+            rc = __atomic_load_n(&s->err, __ATOMIC_ACQUIRE);
+            break;
+        }
+        if ((rc = ssc__waiter_step(w)))
+            break;
     }
+    if (rc)
+        ssc__stripe_fail(s, rc);
+    ssc__stripe_join(s, jobs);
+    return rc;
 }
 
 int ssc_receive_payload(ssc_conn *c, void *data, uint64_t size,
@@ -297,7 +368,9 @@ int ssc_receive_payload(ssc_conn *c, void *data, uint64_t size,
     ssc_req r[MAX_REQS];
     ssc_params p;
     ssc_waiter w;
+    ssc_stripe st;
     uint64_t seq;
+    unsigned lanes = 1;
     int rc, verdict = SSC_OK;
 
     if (!c)
@@ -324,17 +397,34 @@ int ssc_receive_payload(ssc_conn *c, void *data, uint64_t size,
     ssc__waiter_init(&w, c, p.timeout_ms, p.cancel);
     ssc__post_recv(c, &r[R_ABORT], ssc__tag(SSC_K_ABORT, seq, 0),
                    SSC_TAG_FULL_MASK, &c->abort_in, sizeof c->abort_in);
+    if (c->pre.flags & SSC_F_LANES) {
+        /* our lanes (maybe none) before the go: the sender waits for both */
+        size_t len = ssc__lanes_offer(c, c->pre.reserved, seq);
+        if (!len) {
+            rc = SSC_ERR_NOMEM;
+            goto fail;
+        }
+        lanes = 1 + c->lanes_msg->count;
+        ssc__post_send(c, &r[R_NOTICE], ssc__tag(SSC_K_LANES, seq, 0), c->lanes_msg, len);
+        rc = ssc__wait_all(&w, &r[R_NOTICE], 1);
+        if (!rc && r[R_NOTICE].status != UCS_OK)
+            rc = ssc__req_error(c, &r[R_NOTICE]);
+        if (rc)
+            goto fail;
+    }
     rc = ssc__send_notice(&w, &r[R_NOTICE], SSC_K_ANSWER, seq, SSC_OK);
     if (rc)
         goto fail;
 
-    crc_state cs;
-    memset(&cs, 0, sizeof cs);
-    cs.on = (c->pre.flags & SSC_F_CHECKSUM) != 0;
-    rc = receive_chunks(c, &w, &p, data, size, r, &cs);
+    const int crc_on = (c->pre.flags & SSC_F_CHECKSUM) != 0;
+    uint32_t crc = 0;
+    st = (ssc_stripe){.c = c, .p = &p, .data = data, .size = size, .chunk = c->pre.chunk,
+                      .nchunks = ssc__chunk_count(size, c->pre.chunk), .seq = seq,
+                      .lanes = lanes};
+    rc = receive_chunks(c, &w, &st, r, crc_on, &crc);
     if (rc)
         goto fail;
-    if (cs.on && cs.crc != c->pre.crc)
+    if (crc_on && crc != c->pre.crc)
         verdict = SSC_ERR_CHECKSUM;
     ssc__progress_store(p.progress, size);
 

@@ -4,9 +4,9 @@
 
 #include <string.h>
 
-/* slots: answer recv, status recv, preamble send, header send, then the
- * payload window */
-enum { R_ANSWER, R_STATUS, R_PRE, R_HDR, R_FIXED };
+/* slots: answer recv, status recv, preamble send, header send, the
+ * receiver's lanes (recv), then the payload window of lane 0 */
+enum { R_ANSWER, R_STATUS, R_PRE, R_HDR, R_LANES, R_FIXED };
 #define MAX_REQS (R_FIXED + 64)
 #define SETTLE_NS 100000000ll
 
@@ -48,55 +48,122 @@ static int settle(ssc_conn *c, ssc_req *r)
     return !r->active;
 }
 
-static int send_payload(ssc_conn *c, ssc_waiter *w, const ssc_params *p,
-                        const uint8_t *data, uint64_t size, uint64_t chunk,
-                        uint64_t seq, ssc_req *r)
+/* Keeps the window of one lane full with its chunks (lane, lane + lanes,
+ * ...) and collects completions. Returns 1 when all of the lane's chunks
+ * were acknowledged, 0 while some are in flight, or an error. */
+static int lane_send_step(ssc_stripe *s, ucp_ep_h ep, ssc_waiter *w, ssc_req *win,
+                          uint64_t *next, unsigned *inflight, volatile int *ep_status)
+{
+    const ssc_params *p = s->p;
+
+    /* a slot is busy while it has a chunk length (a send may also complete
+     * inside the post call) */
+    for (unsigned i = 0; i < p->window && *next < s->nchunks; i++) {
+        if (win[i].bytes)
+            continue;
+        uint64_t off = *next * s->chunk;
+        uint64_t len = ssc__chunk_len(s->size, s->chunk, *next);
+        ssc__post_send_ep(ep, &win[i], ssc__tag(SSC_K_CHUNK, s->seq, (uint32_t)*next),
+                          s->data + off, len);
+        win[i].bytes = len;
+        *next += s->lanes;
+        (*inflight)++;
+    }
+    for (unsigned i = 0; i < p->window; i++) {
+        if (!win[i].bytes || !ssc__req_test(&win[i]))
+            continue;
+        (*inflight)--;
+        if (win[i].status != UCS_OK)
+            return __atomic_load_n(ep_status, __ATOMIC_ACQUIRE) != UCS_OK
+                       ? SSC_ERR_PEER
+                       : ssc__from_ucs(win[i].status);
+        ssc__stripe_sent(s, win[i].bytes);
+        win[i].bytes = 0;
+        ssc__waiter_done(w);
+    }
+    return *next >= s->nchunks && *inflight == 0;
+}
+
+/* Lanes 1..: their chunks over their own endpoint, progressed here. */
+static void *send_lane(void *arg)
+{
+    ssc_lane_job *j = arg;
+    ssc_stripe *s = j->s;
+    ssc_lane *l = &s->c->lane[j->lane - 1];
+    ssc_req win[64];
+    ssc_waiter w;
+    uint64_t next = j->lane;
+    unsigned inflight = 0;
+    int rc;
+
+    memset(win, 0, sizeof win);
+    ssc__waiter_init_lane(&w, l->worker, &l->ep_status, s->p->timeout_ms, s->p->cancel);
+    for (;;) {
+        rc = lane_send_step(s, l->ep, &w, win, &next, &inflight, &l->ep_status);
+        if (rc)
+            break;
+        if ((rc = __atomic_load_n(&s->err, __ATOMIC_ACQUIRE)))
+            break;
+        if ((rc = ssc__waiter_step(&w)))
+            break;
+    }
+    if (rc < 0) {
+        /* the caller's buffer must be free of this lane when ssc_send returns */
+        ssc__stripe_fail(s, rc);
+        ssc__abandon(l->worker, &l->ep, win, s->p->window);
+    }
+    __atomic_add_fetch(&s->finished, 1, __ATOMIC_ACQ_REL);
+    return NULL;
+}
+
+static int send_payload(ssc_conn *c, ssc_waiter *w, ssc_stripe *s, ssc_req *r)
 {
     ssc_req *win = r + R_FIXED;
-    uint64_t nchunks = size ? (size - 1) / chunk + 1 : 0;
-    uint64_t next = 0, done = 0;
+    ssc_lane_job jobs[SSC_MAX_LANES];
+    uint64_t next = 0, seen = 0;
     unsigned inflight = 0;
+    int rc, lane0_done = 0;
 
+    ssc__stripe_start(s, send_lane, jobs);
     for (;;) {
-        /* keep the window full; a slot is busy while it has a chunk length
-         * (a send may also complete inside the post call) */
-        for (unsigned i = 0; i < p->window && next < nchunks; i++) {
-            if (win[i].bytes)
-                continue;
-            uint64_t off = next * chunk;
-            uint64_t len = size - off < chunk ? size - off : chunk;
-            ssc__post_send(c, &win[i], ssc__tag(SSC_K_CHUNK, seq, (uint32_t)next),
-                           data + off, len);
-            win[i].bytes = len;
-            next++;
-            inflight++;
-        }
-        for (unsigned i = 0; i < p->window; i++) {
-            if (!win[i].bytes || !ssc__req_test(&win[i]))
-                continue;
-            inflight--;
-            if (win[i].status != UCS_OK)
-                return ssc__req_error(c, &win[i]);
-            done += win[i].bytes;
-            win[i].bytes = 0;
-            ssc__progress_store(p->progress, done);
-            ssc__waiter_done(w);
+        if (!lane0_done) {
+            rc = lane_send_step(s, c->ep, w, win, &next, &inflight, &c->ep_status);
+            if (rc < 0)
+                break;
+            lane0_done = rc;
         }
         if (!r[R_STATUS].active || ssc__req_test(&r[R_STATUS])) {
-            int code = early_status(c, &r[R_STATUS], seq);
+            int code = early_status(c, &r[R_STATUS], s->seq);
             /* a verdict before our sends completed locally is normal when
              * it is "ok"; anything else means the receiver gave up */
-            if (code < 0)
-                return code;
-            if (r[R_STATUS].status != UCS_OK)
-                return ssc__req_error(c, &r[R_STATUS]);
+            if (code < 0) {
+                rc = code;
+                break;
+            }
+            if (r[R_STATUS].status != UCS_OK) {
+                rc = ssc__req_error(c, &r[R_STATUS]);
+                break;
+            }
         }
-        if (next == nchunks && inflight == 0)
-            return SSC_OK;
-        int rc = ssc__waiter_step(w);
-        if (rc)
-            return rc;
+        if ((rc = __atomic_load_n(&s->err, __ATOMIC_ACQUIRE)))
+            break;
+        /* the other lanes' completions count against our stall clock too */
+        uint64_t ev = __atomic_load_n(&s->done, __ATOMIC_ACQUIRE);
+        if (ev != seen) {
+            seen = ev;
+            ssc__waiter_done(w);
+        }
+        if (lane0_done && __atomic_load_n(&s->finished, __ATOMIC_ACQUIRE) == s->lanes - 1) {
+            rc = __atomic_load_n(&s->err, __ATOMIC_ACQUIRE);
+            break;
+        }
+        if ((rc = ssc__waiter_step(w)))
+            break;
     }
+    if (rc)
+        ssc__stripe_fail(s, rc);
+    ssc__stripe_join(s, jobs);
+    return rc;
 }
 
 int ssc_send_ex(ssc_conn *c, const void *header, const void *data,
@@ -105,7 +172,9 @@ int ssc_send_ex(ssc_conn *c, const void *header, const void *data,
     ssc_req r[MAX_REQS];
     ssc_params p;
     ssc_waiter w;
+    ssc_stripe st;
     uint64_t seq, chunk;
+    unsigned lanes;
     int rc, answer;
 
     if (!c || !header || (!data && size))
@@ -117,17 +186,24 @@ int ssc_send_ex(ssc_conn *c, const void *header, const void *data,
     memset(r, 0, sizeof r);
     seq = c->tx_seq;
     chunk = ssc__chunk_for(p.chunk, size);
+    /* lanes pay off from two chunks on; each lane then has one at least */
+    lanes = c->ctx->lanes;
+    if (size / chunk < 2)
+        lanes = 1;
+    if (lanes > 1 && ssc__lanes_buffer(c))
+        lanes = 1;
 
     /* the checksum is computed before anything moves, so the receiver can
      * verify against a value taken from the data as it was handed to us */
     c->pre_out = (ssc_preamble){
         .magic = SSC_MAGIC,
         .version = SSC_PROTO_VERSION,
-        .flags = (uint16_t)(p.flags & SSC_F_CHECKSUM),
+        .flags = (uint16_t)((p.flags & SSC_F_CHECKSUM) | (lanes > 1 ? SSC_F_LANES : 0)),
         .seq = seq,
         .size = size,
         .chunk = chunk,
         .crc = (p.flags & SSC_F_CHECKSUM) ? ssc_crc32c(0, data, size) : 0,
+        .reserved = lanes > 1 ? lanes : 0,
     };
     ssc__progress_store(p.progress, 0);
     ssc__waiter_init(&w, c, p.timeout_ms, p.cancel);
@@ -137,6 +213,9 @@ int ssc_send_ex(ssc_conn *c, const void *header, const void *data,
                    SSC_TAG_FULL_MASK, &c->answer_in, sizeof c->answer_in);
     ssc__post_recv(c, &r[R_STATUS], ssc__tag(SSC_K_STATUS, seq, 0),
                    SSC_TAG_FULL_MASK, &c->status_in, sizeof c->status_in);
+    if (lanes > 1)
+        ssc__post_recv(c, &r[R_LANES], ssc__tag(SSC_K_LANES, seq, 0),
+                       SSC_TAG_FULL_MASK, c->lanes_msg, sizeof *c->lanes_msg);
     ssc__post_send(c, &r[R_PRE], ssc__tag(SSC_K_PREAMBLE, seq, 0), &c->pre_out,
                    sizeof c->pre_out);
     /* the header goes as its own message straight from the caller's buffer */
@@ -174,13 +253,27 @@ int ssc_send_ex(ssc_conn *c, const void *header, const void *data,
         if (rc == SSC_ERR_PROTOCOL)
             goto fail; /* the receiver gave up on us */
         ssc__req_drop(c, &r[R_STATUS]);
+        ssc__req_drop(c, &r[R_LANES]);
         c->tx_seq++;
         SSC_DEBUG("conn %p: transfer %llu refused: %s", (void *)c,
                   (unsigned long long)seq, ssc_strerror(rc));
         return rc;
     }
 
-    rc = send_payload(c, &w, &p, data, size, chunk, seq, r);
+    /* the receiver sent its lanes before its go */
+    if (lanes > 1) {
+        rc = ssc__wait_all(&w, &r[R_LANES], 1);
+        if (!rc && r[R_LANES].status != UCS_OK)
+            rc = ssc__req_error(c, &r[R_LANES]);
+        if (!rc)
+            rc = ssc__lanes_connect(c, &w, r[R_LANES].length, seq, &lanes);
+        if (rc)
+            goto fail;
+    }
+    st = (ssc_stripe){.c = c, .p = &p, .data = (uint8_t *)data, .size = size,
+                      .chunk = chunk, .nchunks = ssc__chunk_count(size, chunk),
+                      .seq = seq, .lanes = lanes};
+    rc = send_payload(c, &w, &st, r);
     if (rc)
         goto fail;
     ssc__progress_store(p.progress, size);

@@ -14,7 +14,10 @@ int ssc__preamble_valid(const ssc_preamble *p, size_t len, uint64_t seq)
     if (len != sizeof *p || p->magic != SSC_MAGIC ||
         p->version != SSC_PROTO_VERSION || p->seq != seq)
         return 0;
-    if (p->flags & ~SSC_F_CHECKSUM)
+    if (p->flags & ~(SSC_F_CHECKSUM | SSC_F_LANES))
+        return 0;
+    /* lanes asked for: 2 .. SSC_MAX_LANES in all */
+    if ((p->flags & SSC_F_LANES) ? (p->reserved < 2 || p->reserved > SSC_MAX_LANES) : p->reserved != 0)
         return 0;
     /* the chunk count must fit the tag's index field */
     if (p->size && (p->chunk == 0 || (p->size - 1) / p->chunk >= 0xffffffffull))

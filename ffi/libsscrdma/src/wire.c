@@ -34,12 +34,24 @@ void ssc__idle_sleep(int64_t idle_ns)
 void ssc__post_send(ssc_conn *c, ssc_req *r, uint64_t tag, const void *buf,
                     size_t len)
 {
+    ssc__post_send_ep(c->ep, r, tag, buf, len);
+}
+
+void ssc__post_recv(ssc_conn *c, ssc_req *r, uint64_t tag, uint64_t mask,
+                    void *buf, size_t len)
+{
+    ssc__post_recv_w(c->worker, r, tag, mask, buf, len);
+}
+
+void ssc__post_send_ep(ucp_ep_h ep, ssc_req *r, uint64_t tag, const void *buf,
+                       size_t len)
+{
     ucp_request_param_t p = {.op_attr_mask = 0};
     void *q;
 
     r->is_recv = 0;
     r->length = len;
-    q = ucp_tag_send_nbx(c->ep, buf, len, tag, &p);
+    q = ucp_tag_send_nbx(ep, buf, len, tag, &p);
     if (q == NULL) { /* completed in place (small eager message) */
         r->req = NULL;
         r->active = 0;
@@ -55,8 +67,8 @@ void ssc__post_send(ssc_conn *c, ssc_req *r, uint64_t tag, const void *buf,
     }
 }
 
-void ssc__post_recv(ssc_conn *c, ssc_req *r, uint64_t tag, uint64_t mask,
-                    void *buf, size_t len)
+void ssc__post_recv_w(ucp_worker_h worker, ssc_req *r, uint64_t tag,
+                      uint64_t mask, void *buf, size_t len)
 {
     /* Always get a request, and read the length with
      * ucp_tag_recv_request_test: UCX 1.13 completes a receive whose message
@@ -68,7 +80,7 @@ void ssc__post_recv(ssc_conn *c, ssc_req *r, uint64_t tag, uint64_t mask,
 
     r->is_recv = 1;
     r->length = 0;
-    q = ucp_tag_recv_nbx(c->worker, buf, len, tag, mask, &p);
+    q = ucp_tag_recv_nbx(worker, buf, len, tag, mask, &p);
     if (q == NULL) {
         /* not expected; an unknown length must fail the length checks
          * rather than pass one by accident */
@@ -139,7 +151,17 @@ void ssc__req_drop(ssc_conn *c, ssc_req *r)
 void ssc__waiter_init(ssc_waiter *w, ssc_conn *c, int32_t timeout_ms,
                       volatile int32_t *cancel)
 {
+    ssc__waiter_init_lane(w, c->worker, &c->ep_status, timeout_ms, cancel);
     w->c = c;
+}
+
+void ssc__waiter_init_lane(ssc_waiter *w, ucp_worker_h worker,
+                           volatile int *ep_status, int32_t timeout_ms,
+                           volatile int32_t *cancel)
+{
+    w->c = NULL;
+    w->worker = worker;
+    w->ep_status = ep_status;
     w->stall_ns = timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000ll;
     w->deadline_ns = 0;
     w->last_done_ns = w->last_event_ns = ssc__now_ns();
@@ -153,10 +175,10 @@ void ssc__waiter_done(ssc_waiter *w)
 
 int ssc__waiter_step(ssc_waiter *w)
 {
-    unsigned n = ucp_worker_progress(w->c->worker);
+    unsigned n = ucp_worker_progress(w->worker);
     int64_t now;
 
-    if (__atomic_load_n(&w->c->ep_status, __ATOMIC_ACQUIRE) != UCS_OK)
+    if (w->ep_status && __atomic_load_n(w->ep_status, __ATOMIC_ACQUIRE) != UCS_OK)
         return SSC_ERR_PEER;
     if (ssc__cancelled(w->cancel))
         return SSC_ERR_CANCELLED;
@@ -245,27 +267,25 @@ int ssc__req_error(ssc_conn *c, const ssc_req *r)
     return ssc__from_ucs(r->status);
 }
 
-void ssc__conn_kill(ssc_conn *c, int err, ssc_req *reqs, size_t n)
+void ssc__abandon(ucp_worker_h worker, ucp_ep_h *ep, ssc_req *reqs, size_t n)
 {
     void *close_req = NULL;
     int64_t end;
 
-    if (!c->dead)
-        c->dead = err ? err : SSC_ERR_PEER;
-    SSC_DEBUG("conn %p unusable: %s", (void *)c, ssc_strerror(c->dead));
     for (size_t i = 0; i < n; i++)
-        ssc__req_cancel(c, &reqs[i]);
-    if (c->ep) {
+        if (reqs[i].active && reqs[i].is_recv)
+            ucp_request_cancel(worker, reqs[i].req);
+    if (ep && *ep) {
         /* force: flushing could wait for a dead or stalled peer; dropping
          * the transport connection also tells a live peer at once */
         ucp_request_param_t p = {
             .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
             .flags = UCP_EP_CLOSE_FLAG_FORCE,
         };
-        close_req = ucp_ep_close_nbx(c->ep, &p);
+        close_req = ucp_ep_close_nbx(*ep, &p);
         if (!UCS_PTR_IS_PTR(close_req))
             close_req = NULL;
-        c->ep = NULL;
+        *ep = NULL;
     }
     /* give UCX the chance to complete every request (with an error) so no
      * transport still writes into a caller's buffer after we return */
@@ -276,10 +296,18 @@ void ssc__conn_kill(ssc_conn *c, int err, ssc_req *reqs, size_t n)
             busy = !ssc__req_test(&reqs[i]);
         if (!busy || ssc__now_ns() > end)
             break;
-        ucp_worker_progress(c->worker);
+        ucp_worker_progress(worker);
     }
     for (size_t i = 0; i < n; i++)
         ssc__req_release(&reqs[i]);
     if (close_req)
         ucp_request_free(close_req);
+}
+
+void ssc__conn_kill(ssc_conn *c, int err, ssc_req *reqs, size_t n)
+{
+    if (!c->dead)
+        c->dead = err ? err : SSC_ERR_PEER;
+    SSC_DEBUG("conn %p unusable: %s", (void *)c, ssc_strerror(c->dead));
+    ssc__abandon(c->worker, &c->ep, reqs, n);
 }

@@ -114,14 +114,23 @@ static void *big_buf(void)
 
 typedef struct kill_case {
     const char *tls;
+    const char *lanes; /* SSC_LANES of both sides (NULL: default) */
 } kill_case;
+
+/* A child's context, with the case's lanes. */
+static ssc_context *case_context(t_shared *s, int slot, const kill_case *k)
+{
+    if (k->lanes)
+        setenv("SSC_LANES", k->lanes, 1);
+    return t_context(s, slot, k->tls);
+}
 
 /* Receiver: a big transfer (the sender will be killed), then a small one on
  * a new connection. */
 static void big_receiver(t_shared *s, const void *arg)
 {
     const kill_case *k = arg;
-    ssc_context *ctx = t_context(s, RX, k->tls);
+    ssc_context *ctx = case_context(s, RX, k);
     ssc_listener *l;
     ssc_conn *c;
     uint8_t *hdr = malloc(SSC_HEADER_SIZE);
@@ -162,7 +171,7 @@ static void big_receiver(t_shared *s, const void *arg)
 static void big_sender(t_shared *s, const void *arg)
 {
     const kill_case *k = arg;
-    ssc_context *ctx = t_context(s, TX, k->tls);
+    ssc_context *ctx = case_context(s, TX, k);
     ssc_conn *c;
     uint8_t *hdr = calloc(1, SSC_HEADER_SIZE);
     void *buf;
@@ -199,7 +208,7 @@ static void big_sender(t_shared *s, const void *arg)
 static void small_sender(t_shared *s, const void *arg)
 {
     const kill_case *k = arg;
-    ssc_context *ctx = t_context(s, 3, k->tls);
+    ssc_context *ctx = case_context(s, 3, k);
     ssc_conn *c;
     uint8_t *hdr = calloc(1, SSC_HEADER_SIZE);
     void *buf = malloc(SMALL);
@@ -219,7 +228,7 @@ static void small_sender(t_shared *s, const void *arg)
 static void small_receiver(t_shared *s, const void *arg)
 {
     const kill_case *k = arg;
-    ssc_context *ctx = t_context(s, 3, k->tls);
+    ssc_context *ctx = case_context(s, 3, k);
     ssc_listener *l;
     ssc_conn *c;
     uint8_t *hdr = calloc(1, SSC_HEADER_SIZE);
@@ -261,9 +270,9 @@ static const char *first_note(t_shared *s)
 /* One side of a big transfer is SIGKILLed mid-way (kill_sender: the sender, else the
  * receiver). The survivor must report SSC_ERR_PEER or SSC_ERR_TIMEOUT within 10 s and then
  * make a new transfer with a fresh peer in the same process. */
-static const char *peer_killed(const char *tls, int kill_sender)
+static const char *peer_killed(const char *tls, int kill_sender, const char *lanes)
 {
-    kill_case k = {tls};
+    kill_case k = {tls, lanes};
     t_shared *s = t_shared_new();
     const char *why = NULL;
     const int live = kill_sender ? RX : TX;   /* the survivor's slot */
@@ -334,11 +343,15 @@ int main(int argc, char **argv)
     T_RUN_QUIET("connect_closed_port_sm", connect_refused(T_SHM));
     /* "sm_tcp": UCX_TLS=sm,tcp in the default error mode (UCX 1.13 picks
      * tcp); "sm": shared memory for real (error mode none) */
-    T_RUN("sender_killed_tcp", peer_killed("tcp", 1));
-    T_RUN("sender_killed_sm_tcp", peer_killed("sm,tcp", 1));
-    T_RUN("sender_killed_sm", peer_killed(T_SHM, 1));
-    T_RUN("receiver_killed_tcp", peer_killed("tcp", 0));
-    T_RUN("receiver_killed_sm_tcp", peer_killed("sm,tcp", 0));
-    T_RUN("receiver_killed_sm", peer_killed(T_SHM, 0));
+    T_RUN("sender_killed_tcp", peer_killed("tcp", 1, NULL));
+    T_RUN("sender_killed_sm_tcp", peer_killed("sm,tcp", 1, NULL));
+    T_RUN("sender_killed_sm", peer_killed(T_SHM, 1, NULL));
+    T_RUN("receiver_killed_tcp", peer_killed("tcp", 0, NULL));
+    T_RUN("receiver_killed_sm_tcp", peer_killed("sm,tcp", 0, NULL));
+    T_RUN("receiver_killed_sm", peer_killed(T_SHM, 0, NULL));
+    /* with the payload on 2 lanes (threads of their own on both sides) */
+    T_RUN("sender_killed_tcp_2_lanes", peer_killed("tcp", 1, "2"));
+    T_RUN("receiver_killed_sm_2_lanes", peer_killed(T_SHM, 0, "2"));
+    T_RUN("sender_killed_sm_2_lanes", peer_killed(T_SHM, 1, "2"));
     return t_main_end(__FILE__);
 }

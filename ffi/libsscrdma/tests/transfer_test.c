@@ -22,7 +22,15 @@ typedef struct xfer {
     int repeat;             /* transfers on the same connection (default 1) */
     uint64_t chunk;         /* sender chunk size */
     int expect_rx, expect_tx;
+    const char *lanes_rx, *lanes_tx; /* SSC_LANES of each side (NULL: default) */
 } xfer;
+
+/* A child's SSC_LANES, read by ssc_context_create. */
+static void set_lanes(const char *lanes)
+{
+    if (lanes)
+        setenv("SSC_LANES", lanes, 1);
+}
 
 static uint64_t rx_size(const xfer *x)
 {
@@ -34,6 +42,7 @@ static uint64_t rx_size(const xfer *x)
 static void receiver(t_shared *s, const void *arg)
 {
     const xfer *x = arg;
+    set_lanes(x->lanes_rx);
     ssc_context *ctx = t_context(s, RX, x->tls);
     ssc_listener *l = NULL;
     ssc_conn *c = NULL;
@@ -98,6 +107,7 @@ static void receiver(t_shared *s, const void *arg)
 static void sender(t_shared *s, const void *arg)
 {
     const xfer *x = arg;
+    set_lanes(x->lanes_tx);
     ssc_context *ctx = t_context(s, TX, x->tls);
     ssc_conn *c = NULL;
     void *buf = NULL;
@@ -192,6 +202,26 @@ static const char *checksum_corrupt(void)
     /* both sides see the mismatch; the connection stays usable (repeat 2) */
     xfer x = {.tls = "tcp", .size = 16u << 20, .flags = SSC_F_CHECKSUM,
               .corrupt_at = 12345, .repeat = 2};
+    return run_pair(receiver, sender, &x, SSC_ERR_CHECKSUM, SSC_ERR_CHECKSUM, 60);
+}
+
+/* Payload striped over lanes (lanes.c): byte-exact, checksummed across lanes,
+ * twice on one connection (the lanes are reused); a receiver that allows
+ * fewer lanes than asked for is followed. */
+static const char *lanes(const char *tls, const char *rx, const char *tx, uint64_t size)
+{
+    xfer x = {.tls = tls, .size = size, .flags = SSC_F_CHECKSUM, .corrupt_at = -1,
+              .repeat = 2, .chunk = 8u << 20, .lanes_rx = rx, .lanes_tx = tx};
+    return run_pair(receiver, sender, &x, SSC_OK, SSC_OK, 60);
+}
+
+static const char *lanes_corrupt(void)
+{
+    /* a byte of chunk 1 (lane 1 of 2) damaged: both sides see it, the
+     * connection and its lanes stay usable */
+    xfer x = {.tls = "tcp", .size = 40u << 20, .flags = SSC_F_CHECKSUM,
+              .corrupt_at = (8u << 20) + 77, .repeat = 2, .chunk = 8u << 20,
+              .lanes_rx = "2", .lanes_tx = "2"};
     return run_pair(receiver, sender, &x, SSC_ERR_CHECKSUM, SSC_ERR_CHECKSUM, 60);
 }
 
@@ -679,6 +709,11 @@ int main(int argc, char **argv)
     T_RUN("checksum_ok_multi_chunk", checksum_ok());
     T_RUN("checksum_zero_bytes", checksum_zero_bytes());
     T_RUN("checksum_corrupt_both_sides", checksum_corrupt());
+    T_RUN("lanes_2_tcp", lanes("tcp", "2", "2", (200u << 20) + 5));
+    T_RUN("lanes_3_sm", lanes(T_SHM, "3", "3", (300u << 20) + 1));
+    T_RUN("lanes_asked_3_allowed_2", lanes("tcp", "2", "3", (64u << 20) + 9));
+    T_RUN("lanes_asked_2_allowed_1", lanes("tcp", "1", "2", 50u << 20));
+    T_RUN("lanes_checksum_corrupt_on_lane_1", lanes_corrupt());
     T_RUN("size_mismatch_tcp_canary_untouched", size_mismatch("tcp", 1u << 20, (1u << 20) + 1));
     T_RUN("size_mismatch_sm_larger_sent", size_mismatch(T_SHM, 3u << 20, 2u << 20));
     T_RUN("split_receive_reject_then_accept",
