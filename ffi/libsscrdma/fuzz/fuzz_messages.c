@@ -1,6 +1,7 @@
 /*
  * fuzz_messages.c - libFuzzer target: every control message a peer can send
- * (hello/welcome, preamble, answer/status/abort notice) as arbitrary bytes of
+ * (hello/welcome, preamble, answer/status/abort notice, the receiver's lane
+ * addresses) as arbitrary bytes of
  * arbitrary length, through the checks the library applies on receipt
  * (src/validate.c). For a preamble that passes, the chunk geometry the
  * receiver derives from it is walked and must stay inside the payload:
@@ -8,7 +9,7 @@
  * fitting the tag's 32 bits, checksum slices never leaving their chunk.
  * A broken invariant aborts (a crash for libFuzzer); so do ASan/UBSan.
  *
- * Input: byte 0 = message kind (mod 3), bytes 1..8 = the sequence number
+ * Input: byte 0 = message kind (mod 4), bytes 1..8 = the sequence number
  * the receiver expects, byte 9 = checksum slice size (log2), bytes 10..25 =
  * a chunk index and a payload offset to probe, then the message exactly as
  * UCX would deliver it (its length is the length UCX
@@ -110,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
     if (len < 26)
         return 0;
-    unsigned kind = data[0] % 3;
+    unsigned kind = data[0] % 4;
     uint64_t seq, probe_index, probe_off;
     memcpy(&seq, data + 1, 8);
     uint64_t slice = 1ull << (data[9] % 40);
@@ -140,6 +141,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
         /* a preamble followed by bytes is not one: UCX truncates it */
         if (n > sizeof p)
             REQUIRE(!ssc__preamble_valid(&p, n, seq), "long preamble accepted");
+        break;
+    }
+    case 3: {
+        /* the lanes message is read where it landed (a heap buffer of its
+         * full size): only the bytes that arrived may be looked at */
+        ssc_lanes_msg *m = calloc(1, sizeof *m);
+        if (!m)
+            return 0;
+        memcpy(m, msg, n < sizeof *m ? n : sizeof *m);
+        int count = ssc__lanes_msg_count(m, n, seq);
+        if (count >= 0) {
+            size_t off = 0;
+            REQUIRE(n >= 16 && n <= sizeof *m && m->seq == seq && count < (int)SSC_MAX_LANES,
+                    "lanes message accepted (%d lanes, %zu bytes)", count, n);
+            for (int i = 0; i < count; i++) {
+                uint32_t alen;
+                memcpy(&alen, m->addr + off, 4);
+                REQUIRE(alen > 0 && 16 + off + 4 + alen <= n, "address %d leaves the message", i);
+                off += 4 + alen;
+            }
+        }
+        free(m);
         break;
     }
     default: {

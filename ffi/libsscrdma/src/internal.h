@@ -243,6 +243,9 @@ int ssc__hello_valid(const ssc_hello *h, size_t len);
  * whose chunk count fits the tag's 32-bit index. */
 int ssc__preamble_valid(const ssc_preamble *p, size_t len, uint64_t seq);
 int ssc__notice_ok(const ssc_notice *n, size_t len, uint64_t seq);
+/* A valid SSC_K_LANES message of transfer seq (every address inside the
+ * `len` bytes that arrived): its lane count, or -1. */
+int ssc__lanes_msg_count(const ssc_lanes_msg *m, size_t len, uint64_t seq);
 /* Chunk geometry of a valid preamble: how many chunks, the length of chunk
  * `index`, and how many bytes from `off` (at most `slice`) the checksum may
  * take without leaving the chunk that holds `off`. */
@@ -302,8 +305,6 @@ int ssc__lanes_connect(ssc_conn *c, ssc_waiter *w, size_t len, uint64_t seq,
                        unsigned *total);
 /* Close and destroy the extra lanes (connection close). */
 void ssc__lanes_close(ssc_conn *c);
-/* A valid SSC_K_LANES message of transfer seq: its lane count, or -1. */
-int ssc__lanes_msg_count(const ssc_lanes_msg *m, size_t len, uint64_t seq);
 
 /* Payload over several lanes at once: lane 0 is the connection itself,
  * driven by the calling thread; lanes 1.. run in threads of their own. */

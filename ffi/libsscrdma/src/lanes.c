@@ -97,25 +97,6 @@ size_t ssc__lanes_offer(ssc_conn *c, unsigned want, uint64_t seq)
     return 16 + off;
 }
 
-int ssc__lanes_msg_count(const ssc_lanes_msg *m, size_t len, uint64_t seq)
-{
-    size_t off = 0;
-
-    if (len < 16 || len > sizeof *m || m->magic != SSC_MAGIC || m->seq != seq ||
-        m->count >= SSC_MAX_LANES)
-        return -1;
-    for (uint32_t i = 0; i < m->count; i++) {
-        uint32_t alen;
-        if (16 + off + 4 > len)
-            return -1;
-        memcpy(&alen, m->addr + off, 4);
-        if (alen == 0 || alen > len - 16 - off - 4)
-            return -1;
-        off += 4 + alen;
-    }
-    return (int)m->count;
-}
-
 static void lane_error_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
 {
     ssc_lane *l = arg;

@@ -3,6 +3,8 @@
  * UCX calls, no state, so fuzz/ runs them on their own under libFuzzer. */
 #include "internal.h"
 
+#include <string.h>
+
 int ssc__hello_valid(const ssc_hello *h, size_t len)
 {
     return len == sizeof *h && h->magic == SSC_MAGIC &&
@@ -51,4 +53,23 @@ uint64_t ssc__crc_slice(uint64_t size, uint64_t chunk, uint64_t off,
     uint64_t in_chunk = size - start < chunk ? size - start : chunk;
     uint64_t n = in_chunk - (off - start);
     return n < slice ? n : slice;
+}
+
+int ssc__lanes_msg_count(const ssc_lanes_msg *m, size_t len, uint64_t seq)
+{
+    size_t off = 0;
+
+    if (len < 16 || len > sizeof *m || m->magic != SSC_MAGIC || m->seq != seq ||
+        m->count >= SSC_MAX_LANES)
+        return -1;
+    for (uint32_t i = 0; i < m->count; i++) {
+        uint32_t alen;
+        if (16 + off + 4 > len)
+            return -1;
+        memcpy(&alen, m->addr + off, 4);
+        if (alen == 0 || alen > len - 16 - off - 4)
+            return -1;
+        off += 4 + alen;
+    }
+    return (int)m->count;
 }
