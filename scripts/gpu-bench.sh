@@ -48,9 +48,7 @@ for what in "$@"; do
     # issue 9: librvr's CUDA backend against the plain CUDA caster and cudaMemcpy (bench/RESULTS.md)
     cuda-bench)
       mkdir -p "$K/rvr" && tar -C "$K/rvr" -xJf "$K/librvr-tests.tar.xz"
-      echo "== rvr_bench_cuda 8 1920 1080 512u8 1024u8 1024f32 2048u8" >>"$OUT/log.txt"
-      OMP_NUM_THREADS=$(nproc) timeout "${T:-300}" "$K/rvr/rvr_bench_cuda" 8 1920 1080 512u8 1024u8 1024f32 2048u8 \
-        2>>"$OUT/log.txt" | tee -a "$OUT/bench.jsonl" >>"$OUT/log.txt" ;;
+      RVR_BENCH_CUDA=$K/rvr/rvr_bench_cuda run bench render --renderer cuda ;;
     # issue 5 on 16 cores: the CPU renderer, with min/max taken while the volume lands
     e2e-cpu) run bench e2e --size 1GiB --renderer cpu ;;
     # issue 3: why shared memory is below memcpy here: which single-copy transports UCX has
@@ -63,34 +61,28 @@ for what in "$@"; do
           echo "perftest UCX_TLS=$tls: $(UCX_TLS=$tls timeout 60 ucx_perftest 127.0.0.1 -p 13400 -t tag_bw -s 1073741824 -n 4 2>&1 | grep Final)"
           wait
         done; } >>"$OUT/log.txt" 2>&1 ;;
-    # issue 3: libsscrdma alone (ssc_xfer, no Bun) over TCP with other chunk/window settings,
-    # and over shared memory with 1..4 pairs at once: does CMA copying scale with threads?
+    # issue 3: libsscrdma alone (ssc_xfer, no Bun) with 1..4 lanes over TCP and shared memory,
+    # and 1..4 independent pairs at once (what several copying threads can reach here)
     transfer-sweep)
       mkdir -p "$K/ssc" && tar -C "$K/ssc" -xJf "$K/sscrdma.tar.xz"
       X=$K/ssc/ssc_xfer
-      xfer() { # TLS PORT OPTS...: 5 transfers of 1 GiB; the sender's rates
-        local tls=$1 port=$2; shift 2
-        UCX_TLS=$tls "$X" -n 5 "$@" recv "$port" 1G >/dev/null 2>&1 &
+      xfer() { # TLS PORT: 5 transfers of 1 GiB; the sender's rates
+        UCX_TLS=$1 "$X" -n 5 recv "$2" 1G >/dev/null 2>&1 &
         sleep 0.5
-        UCX_TLS=$tls "$X" -n 5 "$@" send 127.0.0.1 "$port" 1G 2>&1 | grep -o '[0-9.]* GB/s' | tr '\n' ' '
+        UCX_TLS=$1 "$X" -n 5 send 127.0.0.1 "$2" 1G 2>&1 | grep -o '[0-9.]* GB/s' | tr '\n' ' '
         wait
       }
       { echo "== transfer-sweep"
-        for o in "-c 64M -w 4" "-c 64M -w 8" "-c 256M -w 2" "-c 256M -w 4" "-c 1G -w 1" "-c 16M -w 16"; do
-          echo "ssc_xfer tcp $o: $(xfer tcp 13500 $o)"
+        for l in 1 2 3 4; do
+          echo "ssc_xfer tcp SSC_LANES=$l: $(SSC_LANES=$l xfer tcp 13500)"
+          echo "ssc_xfer sm,tcp SSC_LANES=$l: $(SSC_UCX_ERR_MODE=none SSC_LANES=$l xfer sm,tcp 13501)"
         done
-        for i in 1 2; do
-          ucx_perftest -p 13401 >/dev/null 2>&1 & sleep 1
-          echo "perftest tcp: $(UCX_TLS=tcp timeout 60 ucx_perftest 127.0.0.1 -p 13401 -t tag_bw -s 1073741824 -n 5 2>&1 | grep Final)"
-          wait
-        done
-        echo "ssc_xfer sm,tcp (SSC_UCX_ERR_MODE=none): $(SSC_UCX_ERR_MODE=none xfer sm,tcp 13500)"
-        for n in 2 3 4; do
-          for i in $(seq "$n"); do SSC_UCX_ERR_MODE=none UCX_TLS=sm,tcp "$X" -n 5 recv $((13600 + i)) 1G >/dev/null 2>&1 & done
+        for n in 2 4; do
+          for i in $(seq "$n"); do SSC_LANES=1 SSC_UCX_ERR_MODE=none UCX_TLS=sm,tcp "$X" -n 5 recv $((13600 + i)) 1G >/dev/null 2>&1 & done
           sleep 0.5
-          for i in $(seq "$n"); do SSC_UCX_ERR_MODE=none UCX_TLS=sm,tcp "$X" -n 5 send 127.0.0.1 $((13600 + i)) 1G >"$OUT/pair$i.txt" 2>&1 & done
+          for i in $(seq "$n"); do SSC_LANES=1 SSC_UCX_ERR_MODE=none UCX_TLS=sm,tcp "$X" -n 5 send 127.0.0.1 $((13600 + i)) 1G >"$OUT/pair$i.txt" 2>&1 & done
           wait
-          echo "$n pairs at once, sender rates: $(cat "$OUT"/pair*.txt | grep -o '[0-9.]* GB/s' | tr '\n' ' ')"
+          echo "$n pairs at once (1 lane each), sender rates: $(cat "$OUT"/pair*.txt | grep -o '[0-9.]* GB/s' | tr '\n' ' ')"
           rm -f "$OUT"/pair*.txt
         done
       } >>"$OUT/log.txt" 2>&1 ;;

@@ -2,6 +2,7 @@ import { defaultProcList, ioBench } from "../../bench/io.ts";
 import { middlewareBench, statusLoad } from "../../bench/middleware.ts";
 import { slurmBench } from "../../bench/slurm.ts";
 import { e2eBench } from "../../bench/e2e.ts";
+import { renderCudaBench } from "../../bench/render-cuda.ts";
 import { renderBench } from "../../bench/render.ts";
 import { transferBench } from "../../bench/transfer.ts";
 import { viewerBench } from "../../bench/viewer.ts";
@@ -79,13 +80,28 @@ known to a client polling every 50 ms (baseline: the 2 s target).`,
 
 const render: Command = {
   name: "render",
-  summary: "CPU frames of the real CT and a 512^3 volume, S0-S3, against the reference ray caster and the targets",
-  usage: "bench render [--scenes ct,synthetic] [--reps 3]",
+  summary: "frames of the renderer, S0-S3, against a reference ray caster (CPU: the CT and 512^3; CUDA: 512^3..2048^3)",
+  usage: "bench render [--renderer cpu|cuda] [--scenes ct,synthetic] [--reps 3] [--volumes 512u8,...]",
+  description: `
+cpu (default): the real CT and a 512^3 volume at 1280x720 through the instance's renderer, against
+the naive reference ray caster of bench/render-ref in the same process.
+cuda: ffi/librvr's rvr_bench_cuda (built where nvcc exists; found beside the executable, in the
+build tree or through RVR_BENCH_CUDA): 1920x1080 frames of each volume (SIZE then u8 or f32) on an
+orbit, against the plain CUDA ray caster of bench/render-ref and, for the upload, one cudaMemcpy
+from page-locked memory.`,
   options: {
-    scenes: { type: "string", value: "LIST", help: "ct (data/ct from scripts/testdata.sh), synthetic (512^3 u8)", default: "ct,synthetic" },
-    reps: { type: "string", value: "N", help: "frames per case (best is reported)", default: "3" },
+    renderer: { type: "string", value: "cpu|cuda", help: "which backend to measure", default: "cpu" },
+    scenes: { type: "string", value: "LIST", help: "cpu: ct (data/ct from scripts/testdata.sh), synthetic (512^3 u8)", default: "ct,synthetic" },
+    reps: { type: "string", value: "N", help: "cpu: frames per case (best is reported); cuda: frames of the orbit", default: "3" },
+    volumes: { type: "string", value: "LIST", help: "cuda: volumes, e.g. 512u8,1024f32", default: "512u8,1024u8,1024f32,2048u8" },
   },
   async run(args) {
+    const renderer = str(args, "renderer");
+    if (renderer === "cuda") {
+      await renderCudaBench({ volumes: str(args, "volumes")!.split(","), frames: Math.max(8, Number(str(args, "reps"))), width: 1920, height: 1080 });
+      return 0;
+    }
+    if (renderer !== "cpu") throw new RemoteVisError("usage", `--renderer ${renderer}: expected cpu or cuda`);
     await renderBench({ scenes: str(args, "scenes")!.split(","), reps: Number(str(args, "reps")) });
     return 0;
   },

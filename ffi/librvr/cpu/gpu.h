@@ -24,7 +24,7 @@ int rvr__gpu_upload(rvr_renderer *r, const rvr_volume_desc *d, const void *data,
  * (straight from page-locked memory, else through the pinned staging buffers); end waits for
  * the copies and computes min, max and NaN count. */
 int rvr__gpu_upload_begin(rvr_renderer *r, const rvr_volume_desc *d, const void *data, uint64_t bytes);
-int rvr__gpu_upload_range(rvr_renderer *r, const void *data, uint64_t off, uint64_t len);
+int rvr__gpu_upload_range(rvr_renderer *r, const void *data, uint64_t off, uint64_t len, int nthreads);
 int rvr__gpu_upload_end(rvr_renderer *r, const rvr_volume_desc *d, uint64_t bytes, double *mn,
                         double *mx, uint64_t *nans);
 /* Normalize the pending bytes with the window into the 3D texture, build the brick min/max,

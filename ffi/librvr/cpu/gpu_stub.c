@@ -13,7 +13,8 @@ int rvr__gpu_upload_begin(rvr_renderer *r, const rvr_volume_desc *d, const void 
     (void)r; (void)d; (void)data; (void)bytes;
     return RVR_ERR_UNSUPPORTED;
 }
-int rvr__gpu_upload_range(rvr_renderer *r, const void *data, uint64_t off, uint64_t len) {
+int rvr__gpu_upload_range(rvr_renderer *r, const void *data, uint64_t off, uint64_t len, int nthreads) {
+    (void)nthreads;
     (void)r; (void)data; (void)off; (void)len;
     return RVR_ERR_UNSUPPORTED;
 }

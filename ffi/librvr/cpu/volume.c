@@ -261,12 +261,20 @@ static int volume_check(const rvr_renderer *r, const rvr_volume_desc *desc, cons
 
 /* ---- a volume taken while it arrives (rvr.h: rvr_renderer_volume_begin) ---- */
 
-/* Threads for work done while a transfer runs: two cores stay with it (the receiver's progress
- * loop and, on one host, the sender's both spin); OpenMP teams larger than the free cores
- * wait on descheduled threads at every barrier. */
+/* Threads for work done while a transfer runs: the transfer's own threads stay free. Sender
+ * and receiver spin a core each per lane (libsscrdma, 2 lanes from 8 CPUs on): on one host
+ * that is 4 cores; OpenMP teams larger than the free cores wait on descheduled threads at
+ * every barrier, and the receive slows down with them. */
 static int stream_threads(const rvr_renderer *r) {
     const int nt = rvr__nthreads(r);
-    return nt > 4 ? nt - 2 : nt;
+    return nt >= 12 ? nt - 4 : nt > 4 ? nt - 2 : nt;
+}
+
+/* Threads of the CUDA backend's staging copy during a transfer: a few copy faster than the
+ * DMA drains them; more would take memory bandwidth and cores from the receive. */
+static int stream_copy_threads(const rvr_renderer *r) {
+    const int nt = rvr__nthreads(r);
+    return nt >= 8 ? 4 : nt > 2 ? 2 : 1;
 }
 
 /* The CPU backend's storage for a volume: normalized storage bricks and skipping min/max. */
@@ -384,7 +392,7 @@ int rvr_renderer_volume_landed(rvr_renderer *r, uint64_t landed) {
     if (upto <= r->stream.taken) return RVR_OK;
     const uint64_t from = r->stream.taken;
     if (r->backend == RVR_BACKEND_CUDA) {
-        int rc = rvr__gpu_upload_range(r, r->stream.data, from, upto - from);
+        int rc = rvr__gpu_upload_range(r, r->stream.data, from, upto - from, stream_copy_threads(r));
         if (rc) {
             r->stream.on = 0; /* the pending device bytes are gone */
             return rc;

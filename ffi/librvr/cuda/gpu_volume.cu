@@ -407,7 +407,8 @@ fail:
     return rc;
 }
 
-extern "C" int rvr__gpu_upload_range(rvr_renderer *r, const void *data, uint64_t off, uint64_t len) {
+extern "C" int rvr__gpu_upload_range(rvr_renderer *r, const void *data, uint64_t off, uint64_t len,
+                                     int nthreads) {
     rvr_gpu *G = GPU(r);
     if (!G->raw || off > G->raw_bytes || len > G->raw_bytes - off) return RVR_ERR_INVALID;
     GTRY(cudaSetDevice(G->dev));
@@ -425,7 +426,7 @@ extern "C" int rvr__gpu_upload_range(rvr_renderer *r, const void *data, uint64_t
         return RVR_OK;
     }
     {
-        const int nt = rvr__nthreads(r);
+        const int nt = nthreads;
         for (uint64_t o = off; o < off + len; o += STAGE, G->stage_n++) {
             const int b = (int)(G->stage_n & 1);
             const size_t n = off + len - o < STAGE ? (size_t)(off + len - o) : STAGE;
@@ -498,7 +499,7 @@ fail:
 extern "C" int rvr__gpu_upload(rvr_renderer *r, const rvr_volume_desc *d, const void *data,
                                uint64_t bytes, double *mn, double *mx, uint64_t *nans) {
     int rc = rvr__gpu_upload_begin(r, d, data, bytes);
-    if (!rc) rc = rvr__gpu_upload_range(r, data, 0, bytes);
+    if (!rc) rc = rvr__gpu_upload_range(r, data, 0, bytes, rvr__nthreads(r));
     if (!rc) rc = rvr__gpu_upload_end(r, d, bytes, mn, mx, nans);
     return rc;
 }
