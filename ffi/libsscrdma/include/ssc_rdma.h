@@ -29,7 +29,8 @@
  *   thread on each side, with its own endpoint (TCP: its own socket); chunk
  *   i travels on lane i % lanes. One worker copies with one thread (over
  *   shared memory one process_vm_readv at a time, about 0.6x of a memcpy);
- *   two lanes copy at once (H200 host: 9.4 GB/s where one lane moved 5.2).
+ *   two lanes copy at once (H200 host, 1 GiB over shared memory: 9.0-9.4
+ *   GB/s with 2 lanes, 4.4-5.3 with one; TCP loopback 7.0-8.0 vs 4.3-4.9).
  *   Default: 2 on hosts with 8 or more online CPUs, else 1 (a lane keeps a
  *   core busy on each side while data moves). The sender asks for its
  *   number, the receiver grants at most its own; payloads of fewer than two

@@ -2,9 +2,9 @@
  * UCX workers, each driven by a thread of its own.
  *
  * Why: one worker copies with one thread. Over shared memory that is one
- * process_vm_readv at a time (0.6x of one memcpy on the machines here);
- * two workers at once moved 9.4 GB/s where one moved 5.2. Over TCP each
- * lane is one more socket (as iperf -P or GridFTP streams).
+ * process_vm_readv at a time (0.5-0.6x of one memcpy on the machines here);
+ * two lanes moved 9.0-9.4 GB/s where one moved 4.4-5.3 (H200 host, 1 GiB).
+ * Over TCP each lane is one more socket (as iperf -P or GridFTP streams).
  *
  * How: the sender asks for lanes in its preamble (SSC_F_LANES, count in
  * `reserved`). The receiver opens that many lane workers (at most as many
