@@ -28,7 +28,7 @@ run() { echo "== $*" >>"$OUT/log.txt"; timeout "${T:-240}" dist/remotevis "$@" 2
 [ $# -eq 0 ] && set -- transfer e2e
 for what in "$@"; do
   case $what in
-    transfer) run bench transfer --size 1GiB --reps 3 --cases tcp,shm ;;
+    transfer) run bench transfer --size 1GiB --reps 3 --cases "${CASES:-tcp,shm}" ;;
     # issue 9: 8 GiB float32 over shared memory (native buffers: above one JS buffer's 4 GiB)
     # (E2E_BIG=0 leaves the 8 GiB case out)
     e2e) [ "${E2E_BIG:-1}" = 1 ] && T=400 run bench e2e --size 8GiB --dtype float32 --tls sm,tcp --renderer cuda
