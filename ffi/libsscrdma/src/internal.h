@@ -337,6 +337,14 @@ typedef struct ssc_lane_job {
 void ssc__stripe_sent(ssc_stripe *s, uint64_t bytes);
 /* The first error wins. */
 void ssc__stripe_fail(ssc_stripe *s, int err);
+/* One round of a lane's work on its window: post, collect. 1 when all of the
+ * lane's chunks are done, 0 while some are outstanding, or an error. */
+typedef int (*ssc_lane_step)(ssc_stripe *s, ssc_lane *l, ssc_waiter *w, ssc_req *win,
+                             uint64_t *next, unsigned *inflight);
+/* The body of the thread of lane j->lane: steps until its chunks are done,
+ * another lane failed, or it stalls; on an error its requests are given up
+ * (and a sending lane's endpoint closed) before it counts itself finished. */
+void ssc__lane_run(ssc_lane_job *j, ssc_lane_step step, int sending);
 /* Run fn(&jobs[k]) in a thread for each lane k = 1 .. s->lanes - 1
  * (jobs[0] unused). A thread that cannot start fails the stripe. */
 void ssc__stripe_start(ssc_stripe *s, void *(*fn)(void *), ssc_lane_job *jobs);

@@ -233,3 +233,39 @@ void ssc__stripe_join(ssc_stripe *s, ssc_lane_job *jobs)
         if (jobs[k].started)
             pthread_join(jobs[k].thread, NULL);
 }
+
+void ssc__lane_run(ssc_lane_job *j, ssc_lane_step step, int sending)
+{
+    ssc_stripe *s = j->s;
+    ssc_lane *l = &s->c->lane[j->lane - 1];
+    ssc_req win[64];
+    ssc_waiter w;
+    uint64_t next = j->lane;
+    unsigned inflight = 0;
+    int rc;
+
+    memset(win, 0, sizeof win);
+    /* a receiving lane has no endpoint of ours: a dead sender shows on lane 0
+     * (or as this lane's stall) */
+    ssc__waiter_init_lane(&w, l->worker, sending ? &l->ep_status : NULL,
+                          s->p->timeout_ms, s->p->cancel);
+    for (;;) {
+        int64_t before = w.last_done_ns;
+        rc = step(s, l, &w, win, &next, &inflight);
+        /* lane 0's stall clock counts the other lanes' completions too */
+        if (w.last_done_ns != before)
+            __atomic_add_fetch(&s->events, 1, __ATOMIC_RELEASE);
+        if (rc)
+            break;
+        if ((rc = __atomic_load_n(&s->err, __ATOMIC_ACQUIRE)))
+            break;
+        if ((rc = ssc__waiter_step(&w)))
+            break;
+    }
+    if (rc < 0) {
+        /* UCX must not touch the caller's buffer once the call returns */
+        ssc__stripe_fail(s, rc);
+        ssc__abandon(l->worker, sending ? &l->ep : NULL, win, s->p->window);
+    }
+    __atomic_add_fetch(&s->finished, 1, __ATOMIC_ACQ_REL);
+}

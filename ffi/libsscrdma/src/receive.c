@@ -255,41 +255,17 @@ static int lane_receive_step(ssc_stripe *s, ucp_worker_h worker, ssc_waiter *w,
     return *next >= s->nchunks && *inflight == 0;
 }
 
-/* Lanes 1..: their chunks arrive on their own worker, progressed here. */
+/* Lanes 1..: their chunks arrive on their own worker, progressed in their thread. */
+static int receive_lane_step(ssc_stripe *s, ssc_lane *l, ssc_waiter *w, ssc_req *win,
+                             uint64_t *next, unsigned *inflight)
+{
+    return lane_receive_step(s, l->worker, w, win, next, inflight,
+                             (s->c->pre.flags & SSC_F_CHECKSUM) != 0);
+}
+
 static void *receive_lane(void *arg)
 {
-    ssc_lane_job *j = arg;
-    ssc_stripe *s = j->s;
-    ssc_lane *l = &s->c->lane[j->lane - 1];
-    const int crc_on = (s->c->pre.flags & SSC_F_CHECKSUM) != 0;
-    ssc_req win[64];
-    ssc_waiter w;
-    uint64_t next = j->lane;
-    unsigned inflight = 0;
-    int rc;
-
-    memset(win, 0, sizeof win);
-    /* no endpoint of ours on a receiving lane: a dead sender shows on lane 0
-     * (or as this lane's stall) */
-    ssc__waiter_init_lane(&w, l->worker, NULL, s->p->timeout_ms, s->p->cancel);
-    for (;;) {
-        int64_t before = w.last_done_ns;
-        rc = lane_receive_step(s, l->worker, &w, win, &next, &inflight, crc_on);
-        if (w.last_done_ns != before)
-            __atomic_add_fetch(&s->events, 1, __ATOMIC_RELEASE);
-        if (rc)
-            break;
-        if ((rc = __atomic_load_n(&s->err, __ATOMIC_ACQUIRE)))
-            break;
-        if ((rc = ssc__waiter_step(&w)))
-            break;
-    }
-    if (rc < 0) {
-        /* UCX must not write into the caller's buffer after we return */
-        ssc__stripe_fail(s, rc);
-        ssc__abandon(l->worker, NULL, win, s->p->window);
-    }
-    __atomic_add_fetch(&s->finished, 1, __ATOMIC_ACQ_REL);
+    ssc__lane_run(arg, receive_lane_step, 0);
     return NULL;
 }
 

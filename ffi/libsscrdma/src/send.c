@@ -84,35 +84,16 @@ static int lane_send_step(ssc_stripe *s, ucp_ep_h ep, ssc_waiter *w, ssc_req *wi
     return *next >= s->nchunks && *inflight == 0;
 }
 
-/* Lanes 1..: their chunks over their own endpoint, progressed here. */
+/* Lanes 1..: their chunks over their own endpoint, progressed in their thread. */
+static int send_lane_step(ssc_stripe *s, ssc_lane *l, ssc_waiter *w, ssc_req *win,
+                          uint64_t *next, unsigned *inflight)
+{
+    return lane_send_step(s, l->ep, w, win, next, inflight, &l->ep_status);
+}
+
 static void *send_lane(void *arg)
 {
-    ssc_lane_job *j = arg;
-    ssc_stripe *s = j->s;
-    ssc_lane *l = &s->c->lane[j->lane - 1];
-    ssc_req win[64];
-    ssc_waiter w;
-    uint64_t next = j->lane;
-    unsigned inflight = 0;
-    int rc;
-
-    memset(win, 0, sizeof win);
-    ssc__waiter_init_lane(&w, l->worker, &l->ep_status, s->p->timeout_ms, s->p->cancel);
-    for (;;) {
-        rc = lane_send_step(s, l->ep, &w, win, &next, &inflight, &l->ep_status);
-        if (rc)
-            break;
-        if ((rc = __atomic_load_n(&s->err, __ATOMIC_ACQUIRE)))
-            break;
-        if ((rc = ssc__waiter_step(&w)))
-            break;
-    }
-    if (rc < 0) {
-        /* the caller's buffer must be free of this lane when ssc_send returns */
-        ssc__stripe_fail(s, rc);
-        ssc__abandon(l->worker, &l->ep, win, s->p->window);
-    }
-    __atomic_add_fetch(&s->finished, 1, __ATOMIC_ACQ_REL);
+    ssc__lane_run(arg, send_lane_step, 1);
     return NULL;
 }
 
@@ -148,7 +129,7 @@ static int send_payload(ssc_conn *c, ssc_waiter *w, ssc_stripe *s, ssc_req *r)
         if ((rc = __atomic_load_n(&s->err, __ATOMIC_ACQUIRE)))
             break;
         /* the other lanes' completions count against our stall clock too */
-        uint64_t ev = __atomic_load_n(&s->done, __ATOMIC_ACQUIRE);
+        uint64_t ev = __atomic_load_n(&s->events, __ATOMIC_ACQUIRE);
         if (ev != seen) {
             seen = ev;
             ssc__waiter_done(w);
