@@ -349,6 +349,12 @@ void ssc__lane_run(ssc_lane_job *j, ssc_lane_step step, int sending);
  * (jobs[0] unused). A thread that cannot start fails the stripe. */
 void ssc__stripe_start(ssc_stripe *s, void *(*fn)(void *), ssc_lane_job *jobs);
 void ssc__stripe_join(ssc_stripe *s, ssc_lane_job *jobs);
+/* Lane 0's look at the others in each round: their completions restart its
+ * stall clock (*seen: the count it saw last); returns a lane's error or 0. */
+int ssc__stripe_watch(ssc_stripe *s, ssc_waiter *w, uint64_t *seen);
+/* End of lane 0's loop with result rc: on an error the other lanes stop;
+ * every lane thread has ended when this returns rc. */
+int ssc__stripe_end(ssc_stripe *s, ssc_lane_job *jobs, int rc);
 
 /* ---- connections (conn.c) ---------------------------------------------- */
 

@@ -227,6 +227,24 @@ void ssc__stripe_start(ssc_stripe *s, void *(*fn)(void *), ssc_lane_job *jobs)
     }
 }
 
+int ssc__stripe_watch(ssc_stripe *s, ssc_waiter *w, uint64_t *seen)
+{
+    uint64_t ev = __atomic_load_n(&s->events, __ATOMIC_ACQUIRE);
+    if (ev != *seen) {
+        *seen = ev;
+        ssc__waiter_done(w);
+    }
+    return __atomic_load_n(&s->err, __ATOMIC_ACQUIRE);
+}
+
+int ssc__stripe_end(ssc_stripe *s, ssc_lane_job *jobs, int rc)
+{
+    if (rc)
+        ssc__stripe_fail(s, rc);
+    ssc__stripe_join(s, jobs);
+    return rc;
+}
+
 void ssc__stripe_join(ssc_stripe *s, ssc_lane_job *jobs)
 {
     for (unsigned k = 1; k < s->lanes; k++)

@@ -316,14 +316,8 @@ static int receive_chunks(ssc_conn *c, ssc_waiter *w, ssc_stripe *s, ssc_req *r,
             ssc__waiter_done(w);
             w->last_event_ns = w->last_done_ns;
         }
-        if ((rc = __atomic_load_n(&s->err, __ATOMIC_ACQUIRE)))
+        if ((rc = ssc__stripe_watch(s, w, &seen)))
             break;
-        /* the other lanes' chunks count against our stall clock too */
-        uint64_t ev = __atomic_load_n(&s->events, __ATOMIC_ACQUIRE);
-        if (ev != seen) {
-            seen = ev;
-            ssc__waiter_done(w);
-        }
         if (lane0_done && prefix == s->nchunks && (!crc_on || s->crc_off == s->size) &&
             __atomic_load_n(&s->finished, __ATOMIC_ACQUIRE) == s->lanes - 1) {
             rc = __atomic_load_n(&s->err, __ATOMIC_ACQUIRE);
@@ -332,10 +326,7 @@ static int receive_chunks(ssc_conn *c, ssc_waiter *w, ssc_stripe *s, ssc_req *r,
         if ((rc = ssc__waiter_step(w)))
             break;
     }
-    if (rc)
-        ssc__stripe_fail(s, rc);
-    ssc__stripe_join(s, jobs);
-    return rc;
+    return ssc__stripe_end(s, jobs, rc);
 }
 
 int ssc_receive_payload(ssc_conn *c, void *data, uint64_t size,

@@ -126,14 +126,8 @@ static int send_payload(ssc_conn *c, ssc_waiter *w, ssc_stripe *s, ssc_req *r)
                 break;
             }
         }
-        if ((rc = __atomic_load_n(&s->err, __ATOMIC_ACQUIRE)))
+        if ((rc = ssc__stripe_watch(s, w, &seen)))
             break;
-        /* the other lanes' completions count against our stall clock too */
-        uint64_t ev = __atomic_load_n(&s->events, __ATOMIC_ACQUIRE);
-        if (ev != seen) {
-            seen = ev;
-            ssc__waiter_done(w);
-        }
         if (lane0_done && __atomic_load_n(&s->finished, __ATOMIC_ACQUIRE) == s->lanes - 1) {
             rc = __atomic_load_n(&s->err, __ATOMIC_ACQUIRE);
             break;
@@ -141,10 +135,7 @@ static int send_payload(ssc_conn *c, ssc_waiter *w, ssc_stripe *s, ssc_req *r)
         if ((rc = ssc__waiter_step(w)))
             break;
     }
-    if (rc)
-        ssc__stripe_fail(s, rc);
-    ssc__stripe_join(s, jobs);
-    return rc;
+    return ssc__stripe_end(s, jobs, rc);
 }
 
 int ssc_send_ex(ssc_conn *c, const void *header, const void *data,
@@ -294,9 +285,15 @@ fail:
     if (rc == SSC_ERR_CANCELLED && !ssc__cancelled(p.cancel)) {
         /* cancelled by the receiver: nothing to tell it */
     } else if (rc == SSC_ERR_CANCELLED || rc == SSC_ERR_TIMEOUT) {
-        /* best effort: tell the receiver why before the connection drops */
+        /* best effort: tell the receiver why before the connection drops. The
+         * chunks in flight may finish first (bounded): UCX 1.13's TCP
+         * transport aborted the process (assertion PUT_TX_WAITING_ACK,
+         * tcp_ep.c:939) when the endpoint was flushed with a rendezvous put
+         * still under way (seen once in cancel_by_sender on a loaded host). */
         ssc_req n = {0};
         ssc_waiter nw;
+        ssc__waiter_init(&nw, c, 200, NULL);
+        (void)ssc__wait_all(&nw, r + R_FIXED, p.window);
         ssc__waiter_init(&nw, c, 200, NULL);
         if (ssc__send_notice(&nw, &n, SSC_K_ABORT, seq, rc) == SSC_OK)
             ssc__ep_flush(c, 200000000ll);

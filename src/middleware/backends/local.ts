@@ -24,6 +24,9 @@ export class LocalBackend implements Backend {
   readonly mode = "local" as const;
   onExit?: (id: string, how: string, code: number | null) => void;
   private readonly asRoot = process.getuid?.() === 0;
+  /** Our children whose exit Bun has not reported yet: alive for the sweep, so that the reason
+   *  recorded is how they ended ("was killed by SIGKILL"), not just that they are gone. */
+  private readonly unreaped = new Set<number>();
 
   constructor(private readonly o: LocalOptions) {}
 
@@ -72,9 +75,11 @@ export class LocalBackend implements Backend {
         throw new RemoteVisError("start_failed", `cannot start the instance process: ${err instanceof Error ? err.message : err}`, 500);
       }
       const pid = proc.pid;
+      this.unreaped.add(pid);
       void proc.exited.then((code) => {
         const how = proc.signalCode ? `was killed by ${proc.signalCode}` : `exited with code ${code}`;
         this.onExit?.(spec.id, how, proc.signalCode ? null : code);
+        this.unreaped.delete(pid);
       });
       // setsid makes it the leader: its process group id is its pid.
       return { pid, pgid: pid, procStart: procStart(pid) };
@@ -84,7 +89,7 @@ export class LocalBackend implements Backend {
   }
 
   alive(row: InstanceRow): boolean {
-    return row.pid !== null && procAlive(row.pid, row.proc_start);
+    return row.pid !== null && (this.unreaped.has(row.pid) || procAlive(row.pid, row.proc_start));
   }
 
   async stop(row: InstanceRow, timeoutMs: number): Promise<void> {
