@@ -46,6 +46,8 @@ export const clientSend: Command = {
 Moves FILE to a 'remotevis receive' waiting on HOST:PORT: a 128 KiB header with the name and
 size, then the bytes, over UCX (RDMA where present, shared memory on one host, TCP otherwise;
 UCX_TLS chooses). With '-' it sends a generated pattern of --size bytes that the receiver checks.
+Large payloads travel on 2 lanes (a UCX worker and a thread each, on both sides) on hosts with 8
+or more CPUs, 1 on smaller ones; SSC_LANES=1..4 chooses (the receiver grants at most its own).
 
 example:
   remotevis receive --port 13337 --out /tmp/vol.raw      # shell 1
