@@ -72,6 +72,15 @@ export function runBatch(s: OrtSession, plan: Plan, k: number, input: Float32Arr
   s.run(input.subarray(0, size(d.input)), d.input, { data: scores.subarray(0, size(d.output)), dims: d.output });
 }
 
+/** Units in batches: the model's fixed batch size, else the asked one; a model with a fixed
+ *  size is always fed a full batch (the units after the last are zeros). */
+function batching(spec: ModelSpec, batchOpt: number, total: number) {
+  const batch = spec.fixedBatch || Math.max(1, batchOpt);
+  const count = (k: number) => Math.min(batch, total - k * batch);
+  const fed = (k: number) => spec.fixedBatch || count(k);
+  return { batch, count, fed, units: total, batches: Math.ceil(total / batch) };
+}
+
 function plan2d(spec: ModelSpec, vol: VolumeRef, labels: Uint8Array, region: Region, batchOpt: number, norm: Norm): Plan {
   const a = spec.axis;
   const [rb, cb] = ([0, 1, 2] as const).filter((k) => k !== a) as [number, number];
@@ -86,18 +95,16 @@ function plan2d(spec: ModelSpec, vol: VolumeRef, labels: Uint8Array, region: Reg
   const PW = fw || roundUp(W, spec.multiple);
   const first = region.lo[a]!;
   const total = region.hi[a]! - first;
-  const batch = spec.fixedBatch || Math.max(1, batchOpt);
+  const { batch, count, fed, units, batches } = batching(spec, batchOpt, total);
   const { offset, scale, clamp } = norm;
   const C = spec.classes;
   const plane = PH * PW;
   const srow = st[rb]!;
   const scol = st[cb]!;
   const corner = region.lo[rb]! * srow + region.lo[cb]! * scol;
-  const count = (k: number) => Math.min(batch, total - k * batch);
-  const fed = (k: number) => spec.fixedBatch || count(k);
   return {
-    units: total,
-    batches: Math.ceil(total / batch),
+    units,
+    batches,
     inputLength: batch * plane,
     scoreLength: batch * C * plane,
     count,
@@ -154,15 +161,12 @@ function plan3d(spec: ModelSpec, vol: VolumeRef, labels: Uint8Array, region: Reg
   const st = strides(vol.shape, vol.order);
   const src = values(vol);
   const vox = p[0] * p[1] * p[2];
-  const batch = spec.fixedBatch || Math.max(1, batchOpt);
+  const { batch, count, fed, units, batches } = batching(spec, batchOpt, patches.length);
   const { offset, scale, clamp } = norm;
   const C = spec.classes;
-  const total = patches.length;
-  const count = (k: number) => Math.min(batch, total - k * batch);
-  const fed = (k: number) => spec.fixedBatch || count(k);
   return {
-    units: total,
-    batches: Math.ceil(total / batch),
+    units,
+    batches,
     inputLength: batch * vox,
     scoreLength: batch * C * vox,
     count,
