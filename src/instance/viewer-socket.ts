@@ -113,7 +113,9 @@ export class ViewerHub {
       // A script moved the camera (set_view): every viewer shows it.
       for (const v of this.sessions.values()) v.adoptView(e.view);
     }
-    for (const v of this.sessions.values()) v.request(false);
+    // A new volume: a preview at once (drawn from its coarse copy while a large one converts,
+    // see Renderer), full quality after it as when a drag ends.
+    for (const v of this.sessions.values()) v.request(type === "volume");
   }
 
   /** Called when `leader`'s camera changed: its followers render the new view too. */
@@ -232,7 +234,7 @@ export class ViewerSession {
       this.awaitingAck = true;
       this.refining = want.refine === true;
       const msg = packBinary(
-        { kind: "frame", seq: this.seq, width, height, lod: want.lod, input, view, renderMs: f.stats.totalMs, encodeMs: f.encodeMs, ms: performance.now() - t0 },
+        { kind: "frame", seq: this.seq, width, height, lod: want.lod, level: f.stats.volumeLevel, input, view, renderMs: f.stats.totalMs, encodeMs: f.encodeMs, ms: performance.now() - t0 },
         f.jpeg,
       );
       this.hub.stats.frames++;

@@ -431,6 +431,7 @@ export class DistributedRenderer implements RenderEngine {
       rays: Number(dv.getBigUint64(56, true)),
       precomputeMs: 0,
       pointsDrawn: 0,
+      volumeLevel: 1,
     };
     this.lastStats = s;
     return s;

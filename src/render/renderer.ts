@@ -1,8 +1,9 @@
 /**
  * The renderer of an instance, as async calls on a render thread (worker.ts). Holds the
  * volume's bytes alive while the renderer borrows them (no second copy of a many-GiB volume)
- * and replaces a volume only once the new one is fully converted: a failed upload leaves
- * the old picture.
+ * and replaces a volume only once the new one is converted: a failed upload leaves the old
+ * picture. Volumes are set progressive (rvr.h): a large one is drawn by previews as a coarse
+ * copy at once while the renderer converts its full form; full-quality frames wait for that.
  */
 import { ptr } from "bun:ffi";
 import { WorkerRpc } from "../process/worker-rpc.ts";
@@ -55,7 +56,7 @@ export class Renderer implements RenderEngine {
   /** Uploads a volume; `data` is borrowed (kept alive here) until the next one replaces it. */
   async setVolume(desc: Omit<VolumeDesc, "borrow">, bytes: VolumeBytes): Promise<VolumeInfo> {
     const data = asNative(bytes);
-    const info = await this.rpc.call<VolumeInfo>("set volume", "setVolume", [volumeDescBytes({ ...desc, borrow: true }), data.ptr, data.byteLength], [data]);
+    const info = await this.rpc.call<VolumeInfo>("set volume", "setVolume", [volumeDescBytes({ ...desc, borrow: true, progressive: true }), data.ptr, data.byteLength], [data]);
     this.borrowed = data;
     return info;
   }
@@ -65,7 +66,7 @@ export class Renderer implements RenderEngine {
     let taken = 0;
     let failed = false;
     const quiet = (p: Promise<unknown>) => void p.catch(() => (failed = true));
-    quiet(this.rpc.call("stream volume", "volumeBegin", [volumeDescBytes({ ...desc, borrow: true }), data.ptr, data.byteLength], [data]));
+    quiet(this.rpc.call("stream volume", "volumeBegin", [volumeDescBytes({ ...desc, borrow: true, progressive: true }), data.ptr, data.byteLength], [data]));
     return {
       landed: (n) => {
         if (n <= taken || failed) return;

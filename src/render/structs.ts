@@ -20,6 +20,9 @@ export interface VolumeDesc {
   dtype: Dtype;
   order: "C" | "F";
   borrow: boolean;
+  /** RVR_VOLUME_PROGRESSIVE (rvr.h): a large volume shows as a coarse copy at once, previews
+   *  draw it until the full form is converted (CPU renderer). */
+  progressive?: boolean;
   window?: [number, number];
 }
 
@@ -30,7 +33,7 @@ export function volumeDescBytes(d: VolumeDesc): Uint8Array {
   d.spacing.forEach((s, i) => dv.setFloat32(24 + i * 4, s, true));
   dv.setInt32(36, RENDER_DTYPES[d.dtype].code, true);
   dv.setInt32(40, d.order === "F" ? 1 : 0, true);
-  dv.setUint32(44, d.borrow ? 1 : 0, true);
+  dv.setUint32(44, (d.borrow ? 1 : 0) | (d.progressive ? 2 : 0), true);
   dv.setFloat64(48, d.window?.[0] ?? 0, true);
   dv.setFloat64(56, d.window?.[1] ?? 0, true);
   return b;
@@ -164,16 +167,22 @@ export interface RenderStats {
   totalMs: number;
   precomputeMs: number;
   pointsDrawn: number;
+  /** 1: the volume at full resolution; f > 1: its coarse copy (still converting), 1/f per axis. */
+  volumeLevel: number;
 }
 
+/** Size of rvr_render_stats. */
+export const RENDER_STATS_BYTES = 56;
+
 export function readStats(b: Uint8Array): RenderStats {
-  const dv = new DataView(b.buffer, b.byteOffset, 48);
+  const dv = new DataView(b.buffer, b.byteOffset, RENDER_STATS_BYTES);
   return {
     samples: Number(dv.getBigUint64(0, true)),
     rays: Number(dv.getBigUint64(8, true)),
     totalMs: dv.getFloat64(16, true),
     precomputeMs: dv.getFloat64(24, true),
     pointsDrawn: Number(dv.getBigUint64(40, true)),
+    volumeLevel: dv.getUint32(48, true) || 1,
   };
 }
 

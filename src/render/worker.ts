@@ -7,7 +7,7 @@ import { ptr } from "bun:ffi";
 import { OpFailed, serveOps } from "../process/worker-rpc.ts";
 import { RVR, rvr, rvrLabels } from "./ffi.ts";
 import { encodeJpeg } from "./jpeg.ts";
-import { readStats, readVolumeInfo } from "./structs.ts";
+import { readStats, readVolumeInfo, RENDER_STATS_BYTES } from "./structs.ts";
 
 const lib = rvr();
 let renderer = 0;
@@ -65,14 +65,14 @@ serveOps({
   },
   render(camera: Uint8Array, settings: Uint8Array, width: number, height: number) {
     const rgba = new Uint8Array(width * height * 4);
-    const stats = new Uint8Array(48);
+    const stats = new Uint8Array(RENDER_STATS_BYTES);
     check(lib.rvr_render(renderer as never, ptr(camera), ptr(settings), width, height, ptr(rgba), rgba.byteLength, ptr(stats)));
     return { rgba: rgba.buffer, stats: readStats(stats), transfer: [rgba.buffer] };
   },
   /** A frame encoded as JPEG right here, so the RGBA never crosses threads (viewer frames). */
   renderJpeg(camera: Uint8Array, settings: Uint8Array, width: number, height: number, quality: number) {
     const rgba = new Uint8Array(width * height * 4);
-    const stats = new Uint8Array(48);
+    const stats = new Uint8Array(RENDER_STATS_BYTES);
     check(lib.rvr_render(renderer as never, ptr(camera), ptr(settings), width, height, ptr(rgba), rgba.byteLength, ptr(stats)));
     const t0 = performance.now();
     const jpeg = encodeJpeg(rgba, width, height, quality);

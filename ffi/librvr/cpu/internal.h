@@ -74,7 +74,13 @@ struct rvr_renderer {
         double mn, mx;
         uint64_t nans;
         void *cpu; /* CPU backend: bricks converted while rows land (volume.c's cpu_pending) */
+        struct rvr_coarse *coarse; /* RVR_VOLUME_PROGRESSIVE: block averages taken as rows land */
     } stream;
+
+    /* RVR_VOLUME_PROGRESSIVE: the full form being converted by a thread while frames with lod > 1
+     * draw a coarse copy (progressive.c); NULL when vol/grid/bmin/bmax hold the full form. While
+     * it is set, vol, bmin and bmax are NULL: calls that need them settle it first. */
+    struct rvr_progress *progress;
 
     /* transfer function (user entries, straight RGBA) */
     float *tf;
@@ -111,7 +117,20 @@ int rvr__nthreads(const rvr_renderer *r);
 /* memcpy over nt OpenMP threads (large copies into page-locked staging or host copies). */
 void rvr__memcpy_par(void *dst, const void *src, size_t n, int nt);
 
-/* ---- volume.c ---- */
+/* ---- progressive.c ---- */
+
+/* What a frame samples: the volume's full form, or the coarse copy of one still converting. */
+typedef struct rvr_level {
+    rvr_grid g;
+    const uint16_t *bmin, *bmax; /* skipping bricks, bx * by * bz */
+    int bx, by, bz;
+    int f; /* 1: the full form; f > 1: each voxel is the average of f^3 of the volume */
+} rvr_level;
+/* The level a frame with this lod draws: the coarse copy while a conversion runs and lod > 1;
+ * otherwise the full form, waiting for the conversion first. Needs a volume. */
+rvr_level rvr__level_for_frame(rvr_renderer *r, int lod);
+/* Waits for a conversion and puts the full form in place (no-op without one). */
+void rvr__progress_settle(rvr_renderer *r);
 
 /* ---- tf.c ---- */
 /* Internal LUT: 4096 entries, premultiplied RGB, alpha corrected for `step`. */

@@ -376,8 +376,12 @@ int rvr_render(rvr_renderer *r, const rvr_camera *cam, const rvr_render_settings
     F.dt = s->step > 0 ? s->step : 1.0f;
     F.ert = (s->flags & RVR_F_NO_ERT) ? 2.0f : (s->ert_alpha > 0 ? s->ert_alpha : 0.99f);
     F.has_vol = r->has_volume && !(s->flags & RVR_F_HIDE_VOLUME);
-    F.labels = F.has_vol ? rvr__labels_for(r) : NULL;
     const int lod = s->lod > 1 ? (int)s->lod : 1;
+    /* the full form, or a coarse copy for a preview while the full form converts (progressive.c):
+     * its voxels are f times larger, so opacity per step and the box follow; S1 shading only */
+    const rvr_level lv = F.has_vol ? rvr__level_for_frame(r, lod) : (rvr_level){.f = 1};
+    if (lv.f > 1) F.shading &= ~(RVR_SHADE_SHADOW | RVR_SHADE_AO);
+    F.labels = F.has_vol && lv.f == 1 ? rvr__labels_for(r) : NULL;
     const int tw = ((int)W + lod - 1) / lod, th = ((int)H + lod - 1) / lod;
 
     float (*lut)[4] = NULL;
@@ -394,11 +398,11 @@ int rvr_render(rvr_renderer *r, const rvr_camera *cam, const rvr_render_settings
     }
 
     if (F.has_vol) {
-        F.g = r->grid;
-        for (int k = 0; k < 3; k++) F.inv_s[k] = 1.0f / r->spacing[k];
-        F.hi[0] = r->nx - 0.5f;
-        F.hi[1] = r->ny - 0.5f;
-        F.hi[2] = r->nz - 0.5f;
+        F.g = lv.g;
+        for (int k = 0; k < 3; k++) F.inv_s[k] = 1.0f / (r->spacing[k] * (float)lv.f);
+        F.hi[0] = (float)r->nx / (float)lv.f - 0.5f;
+        F.hi[1] = (float)r->ny / (float)lv.f - 0.5f;
+        F.hi[2] = (float)r->nz / (float)lv.f - 0.5f;
         if (s->flags & RVR_F_CLIP_BOX) {
             F.clip_box = 1;
             for (int k = 0; k < 3; k++) {
@@ -406,13 +410,13 @@ int rvr_render(rvr_renderer *r, const rvr_camera *cam, const rvr_render_settings
                 F.chi[k] = s->clip_max[k] * F.inv_s[k] - 0.5f;
             }
         }
-        F.bx = r->bx;
-        F.byx = r->bx * r->by;
-        F.bmin = r->bmin;
-        F.bmax = r->bmax;
+        F.bx = lv.bx;
+        F.byx = lv.bx * lv.by;
+        F.bmin = lv.bmin;
+        F.bmax = lv.bmax;
         lut = malloc(sizeof(float) * 4 * RVR_LUT_N);
         if (!lut) return RVR_ERR_NOMEM;
-        if (F.mode == RVR_MODE_COMPOSITE) rvr__lut_build(r, F.dt, lut);
+        if (F.mode == RVR_MODE_COMPOSITE) rvr__lut_build(r, F.dt * (float)lv.f, lut);
         else rvr__lut_build_plain(r, lut);
         F.lut = (const float(*)[4])lut;
         F.iso16 = s->iso_value * 65535.0f;
@@ -420,7 +424,7 @@ int rvr_render(rvr_renderer *r, const rvr_camera *cam, const rvr_render_settings
             const float *c = lut[(int)F.iso16 >> 4];
             for (int k = 0; k < 3; k++) F.iso_rgb[k] = c[k];
         }
-        const size_t nb = (size_t)r->bx * r->by * r->bz;
+        const size_t nb = (size_t)lv.bx * lv.by * lv.bz;
         const int skip = !(s->flags & RVR_F_NO_SKIP);
         if (skip && (F.mode == RVR_MODE_COMPOSITE || F.mode == RVR_MODE_ISO)) {
             empty = malloc(nb);
@@ -433,9 +437,9 @@ int rvr_render(rvr_renderer *r, const rvr_camera *cam, const rvr_render_settings
             for (int i = 0; i < RVR_LUT_N; i++) cnt[i + 1] = cnt[i] + (lut[i][3] > 0);
             for (size_t b = 0; b < nb; b++) {
                 if (F.mode == RVR_MODE_ISO) {
-                    empty[b] = (float)r->bmax[b] < F.iso16;
+                    empty[b] = (float)lv.bmax[b] < F.iso16;
                 } else {
-                    int lo = (r->bmin[b] >> 4) - 1, hi = (r->bmax[b] >> 4) + 1;
+                    int lo = (lv.bmin[b] >> 4) - 1, hi = (lv.bmax[b] >> 4) + 1;
                     lo = lo < 0 ? 0 : lo;
                     hi = hi > RVR_LUT_N - 1 ? RVR_LUT_N - 1 : hi;
                     empty[b] = cnt[hi + 1] - cnt[lo] == 0;
@@ -542,6 +546,7 @@ int rvr_render(rvr_renderer *r, const rvr_camera *cam, const rvr_render_settings
         st.traced_width = (uint32_t)tw;
         st.traced_height = (uint32_t)th;
         st.points_drawn = pp.drawn;
+        st.volume_level = (uint32_t)lv.f;
         st.total_ms = rvr__now_ms() - t_start;
         *stats = st;
     }

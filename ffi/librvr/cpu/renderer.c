@@ -1,5 +1,6 @@
 /* renderer.c - renderer lifetime, backend choice, defaults of the plain structs. */
 #include "gpu.h"
+#include "volume.h"
 
 #include <float.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@ fail:
 void rvr_renderer_destroy(rvr_renderer *r) {
     if (!r) return;
     rvr_renderer_volume_drop(r); /* a stream's pending bricks or device bytes */
+    rvr__progress_cancel(r);     /* a volume's conversion (RVR_VOLUME_PROGRESSIVE) */
     rvr__gpu_destroy(r);
     rvr__labels_free(r);
     free(r->ao.data);

@@ -48,6 +48,7 @@ int rvr_render_slice(rvr_renderer *r, const rvr_slice *sl, const rvr_render_sett
     if (!r->has_volume) return RVR_ERR_NO_VOLUME;
     if (rgba_bytes < (uint64_t)W * H * 4) return RVR_ERR_SIZE;
     if (r->backend == RVR_BACKEND_CUDA) return rvr__gpu_slice(r, sl, s, W, H, rgba, stats, t_start);
+    rvr__progress_settle(r); /* slices show the full form (RVR_VOLUME_PROGRESSIVE) */
     float (*lut)[4] = malloc(sizeof(float) * 4 * RVR_LUT_N);
     if (!lut) return RVR_ERR_NOMEM;
     rvr__lut_build_plain(r, lut);
@@ -111,6 +112,7 @@ int rvr_render_slice(rvr_renderer *r, const rvr_slice *sl, const rvr_render_sett
         st.rays = (uint64_t)W * H;
         st.traced_width = W;
         st.traced_height = H;
+        st.volume_level = 1;
         st.total_ms = rvr__now_ms() - t_start;
         *stats = st;
     }

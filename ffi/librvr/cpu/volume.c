@@ -1,15 +1,10 @@
 /* volume.c - volumes of every dtype and order -> normalized uint16 (x fastest) + brick min/max. */
 #include "gpu.h"
+#include "volume.h"
 
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The 16^3 skipping bricks' min/max arrays. */
-typedef struct rvr_skipgrid {
-    int bx, by, bz;
-    uint16_t *bmin, *bmax;
-} rvr_skipgrid;
 
 /* One pass over the original data: min, max (NaN ignored) and the NaN count. */
 typedef struct vstats {
@@ -132,39 +127,42 @@ static void pencil_minmax(const rvr_grid *g, const rvr_skipgrid *sk, int by, int
             }                                                                                 \
     } while (0)
 
-/* Layers [bz0, bz1) of storage bricks along z (each RVR_SB voxels thick). */
-static int normalize_layers(const void *data, int32_t dtype, int32_t order, const uint64_t shape[3],
-                            double lo, double hi, int nt, const rvr_grid *g, const rvr_skipgrid *sk,
-                            int bz0, int bz1) {
+void rvr__normalize_layers(const void *data, int32_t dtype, int32_t order, const uint64_t shape[3],
+                           double lo, double hi, int nt, const rvr_grid *g, const rvr_skipgrid *sk,
+                           int bz0, int bz1) {
     const int64_t s0 = (int64_t)shape[0], s1 = (int64_t)shape[1], s2 = (int64_t)shape[2];
     (void)s2;
     const double scale = 65535.0 / (hi - lo);
-    if (dtype == RVR_DTYPE_U8 || dtype == RVR_DTYPE_U16 || dtype == RVR_DTYPE_I16) {
-        /* small integer types: one table of every possible value */
-        uint16_t *tab = malloc(sizeof(uint16_t) * 65536);
-        if (!tab) return RVR_ERR_NOMEM;
+#define TAB(v) tab[(v)]
+#define TAB16(v) tab[(uint16_t)(v)]
+#define CONVD(v) norm_d((double)(v), lo, scale)
+    if (dtype == RVR_DTYPE_U8) { /* one table of every possible value */
+        uint16_t tab[256];
+        for (int i = 0; i < 256; i++) tab[i] = norm_d((double)i, lo, scale);
+        NORM_LOOP(uint8_t, TAB);
+        return;
+    }
+    uint16_t *tab = dtype == RVR_DTYPE_U16 || dtype == RVR_DTYPE_I16 ? malloc(sizeof(uint16_t) * 65536) : NULL;
+    if (tab) { /* 16-bit types: the same, on the heap (without it: converted one by one below) */
         if (dtype == RVR_DTYPE_I16)
             for (int i = 0; i < 65536; i++) tab[i] = norm_d((double)(int16_t)(uint16_t)i, lo, scale);
         else
             for (int i = 0; i < 65536; i++) tab[i] = norm_d((double)i, lo, scale);
-#define TAB8(v) tab[(v)]
-#define TAB16(v) tab[(uint16_t)(v)]
-        if (dtype == RVR_DTYPE_U8) NORM_LOOP(uint8_t, TAB8);
-        else if (dtype == RVR_DTYPE_U16) NORM_LOOP(uint16_t, TAB16);
+        if (dtype == RVR_DTYPE_U16) NORM_LOOP(uint16_t, TAB16);
         else NORM_LOOP(int16_t, TAB16);
         free(tab);
-        return RVR_OK;
+        return;
     }
-#define CONVD(v) norm_d((double)(v), lo, scale)
-    if (dtype == RVR_DTYPE_U32) NORM_LOOP(uint32_t, CONVD);
+    if (dtype == RVR_DTYPE_U16) NORM_LOOP(uint16_t, CONVD);
+    else if (dtype == RVR_DTYPE_I16) NORM_LOOP(int16_t, CONVD);
+    else if (dtype == RVR_DTYPE_U32) NORM_LOOP(uint32_t, CONVD);
     else if (dtype == RVR_DTYPE_F32) NORM_LOOP(float, CONVD);
     else NORM_LOOP(double, CONVD);
-    return RVR_OK;
 }
 
-static int normalize_into(const void *data, int32_t dtype, int32_t order, const uint64_t shape[3],
-                          double lo, double hi, int nt, const rvr_grid *g, const rvr_skipgrid *sk) {
-    return normalize_layers(data, dtype, order, shape, lo, hi, nt, g, sk, 0, g->sbz);
+static void normalize_into(const void *data, int32_t dtype, int32_t order, const uint64_t shape[3],
+                           double lo, double hi, int nt, const rvr_grid *g, const rvr_skipgrid *sk) {
+    rvr__normalize_layers(data, dtype, order, shape, lo, hi, nt, g, sk, 0, g->sbz);
 }
 
 /* Resolve the window: lo == hi -> data range; lo > hi or non-finite -> error. */
@@ -240,7 +238,7 @@ static int volume_check(const rvr_renderer *r, const rvr_volume_desc *desc, cons
     int esz = rvr_dtype_size(desc->dtype);
     if (esz < 0) return RVR_ERR_DTYPE;
     if (desc->order != RVR_ORDER_C && desc->order != RVR_ORDER_F) return RVR_ERR_INVALID;
-    if (desc->flags & ~RVR_VOLUME_BORROW) return RVR_ERR_INVALID;
+    if (desc->flags & ~(RVR_VOLUME_BORROW | RVR_VOLUME_PROGRESSIVE)) return RVR_ERR_INVALID;
     uint64_t n = 1;
     for (int k = 0; k < 3; k++) {
         uint64_t s = desc->shape[k];
@@ -277,21 +275,14 @@ static int stream_copy_threads(const rvr_renderer *r) {
     return nt >= 8 ? 4 : nt > 2 ? 2 : 1;
 }
 
-/* The CPU backend's storage for a volume: normalized storage bricks and skipping min/max. */
-typedef struct cpu_vol {
-    rvr_grid g; /* g.data == vol */
-    rvr_skipgrid sk;
-    uint16_t *vol;
-} cpu_vol;
-
-static void cpu_vol_free(cpu_vol *v) {
+void rvr__cpu_vol_free(rvr_cpu_vol *v) {
     free(v->vol);
     free(v->sk.bmin);
     free(v->sk.bmax);
     memset(v, 0, sizeof *v);
 }
 
-static int cpu_vol_alloc(const uint64_t shape[3], cpu_vol *v) {
+int rvr__cpu_vol_alloc(const uint64_t shape[3], rvr_cpu_vol *v) {
     memset(v, 0, sizeof *v);
     const int nx = (int)shape[2], ny = (int)shape[1], nz = (int)shape[0];
     v->g = (rvr_grid){NULL, nx, ny, nz, (nx + RVR_SB - 1) / RVR_SB, (ny + RVR_SB - 1) / RVR_SB,
@@ -304,7 +295,7 @@ static int cpu_vol_alloc(const uint64_t shape[3], cpu_vol *v) {
     v->sk.bmin = malloc(nb * sizeof(uint16_t));
     v->sk.bmax = malloc(nb * sizeof(uint16_t));
     if (!v->vol || !v->sk.bmin || !v->sk.bmax) {
-        cpu_vol_free(v);
+        rvr__cpu_vol_free(v);
         return RVR_ERR_NOMEM;
     }
     return RVR_OK;
@@ -315,14 +306,14 @@ static int cpu_vol_alloc(const uint64_t shape[3], cpu_vol *v) {
  * rows (and its apron) have landed; a window that moves later means converting again, at the
  * latest at the commit, so the result is always that of rvr_renderer_set_volume. */
 typedef struct cpu_pending {
-    cpu_vol v;
+    rvr_cpu_vol v;
     int layers; /* layers [0, layers) hold the window lo..hi */
     double lo, hi;
 } cpu_pending;
 
 static void cpu_pending_free(cpu_pending *p) {
     if (!p) return;
-    cpu_vol_free(&p->v);
+    rvr__cpu_vol_free(&p->v);
     free(p);
 }
 
@@ -351,9 +342,9 @@ static void cpu_stream_convert(rvr_renderer *r, uint64_t landed_elems) {
     }
     const int ready = layers_ready(&p->v.g, landed_elems / (d->shape[1] * d->shape[2]));
     if (ready <= p->layers) return;
-    if (normalize_layers(r->stream.data, d->dtype, d->order, d->shape, lo, hi, stream_threads(r), &p->v.g,
-                         &p->v.sk, p->layers, ready) == RVR_OK)
-        p->layers = ready;
+    rvr__normalize_layers(r->stream.data, d->dtype, d->order, d->shape, lo, hi, stream_threads(r), &p->v.g,
+                          &p->v.sk, p->layers, ready);
+    p->layers = ready;
 }
 
 int rvr_renderer_volume_begin(rvr_renderer *r, const rvr_volume_desc *desc, const void *data,
@@ -363,16 +354,19 @@ int rvr_renderer_volume_begin(rvr_renderer *r, const rvr_volume_desc *desc, cons
     if (rc) return rc;
     rvr_renderer_volume_drop(r);
     if (r->backend == RVR_BACKEND_CUDA && (rc = rvr__gpu_upload_begin(r, desc, data, bytes))) return rc;
-    /* CPU: convert while rows arrive, when rows are the slowest axis (C order) and there are
-     * cores to spare beside the transfer's (on 2 cores it would only slow the receive). */
-    if (r->backend == RVR_BACKEND_CPU && desc->order == RVR_ORDER_C && rvr__nthreads(r) >= 4) {
-        cpu_pending *p = calloc(1, sizeof *p);
-        if (p && cpu_vol_alloc(desc->shape, &p->v) == RVR_OK) {
+    /* CPU: convert while rows arrive, when there are cores to spare beside the transfer's (on 2
+     * cores it would only slow the receive): bricks when rows are the slowest axis (C order). */
+    if (r->backend == RVR_BACKEND_CPU && rvr__nthreads(r) >= 4) {
+        cpu_pending *p = desc->order == RVR_ORDER_C ? calloc(1, sizeof *p) : NULL;
+        if (p && rvr__cpu_vol_alloc(desc->shape, &p->v) == RVR_OK) {
             p->lo = p->hi = NAN;
             r->stream.cpu = p;
         } else {
             free(p); /* without memory for it: the commit converts everything, as set_volume */
         }
+        /* and the coarse copy of RVR_VOLUME_PROGRESSIVE, in either order */
+        const int f = rvr__coarse_factor(desc->shape);
+        if ((desc->flags & RVR_VOLUME_PROGRESSIVE) && f > 1) r->stream.coarse = rvr__coarse_new(desc, f);
     }
     r->stream.on = 1;
     r->stream.desc = *desc;
@@ -406,15 +400,21 @@ int rvr_renderer_volume_landed(rvr_renderer *r, uint64_t landed) {
         r->stream.nans += part.nans;
     }
     r->stream.taken = upto;
+    /* the coarse copy first: the first frame needs only that */
+    rvr__coarse_take(r->stream.coarse, r->stream.data, upto / esz, stream_threads(r));
     if (r->stream.cpu) cpu_stream_convert(r, upto / esz);
     return RVR_OK;
 }
 
 void rvr_renderer_volume_drop(rvr_renderer *r) {
-    if (!r || !r->stream.on) return;
-    if (r->backend == RVR_BACKEND_CUDA) rvr__gpu_discard(r);
+    if (!r) return;
+    /* the CPU stream's parts, also when set_volume took the stream and then failed */
     cpu_pending_free(r->stream.cpu);
     r->stream.cpu = NULL;
+    rvr__coarse_free(r->stream.coarse);
+    r->stream.coarse = NULL;
+    if (!r->stream.on) return;
+    if (r->backend == RVR_BACKEND_CUDA) rvr__gpu_discard(r);
     r->stream.on = 0;
 }
 
@@ -438,54 +438,85 @@ int rvr_renderer_set_volume(rvr_renderer *r, const rvr_volume_desc *desc, const 
     else stats_compute(data, desc->dtype, n, nt, &st);
     double wlo, whi;
     int rc = window_resolve(desc->window_lo, desc->window_hi, &st, &wlo, &whi);
-    if (rc) return rc;
+    if (rc) {
+        rvr_renderer_volume_drop(r);
+        return rc;
+    }
+
+    /* RVR_VOLUME_PROGRESSIVE: the coarse copy drawn while the full form is converted */
+    const int f = desc->flags & RVR_VOLUME_PROGRESSIVE ? rvr__coarse_factor(desc->shape) : 1;
+    rvr_coarse *c = streamed ? r->stream.coarse : NULL;
+    r->stream.coarse = NULL;
+    rvr_cpu_vol coarse;
+    memset(&coarse, 0, sizeof coarse);
+    int progressive = 0;
+    if (f > 1) {
+        if (!c) c = rvr__coarse_new(desc, f);
+        rvr__coarse_take(c, data, n, nt);
+        /* without memory for it: converted at once, as without the flag */
+        progressive = c && rvr__coarse_build(c, wlo, whi, nt, &coarse) == RVR_OK;
+    }
+    rvr__coarse_free(c);
 
     /* the stream's bricks, of which the layers converted with this very window are kept */
     cpu_pending *p = streamed ? r->stream.cpu : NULL;
     r->stream.cpu = NULL;
-    cpu_vol v;
+    rvr_cpu_vol v;
     int from = 0;
     void *copy = NULL;
     if (p) {
         v = p->v;
         from = p->lo == wlo && p->hi == whi ? p->layers : 0;
         free(p);
-    } else if ((rc = cpu_vol_alloc(desc->shape, &v))) {
+    } else if ((rc = rvr__cpu_vol_alloc(desc->shape, &v))) {
+        rvr__cpu_vol_free(&coarse);
         return rc;
     }
-    rc = RVR_ERR_NOMEM;
     if (!(desc->flags & RVR_VOLUME_BORROW)) {
-        if (!(copy = malloc(bytes))) goto fail;
+        if (!(copy = malloc(bytes))) {
+            rvr__cpu_vol_free(&coarse);
+            rvr__cpu_vol_free(&v);
+            return RVR_ERR_NOMEM;
+        }
         memcpy(copy, data, bytes);
     }
-    if ((rc = normalize_layers(data, desc->dtype, desc->order, desc->shape, wlo, whi, nt, &v.g, &v.sk, from,
-                               v.g.sbz)))
-        goto fail;
+    if (!progressive)
+        rvr__normalize_layers(data, desc->dtype, desc->order, desc->shape, wlo, whi, nt, &v.g, &v.sk, from, v.g.sbz);
 
     /* commit */
+    rvr__progress_cancel(r); /* the previous volume's conversion */
     free(r->vol);
     free(r->bmin);
     free(r->bmax);
     free(r->orig_owned);
-    r->vol = v.vol;
-    r->grid = v.g;
-    r->bmin = v.sk.bmin;
-    r->bmax = v.sk.bmax;
     r->orig_owned = copy;
     r->orig = copy ? copy : data;
     r->orig_bytes = bytes;
     commit_facts(r, desc, &st, wlo, whi);
+    r->vol = NULL;
+    r->bmin = r->bmax = NULL;
+    if (progressive && rvr__progress_start(r, &coarse, f, &v, from) == RVR_OK) return RVR_OK;
+    if (progressive) /* no thread for it: here and now */
+        rvr__normalize_layers(r->orig, desc->dtype, desc->order, desc->shape, wlo, whi, nt, &v.g, &v.sk, from, v.g.sbz);
+    rvr__cpu_vol_free(&coarse);
+    r->vol = v.vol;
+    r->grid = v.g;
+    r->bmin = v.sk.bmin;
+    r->bmax = v.sk.bmax;
     return RVR_OK;
-fail:
-    free(copy);
-    cpu_vol_free(&v);
-    return rc;
+}
+
+int rvr_renderer_volume_wait(rvr_renderer *r) {
+    if (!r) return RVR_ERR_INVALID;
+    rvr__progress_settle(r);
+    return RVR_OK;
 }
 
 int rvr_renderer_set_window(rvr_renderer *r, double lo, double hi) {
     if (!r) return RVR_ERR_INVALID;
     rvr_renderer_volume_drop(r); /* its pending device bytes would be overwritten */
     if (!r->has_volume) return RVR_ERR_NO_VOLUME;
+    rvr__progress_settle(r);
     vstats st = {r->data_min, r->data_max, r->nan_count};
     if (!isfinite(st.mn)) st.mn = st.mx = INFINITY;
     double wlo, whi;
@@ -506,8 +537,7 @@ int rvr_renderer_set_window(rvr_renderer *r, double lo, double hi) {
     }
     const int nt = rvr__nthreads(r);
     const rvr_skipgrid sk = {r->bx, r->by, r->bz, r->bmin, r->bmax};
-    rc = normalize_into(r->orig, r->desc.dtype, r->desc.order, r->desc.shape, wlo, whi, nt, &r->grid, &sk);
-    if (rc) return rc;
+    normalize_into(r->orig, r->desc.dtype, r->desc.order, r->desc.shape, wlo, whi, nt, &r->grid, &sk);
     r->win_lo = wlo;
     r->win_hi = whi;
     r->vol_version++;

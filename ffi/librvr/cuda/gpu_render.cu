@@ -658,6 +658,7 @@ extern "C" int rvr__gpu_render(rvr_renderer *r, const rvr_cam *cam, const rvr_re
             st.traced_width = (uint32_t)F.tw;
             st.traced_height = (uint32_t)F.th;
             st.points_drawn = pp.drawn;
+            st.volume_level = 1;
             st.total_ms = rvr__now_ms() - t_start;
             *stats = st;
         }
@@ -781,6 +782,7 @@ extern "C" int rvr__gpu_slice(rvr_renderer *r, const rvr_slice *sl, const rvr_re
         st.rays = (uint64_t)W * H;
         st.traced_width = W;
         st.traced_height = H;
+        st.volume_level = 1;
         st.total_ms = rvr__now_ms() - t_start;
         *stats = st;
     }

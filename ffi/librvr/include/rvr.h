@@ -258,6 +258,20 @@ RVR_API int rvr_renderer_set_threads(rvr_renderer *r, int32_t n);
  *  renderer destroyed. Saves one copy of the volume (e.g. the receive buffer
  *  of a transfer). Without it the renderer copies the original bytes. */
 #define RVR_VOLUME_BORROW 1u
+/** Flag of rvr_volume_desc: show a large volume at once, convert it meanwhile (CPU backend;
+ *  the CUDA backend ignores it). Converting many GiB to the storage bricks takes longer than
+ *  receiving them. With this flag, a volume of more than 2^22 voxels (161^3) gets a coarse
+ *  copy first: each axis divided by the smallest integer f that leaves at most 2^22 voxels
+ *  (rounding up), each voxel the average of its f^3 (NaN left out; fewer at the far edges),
+ *  normalized through the same window.
+ *  set_volume returns once that copy is made (while rvr_renderer_volume_begin streams, it is
+ *  made from rows as they land) and a thread of the renderer converts the full form. Until
+ *  that is done, frames with lod > 1 draw the coarse copy (S1 shading at most, no labels;
+ *  rvr_render_stats.volume_level = f); every call that needs the full form waits for it
+ *  first: frames with lod <= 1, slices, rvr_renderer_set_window, rvr_renderer_volume_wait.
+ *  A volume set meanwhile stops the conversion. Testing: the environment variable
+ *  RVR_REFINE_HOLD_MS holds the conversion back that many milliseconds. */
+#define RVR_VOLUME_PROGRESSIVE 2u
 
 /**
  * Describes a volume. 64 bytes. Zero-initialise, then fill.
@@ -326,6 +340,10 @@ RVR_API int rvr_renderer_set_volume(rvr_renderer *r, const rvr_volume_desc *desc
 RVR_API int rvr_renderer_volume_begin(rvr_renderer *r, const rvr_volume_desc *desc,
                                       const void *data, uint64_t bytes);
 RVR_API int rvr_renderer_volume_landed(rvr_renderer *r, uint64_t n);
+
+/** Wait until the current volume's full form is in place (RVR_VOLUME_PROGRESSIVE); returns at
+ *  once without a conversion running. @return RVR_OK; RVR_ERR_INVALID (r NULL). */
+RVR_API int rvr_renderer_volume_wait(rvr_renderer *r);
 /** Drop a stream begun with rvr_renderer_volume_begin. NULL-safe, no-op without one. */
 RVR_API void rvr_renderer_volume_drop(rvr_renderer *r);
 
@@ -581,7 +599,7 @@ typedef struct rvr_render_settings {
 RVR_API void rvr_render_settings_init(rvr_render_settings *s);
 
 /**
- * Counters of one rvr_render/rvr_render_slice call. 48 bytes.
+ * Counters of one rvr_render/rvr_render_slice call. 56 bytes.
  *   off  0  uint64_t samples        volume samples evaluated (skipped ones not counted)
  *   off  8  uint64_t rays           rays traced (image pixels / lod^2)
  *   off 16  double   total_ms       wall time of the call
@@ -589,6 +607,9 @@ RVR_API void rvr_render_settings_init(rvr_render_settings *s);
  *   off 32  uint32_t traced_width   ray grid actually traced (after lod)
  *   off 36  uint32_t traced_height
  *   off 40  uint64_t points_drawn   points that passed the filter and are in front of the camera
+ *   off 48  uint32_t volume_level   1 = the volume's full form was drawn; f > 1 = its coarse
+ *                                   copy (RVR_VOLUME_PROGRESSIVE, still converting)
+ *   off 52  uint32_t reserved
  */
 typedef struct rvr_render_stats {
     uint64_t samples;
@@ -598,6 +619,8 @@ typedef struct rvr_render_stats {
     uint32_t traced_width;
     uint32_t traced_height;
     uint64_t points_drawn;
+    uint32_t volume_level;
+    uint32_t reserved;
 } rvr_render_stats;
 
 /* ------------------------------------------------------------------------ */
@@ -710,7 +733,7 @@ _Static_assert(sizeof(rvr_camera) == 48, "rvr_camera layout");
 _Static_assert(sizeof(rvr_render_settings) == 224, "rvr_render_settings layout");
 _Static_assert(offsetof(rvr_render_settings, planes) == 104, "rvr_render_settings layout");
 _Static_assert(offsetof(rvr_render_settings, point_scale) == 200, "rvr_render_settings layout");
-_Static_assert(sizeof(rvr_render_stats) == 48, "rvr_render_stats layout");
+_Static_assert(sizeof(rvr_render_stats) == 56, "rvr_render_stats layout");
 _Static_assert(sizeof(rvr_slice) == 36, "rvr_slice layout");
 #endif
 

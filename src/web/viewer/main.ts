@@ -18,7 +18,7 @@ interface PointsMeta { name: string; count: number; min: number; max: number; bo
 /** Labels of a segmentation (get_state's segmentation.labels; "labels" events). */
 interface LabelsState { names: string[]; colors: number[][]; opacity: number[]; visible: boolean[]; show: boolean; outline: boolean; counts?: number[] }
 interface SceneState { volume: VolumeMeta | null; info: VolumeInfo | null; points: PointsMeta | null; view: OrbitView; render: RenderState; backend: string }
-interface FrameHeader { kind: "frame"; seq: number; width: number; height: number; lod: number; input: number | null; view: OrbitView; renderMs: number; encodeMs: number; ms: number }
+interface FrameHeader { kind: "frame"; seq: number; width: number; height: number; lod: number; level?: number; input: number | null; view: OrbitView; renderMs: number; encodeMs: number; ms: number }
 interface Deadline { at: string; why: string; inMs: number }
 interface ProbeResult { hit?: boolean; voxel: Vec3; world: Vec3; value: number; dtype: string }
 
@@ -196,7 +196,7 @@ async function onBinary(buf: ArrayBuffer): Promise<void> {
     updateHash();
     drawOverlay();
   }
-  $("#stats").textContent = `${f.width}×${f.height}${f.lod > 1 ? ` preview 1/${f.lod}` : ""} · render ${f.renderMs.toFixed(0)} ms · jpeg ${f.encodeMs.toFixed(1)} ms${latency !== undefined ? ` · input→display ${latency.toFixed(0)} ms` : ""}`;
+  $("#stats").textContent = `${f.width}×${f.height}${f.lod > 1 ? ` preview 1/${f.lod}` : ""}${(f.level ?? 1) > 1 ? ` · coarse 1/${f.level} (converting)` : ""} · render ${f.renderMs.toFixed(0)} ms · jpeg ${f.encodeMs.toFixed(1)} ms${latency !== undefined ? ` · input→display ${latency.toFixed(0)} ms` : ""}`;
 }
 
 function onWelcome(m: Record<string, unknown>): void {
