@@ -354,19 +354,22 @@ int rvr_renderer_volume_begin(rvr_renderer *r, const rvr_volume_desc *desc, cons
     if (rc) return rc;
     rvr_renderer_volume_drop(r);
     if (r->backend == RVR_BACKEND_CUDA && (rc = rvr__gpu_upload_begin(r, desc, data, bytes))) return rc;
-    /* CPU: convert while rows arrive, when there are cores to spare beside the transfer's (on 2
-     * cores it would only slow the receive): bricks when rows are the slowest axis (C order). */
-    if (r->backend == RVR_BACKEND_CPU && rvr__nthreads(r) >= 4) {
-        cpu_pending *p = desc->order == RVR_ORDER_C ? calloc(1, sizeof *p) : NULL;
+    /* CPU: work while rows arrive, when there are cores to spare beside the transfer's (on 2
+     * cores it would only slow the receive). RVR_VOLUME_PROGRESSIVE: the coarse copy (any order)
+     * and nothing more: converting bricks is slower than the rows arrive, and landed calls queue
+     * behind each other, so the commit would wait for them; its thread converts them instead.
+     * Otherwise: bricks, when rows are the slowest axis (C order). */
+    const int f = desc->flags & RVR_VOLUME_PROGRESSIVE ? rvr__coarse_factor(desc->shape) : 1;
+    if (r->backend == RVR_BACKEND_CPU && rvr__nthreads(r) >= 4 && f > 1) {
+        r->stream.coarse = rvr__coarse_new(desc, f);
+    } else if (r->backend == RVR_BACKEND_CPU && rvr__nthreads(r) >= 4 && desc->order == RVR_ORDER_C) {
+        cpu_pending *p = calloc(1, sizeof *p);
         if (p && rvr__cpu_vol_alloc(desc->shape, &p->v) == RVR_OK) {
             p->lo = p->hi = NAN;
             r->stream.cpu = p;
         } else {
             free(p); /* without memory for it: the commit converts everything, as set_volume */
         }
-        /* and the coarse copy of RVR_VOLUME_PROGRESSIVE, in either order */
-        const int f = rvr__coarse_factor(desc->shape);
-        if ((desc->flags & RVR_VOLUME_PROGRESSIVE) && f > 1) r->stream.coarse = rvr__coarse_new(desc, f);
     }
     r->stream.on = 1;
     r->stream.desc = *desc;
