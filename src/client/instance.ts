@@ -248,10 +248,11 @@ export class InstanceClient {
     return { data, shape: meta.shape as Retrieved["shape"], dtype: meta.dtype as VolumeDtype, order: meta.order as "C" | "F", spacing: meta.spacing as Retrieved["spacing"] };
   }
 
-  /** RGBA8 pixels of the current view (or `view`), row 0 at the top. */
-  async screenshot(o: { width?: number; height?: number; view?: View; lod?: number } = {}): Promise<{ width: number; height: number; rgba: Uint8Array }> {
+  /** RGBA8 pixels of the current view (or `view`), row 0 at the top; `level` > 1: a preview drawn
+   *  from the coarse copy of a volume still converting. */
+  async screenshot(o: { width?: number; height?: number; view?: View; lod?: number } = {}): Promise<{ width: number; height: number; rgba: Uint8Array; renderMs: number; level: number }> {
     const r = await this.request("screenshot", { width: o.width ?? 1280, height: o.height ?? 720, lod: o.lod ?? 1, ...(o.view ? { view: o.view } : {}) }, true);
-    return { width: Number(r.json.width), height: Number(r.json.height), rgba: r.bytes! };
+    return { width: Number(r.json.width), height: Number(r.json.height), rgba: r.bytes!, renderMs: Number(r.json.renderMs ?? 0), level: Number(r.json.level ?? 1) };
   }
 
   async setView(view: View): Promise<void> {

@@ -315,7 +315,7 @@ export class Control {
   private async screenshot(r: Screenshot): Promise<Reply> {
     const view = r.view ? { ...this.scene.view, ...Object.fromEntries(Object.entries(r.view).filter(([, x]) => x !== undefined)) } : undefined;
     const f = await this.scene.frame(r.width, r.height, { view, lod: r.lod });
-    return { json: { width: f.width, height: f.height, bytes: f.rgba.byteLength, format: "rgba8", renderMs: f.stats?.totalMs }, bytes: f.rgba };
+    return { json: { width: f.width, height: f.height, bytes: f.rgba.byteLength, format: "rgba8", renderMs: f.stats?.totalMs, level: f.stats?.volumeLevel ?? 1 }, bytes: f.rgba };
   }
 
   private async waitTransfer(r: { transfer: string; timeoutMs?: number }) {

@@ -213,9 +213,10 @@ export class DataPort {
     return { header: parsed, size };
   }
 
-  /** Receive buffers for a prepared transfer: pre-faulted, huge pages where possible, any size. */
+  /** Receive buffers for a prepared transfer: huge pages where possible, any size, pre-faulted while in use. */
   static alloc(bytes: number): Promise<NativeBuffer> {
-    return NativeBuffer.alloc(bytes);
+    // the ticket goes out at once; the pages are faulted in while the sender connects and sends
+    return NativeBuffer.alloc(bytes, { prefault: "background" });
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,7 @@ import { Listener } from "../transfer/transfer.ts";
 import { createInstanceApp } from "./app.ts";
 import { Control } from "./control.ts";
 import { DataPort } from "./data-port.ts";
+import { NativeBuffer } from "../transfer/native-buffer.ts";
 import { Scene } from "./scene.ts";
 import { setTransferLimit } from "./limits.ts";
 import { setStorageRoots } from "./load-file.ts";
@@ -60,6 +61,7 @@ export async function runInstance(o: InstanceOptions): Promise<number> {
     throw new RemoteVisError("data_port", `cannot open the SSC-RDMA data port on ${o.host}: ${err instanceof Error ? err.message : err}`, 500);
   });
   const data = new DataPort(listener, o.host, o.secret, log);
+  NativeBuffer.allocator(); // ready before the first volume's receive buffer is asked for
   const app = createInstanceApp(state, scene, new Control(scene, data));
   const http = Bun.serve({ hostname: o.host, port: 0, fetch: app.fetch, websocket, maxRequestBodySize: 1 << 20 });
   log(`instance ${o.id} pid ${process.pid} uid ${process.getuid?.()}: http ${o.host}:${http.port}, data ${o.host}:${data.port}, limit ${o.maxBytes} bytes, ${o.gpus} GPU(s), ${renderer.backend} renderer${ranks > 1 ? ` on ${ranks} MPI ranks` : ""}`);
