@@ -213,10 +213,9 @@ export class DataPort {
     return { header: parsed, size };
   }
 
-  /** Receive buffers for a prepared transfer: huge pages where possible, any size, pre-faulted while in use. */
+  /** Receive buffers for a prepared transfer: pre-faulted, huge pages where possible, any size. */
   static alloc(bytes: number): Promise<NativeBuffer> {
-    // the ticket goes out at once; the pages are faulted in while the sender connects and sends
-    return NativeBuffer.alloc(bytes, { prefault: "background" });
+    return NativeBuffer.alloc(bytes);
   }
 
   async close(): Promise<void> {

@@ -62,23 +62,15 @@ export class NativeBuffer {
     return (allocator ??= new WorkerRpc(workerUrl("transfer/worker.ts", new URL("./worker.ts", import.meta.url)), (code, what) => new TransferError(code, what)));
   }
 
-  /**
-   * A zero-filled buffer, its pages faulted in ahead of use (first writes into fresh pages cap a
-   * receive at ~2 GB/s). `prefault: "background"` returns at once and faults the pages in while
-   * the buffer is already in use (ssc_prefault changes no byte): a receive can start ~0.03 s per
-   * GiB sooner.
-   */
-  static async alloc(bytes: number, o: { native?: boolean; prefault?: "now" | "background" } = {}): Promise<NativeBuffer> {
+  /** A zero-filled buffer, its pages faulted in ahead of use (first writes into fresh pages cap
+   *  a receive at ~2 GB/s; faulting them in while a receive runs slowed it down more). */
+  static async alloc(bytes: number, o: { native?: boolean } = {}): Promise<NativeBuffer> {
     if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RemoteVisError("invalid_size", `cannot allocate ${bytes} bytes`);
     if (bytes === 0) return NativeBuffer.wrap(new Uint8Array(0));
     // Pre-faulting many GiB takes a while: off the event loop, on one worker kept for it (starting
     // a worker costs 10-20 ms, which a volume's first frame would wait for).
-    const later = o.prefault === "background";
-    const addr = await NativeBuffer.allocator().call<Addr>("allocate a buffer", "alloc", [bytes, later]);
-    const buf = NativeBuffer.adopt(addr, bytes, o);
-    // the buffer stays alive until its pages are in; a failure only costs the speed-up
-    if (later) void NativeBuffer.allocator().call("pre-fault a buffer", "prefault", [addr, bytes], [buf]).catch(() => {});
-    return buf;
+    const addr = await NativeBuffer.allocator().call<Addr>("allocate a buffer", "alloc", [bytes]);
+    return NativeBuffer.adopt(addr, bytes, o);
   }
 
   /** A NativeBuffer owning memory from ssc_alloc (freed with ssc_free). */

@@ -75,13 +75,10 @@ const ops = {
   reject(conn: Addr, reason: number) {
     check(lib.ssc_reject(asPtr(conn), reason));
   },
-  alloc(size: number, lazy: boolean) {
+  alloc(size: number) {
     const [out, get] = outPtr();
-    check((lazy ? lib.ssc_alloc_lazy : lib.ssc_alloc)(size, ptr(out)));
+    check(lib.ssc_alloc(size, ptr(out)));
     return get();
-  },
-  prefault(addr: Addr, size: number) {
-    check(lib.ssc_prefault(asPtr(addr), size));
   },
   closeConn(conn: Addr) {
     lib.ssc_conn_close(asPtr(conn));

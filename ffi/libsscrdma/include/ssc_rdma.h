@@ -483,25 +483,6 @@ SSC_API int ssc_reject(ssc_conn *c, int reason);
  */
 SSC_API int ssc_alloc(uint64_t size, void **out);
 
-/**
- * ssc_alloc() without the pre-faulting: the buffer is mapped, aligned and
- * advised for huge pages, and not touched, so this returns at once. Pair it
- * with ssc_prefault() in another thread while the buffer starts receiving:
- * whoever touches a page first takes its fault, and nothing is written.
- * Same parameters, result and ssc_free() as ssc_alloc(). Thread-safe.
- */
-SSC_API int ssc_alloc_lazy(uint64_t size, void **out);
-
-/**
- * Pre-fault [p, p + size) of a buffer from ssc_alloc_lazy() on several
- * threads with MADV_POPULATE_WRITE (Linux 5.14 and later; older kernels
- * refuse it and this does nothing): page tables are filled as a write would
- * fill them, without changing any byte, so it is safe while a transfer writes
- * into the same buffer. Blocks until done.
- * @return SSC_OK; SSC_ERR_INVALID (p NULL or size 0). Thread-safe.
- */
-SSC_API int ssc_prefault(void *p, uint64_t size);
-
 /** Free a buffer from ssc_alloc(). NULL-safe. `size` must be the size given to
  *  ssc_alloc(). Thread-safe. */
 SSC_API void ssc_free(void *p, uint64_t size);

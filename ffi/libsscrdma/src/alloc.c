@@ -20,25 +20,15 @@ static uint64_t map_len(uint64_t size)
     return (size + unit - 1) / unit * unit;
 }
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
-#endif
-
 typedef struct fault_job {
     uint8_t *start;
     uint64_t len;
     uint64_t page;
-    int populate; /* MADV_POPULATE_WRITE: the same faults without writing a byte */
 } fault_job;
 
 static void *fault_range(void *arg)
 {
     const fault_job *j = arg;
-    if (j->populate) {
-        if (j->len)
-            (void)madvise(j->start, j->len, MADV_POPULATE_WRITE); /* advice: an old kernel refuses it */
-        return NULL;
-    }
     /* one write per page: the kernel zero-fills it (a huge page at the
      * first touch of its 2 MiB); reading would only map the zero page */
     for (uint64_t off = 0; off < j->len; off += j->page)
@@ -48,7 +38,7 @@ static void *fault_range(void *arg)
 
 /* First writes into fresh pages cost a page fault each; during a receive
  * they cap the rate at ~2 GB/s, so take them now, on several cores. */
-static void prefault(uint8_t *p, uint64_t len, int populate)
+static void prefault(uint8_t *p, uint64_t len)
 {
     pthread_t tid[MAX_FAULT_THREADS];
     fault_job job[MAX_FAULT_THREADS];
@@ -71,7 +61,6 @@ static void prefault(uint8_t *p, uint64_t len, int populate)
         job[i].start = p + (off < len ? off : len);
         job[i].len = off >= len ? 0 : (len - off < per ? len - off : per);
         job[i].page = page;
-        job[i].populate = populate;
     }
     /* job 0 runs here; a thread that cannot start runs here as well */
     for (uint64_t i = 1; i < n; i++)
@@ -85,7 +74,7 @@ static void prefault(uint8_t *p, uint64_t len, int populate)
     }
 }
 
-int ssc_alloc_lazy(uint64_t size, void **out)
+int ssc_alloc(uint64_t size, void **out)
 {
     uint64_t len, extra;
     uint8_t *raw, *p;
@@ -111,23 +100,8 @@ int ssc_alloc_lazy(uint64_t size, void **out)
         /* advice only: without THP support the buffer still works */
         (void)madvise(p, len, MADV_HUGEPAGE);
     }
+    prefault(p, len);
     *out = p;
-    return SSC_OK;
-}
-
-int ssc_alloc(uint64_t size, void **out)
-{
-    int rc = ssc_alloc_lazy(size, out);
-    if (rc == SSC_OK)
-        prefault(*out, map_len(size), 0);
-    return rc;
-}
-
-int ssc_prefault(void *p, uint64_t size)
-{
-    if (!p || !size)
-        return SSC_ERR_INVALID;
-    prefault(p, map_len(size), 1);
     return SSC_OK;
 }
 
