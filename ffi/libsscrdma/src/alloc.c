@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #define HUGE_PAGE (2ull << 20)
-#define MAX_FAULT_THREADS 8
+#define MAX_FAULT_THREADS 16
 /* below this, a thread costs more than the faults it takes over */
 #define BYTES_PER_THREAD (64ull << 20)
 
