@@ -472,15 +472,11 @@ int rvr_renderer_set_volume(rvr_renderer *r, const rvr_volume_desc *desc, const 
         from = p->lo == wlo && p->hi == whi ? p->layers : 0;
         free(p);
     } else if ((rc = rvr__cpu_vol_alloc(desc->shape, &v))) {
-        rvr__cpu_vol_free(&coarse);
-        return rc;
+        goto fail;
     }
+    rc = RVR_ERR_NOMEM;
     if (!(desc->flags & RVR_VOLUME_BORROW)) {
-        if (!(copy = malloc(bytes))) {
-            rvr__cpu_vol_free(&coarse);
-            rvr__cpu_vol_free(&v);
-            return RVR_ERR_NOMEM;
-        }
+        if (!(copy = malloc(bytes))) goto fail;
         memcpy(copy, data, bytes);
     }
     if (!progressive)
@@ -507,6 +503,10 @@ int rvr_renderer_set_volume(rvr_renderer *r, const rvr_volume_desc *desc, const 
     r->bmin = v.sk.bmin;
     r->bmax = v.sk.bmax;
     return RVR_OK;
+fail: /* the previous volume stays */
+    rvr__cpu_vol_free(&coarse);
+    rvr__cpu_vol_free(&v);
+    return rc;
 }
 
 int rvr_renderer_volume_wait(rvr_renderer *r) {
