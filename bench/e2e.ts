@@ -51,8 +51,7 @@ export async function e2eBench(o: { size: number; tls: string; renderer: string;
     const vol = await NativeBuffer.alloc(n * n * n * itemsize);
     fillPattern(vol, o.dtype);
     const t0 = performance.now();
-    let sending = 0;
-    const ready = await c.renderVolume(vol, { shape: [n, n, n], dtype: o.dtype, onProgress: () => (sending ||= performance.now()) });
+    const ready = await c.renderVolume(vol, { shape: [n, n, n], dtype: o.dtype });
     const shown = (performance.now() - t0) / 1000;
     const first = await c.screenshot({ width: 1280, height: 720, lod: 4 });
     const preview = (performance.now() - t0) / 1000;
@@ -64,7 +63,7 @@ export async function e2eBench(o: { size: number; tls: string; renderer: string;
     // where the time went: the call returned (volume shown) at ready_s; each frame's own render
     // time and whether it was drawn from the coarse copy of a volume still converting (level > 1)
     const extra = {
-      first_bytes_s: (sending - t0) / 1000, receive_s: ready.receiveMs / 1000, upload_s: ready.uploadMs / 1000, ready_s: shown, streamed_bytes: ready.streamedBytes, bytes: vol.byteLength,
+      alloc_s: (ready.allocMs ?? 0) / 1000, connect_s: (ready.connectMs ?? 0) / 1000, receive_s: ready.receiveMs / 1000, upload_s: ready.uploadMs / 1000, ready_s: shown, streamed_bytes: ready.streamedBytes, bytes: vol.byteLength,
       first_frame: { render_ms: first.renderMs, level: first.level }, full_frame: { render_ms: last.renderMs, level: last.level },
     };
     // The viewer's first frame is the preview (lod 4); the full-quality one follows it.

@@ -40,6 +40,10 @@ export interface VolumeReady {
   uploadMs: number;
   /** Bytes the renderer took while they arrived (0: the renderer cannot, or it failed). */
   streamedBytes: number;
+  /** Making the receive buffer (before the ticket), then from the ticket to the sender's header
+   *  (both within receiveMs's start: allocMs before it, connectMs part of it). */
+  allocMs?: number;
+  connectMs?: number;
 }
 
 export interface ModelReady {

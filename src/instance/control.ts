@@ -243,22 +243,27 @@ export class Control {
     checkTransferAllowed(r.bytes);
     if (this.data.busyWith("volume")) throw new RemoteVisError("busy", "another volume is being sent to this instance; wait for it to finish", 409);
     // The distributed renderer receives into shared memory that its ranks map slab by slab.
+    const tAlloc = performance.now();
     const buf = await (this.scene.renderer.allocVolume?.(r.bytes) ?? DataPort.alloc(r.bytes));
     const meta = { name: r.name, shape: r.shape as Vec3, dtype: r.dtype, order: r.order, spacing: r.spacing as Vec3, bytes: r.bytes };
     const t0 = performance.now();
+    let tStart = t0;
     // The renderer takes the bytes while they land (the CUDA one uploads them at once), so that
     // little is left to do when the last one arrives; the old volume is shown until then.
     let stream: VolumeStream | undefined;
     const { transfer } = this.data.prepare({
       kind: "volume",
       parts: [{ part: "volume", buf, landed: (n) => stream?.landed(n) }],
-      onStart: () => (stream = this.scene.renderer.streamVolume?.(this.scene.volumeDesc(meta), buf)),
+      onStart: () => {
+        tStart = performance.now();
+        stream = this.scene.renderer.streamVolume?.(this.scene.volumeDesc(meta), buf);
+      },
       onAbort: () => stream?.drop(),
       progress: (state, done, message) => this.progress(transfer, "volume", r.bytes)(state, done, message),
       finish: async () => {
         const tRecv = performance.now();
         const info = await this.scene.setVolume(meta, buf);
-        return { name: r.name, shape: r.shape, dtype: r.dtype, bytes: r.bytes, window: info.window, range: [info.dataMin, info.dataMax], receiveMs: tRecv - t0, uploadMs: performance.now() - tRecv, streamedBytes: stream?.taken ?? 0 };
+        return { name: r.name, shape: r.shape, dtype: r.dtype, bytes: r.bytes, window: info.window, range: [info.dataMin, info.dataMax], receiveMs: tRecv - t0, uploadMs: performance.now() - tRecv, streamedBytes: stream?.taken ?? 0, allocMs: t0 - tAlloc, connectMs: tStart - t0 };
       },
     });
     return this.ticket(transfer, r.bytes);
