@@ -11,7 +11,7 @@ import { RemoteVisError } from "../errors.ts";
 import { DTYPE_ALIASES, VOLUME_DTYPE_BYTES, type RenderSettings, type View, type VolumeDtype } from "../protocol/control.ts";
 import { decodeHeader, encodeHeader } from "../transfer/header.ts";
 import { NativeBuffer } from "../transfer/native-buffer.ts";
-import { Connection } from "../transfer/transfer.ts";
+import { Connection, keepSpareTransferThread } from "../transfer/transfer.ts";
 import type { SetLabels } from "../protocol/segment.ts";
 import { checkDescription, type ModelDescriptionInput } from "./model.ts";
 
@@ -131,6 +131,7 @@ export class InstanceClient {
     const u = new URL(url);
     const secret = u.searchParams.get("token");
     if (!secret) throw new RemoteVisError("usage", "the instance URL has no ?token=; use the URL the middleware gave");
+    keepSpareTransferThread(); // the first render_volume's connection need not start one
     const wsUrl = `${u.protocol === "https:" ? "wss" : "ws"}://${u.host}/control`;
     const ws = new WebSocket(wsUrl, { headers: { authorization: `Instance ${secret}` } } as unknown as string[]);
     await new Promise<void>((resolve, reject) => {

@@ -32,6 +32,8 @@ interface Pending {
   parts: { part: Part; buf: Uint8Array | NativeBuffer; meta?: Record<string, unknown>; landed?: (n: number) => void }[];
   /** Runs when the sender has started (its first header checked), before any payload. */
   onStart?: () => void;
+  /** Resolves when the buffers may be written (pre-faulted while the sender connected). */
+  ready?: Promise<unknown>;
   /** Runs when the transfer failed after it started (e.g. to drop what was taken of it). */
   onAbort?: () => void;
   /** Runs when every part arrived (upload to the renderer); its result is the transfer's. */
@@ -51,6 +53,7 @@ export interface PrepareSpec {
   progress?: Progress;
   onStart?: Pending["onStart"];
   onAbort?: Pending["onAbort"];
+  ready?: Pending["ready"];
 }
 
 export class DataPort {
@@ -148,6 +151,7 @@ export class DataPort {
       }
       p.started = true;
       p.onStart?.();
+      await p.ready;
       let next: { header: DataHeader; size: number } | undefined = first;
       let done = 0;
       const total = p.parts.reduce((n, x) => n + x.buf.byteLength, 0);
@@ -216,6 +220,14 @@ export class DataPort {
   /** Receive buffers for a prepared transfer: pre-faulted, huge pages where possible, any size. */
   static alloc(bytes: number): Promise<NativeBuffer> {
     return NativeBuffer.alloc(bytes);
+  }
+
+  /** The same, returned at once: its pages are faulted in while the sender connects, and the
+   *  transfer prepared with `ready` waits for that before the payload. */
+  static allocLater(bytes: number): { buf: NativeBuffer; ready: Promise<void> } {
+    const { buf, faulted } = NativeBuffer.allocLater(bytes);
+    faulted.catch(() => {}); // a transfer that never comes leaves nobody to wait for it
+    return { buf, ready: faulted };
   }
 
   async close(): Promise<void> {

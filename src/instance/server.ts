@@ -9,7 +9,7 @@ import { RemoteVisError } from "../errors.ts";
 import { DistributedRenderer } from "../render/distributed.ts";
 import type { RenderEngine } from "../render/engine.ts";
 import { Renderer, type Backend } from "../render/renderer.ts";
-import { Listener } from "../transfer/transfer.ts";
+import { keepSpareTransferThread, Listener } from "../transfer/transfer.ts";
 import { createInstanceApp } from "./app.ts";
 import { Control } from "./control.ts";
 import { DataPort } from "./data-port.ts";
@@ -61,7 +61,9 @@ export async function runInstance(o: InstanceOptions): Promise<number> {
     throw new RemoteVisError("data_port", `cannot open the SSC-RDMA data port on ${o.host}: ${err instanceof Error ? err.message : err}`, 500);
   });
   const data = new DataPort(listener, o.host, o.secret, log);
-  NativeBuffer.allocator(); // ready before the first volume's receive buffer is asked for
+  // ready before the first volume's receive buffer and connection are asked for
+  NativeBuffer.allocator();
+  keepSpareTransferThread();
   const app = createInstanceApp(state, scene, new Control(scene, data));
   const http = Bun.serve({ hostname: o.host, port: 0, fetch: app.fetch, websocket, maxRequestBodySize: 1 << 20 });
   log(`instance ${o.id} pid ${process.pid} uid ${process.getuid?.()}: http ${o.host}:${http.port}, data ${o.host}:${data.port}, limit ${o.maxBytes} bytes, ${o.gpus} GPU(s), ${renderer.backend} renderer${ranks > 1 ? ` on ${ranks} MPI ranks` : ""}`);

@@ -73,6 +73,21 @@ export class NativeBuffer {
     return NativeBuffer.adopt(addr, bytes, o);
   }
 
+  /**
+   * alloc() in two steps: the buffer at once (mapped, not yet faulted in) and `faulted`, which
+   * resolves once its pages are in. Nothing may be written into it before that (a receive can
+   * wait for it while its sender connects).
+   */
+  static allocLater(bytes: number): { buf: NativeBuffer; faulted: Promise<void> } {
+    if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new RemoteVisError("invalid_size", `cannot allocate ${bytes} bytes`);
+    const out = new BigUint64Array(1);
+    const rc = ssc().ssc_alloc_lazy(bytes, ptr(out));
+    if (rc < 0) throw new TransferError(rc, `allocate ${bytes} bytes`);
+    const addr: Addr = Number(out[0]);
+    const buf = NativeBuffer.adopt(addr, bytes, {});
+    return { buf, faulted: NativeBuffer.allocator().call<void>("pre-fault a buffer", "prefault", [addr, bytes], [buf]) };
+  }
+
   /** A NativeBuffer owning memory from ssc_alloc (freed with ssc_free). */
   private static adopt(addr: Addr, bytes: number, o: { native?: boolean }): NativeBuffer {
     const sscFree = (ssc().ssc_free as unknown as { ptr: number }).ptr;

@@ -43,8 +43,29 @@ function sharedContext(): Addr {
 }
 
 /** One Worker thread running the blocking calls of worker.ts. */
-function transferThread(): WorkerRpc {
+function newTransferThread(): WorkerRpc {
   return new WorkerRpc(workerUrl("transfer/worker.ts", new URL("./worker.ts", import.meta.url)), (code, what) => new TransferError(code, what));
+}
+
+/** A thread started ahead for the next connection, in processes that asked for one. */
+let spare: WorkerRpc | undefined;
+let keepSpare = false;
+
+/** The thread of a new connection (each connection has its own, stopped at close). */
+function transferThread(): WorkerRpc {
+  const t = spare ?? newTransferThread();
+  spare = keepSpare ? newTransferThread() : undefined;
+  return t;
+}
+
+/**
+ * Long-lived processes (an instance, a client of one) keep a transfer thread started ahead:
+ * starting a Worker costs 10-20 ms, which a connection's first bytes would otherwise wait for.
+ * An idle spare keeps no process alive.
+ */
+export function keepSpareTransferThread(): void {
+  keepSpare = true;
+  spare ??= newTransferThread();
 }
 
 /** Shared memory that the C loop writes (progress) and the main thread writes (cancel). */

@@ -80,6 +80,9 @@ const ops = {
     check(lib.ssc_alloc(size, ptr(out)));
     return get();
   },
+  prefault(addr: Addr, size: number) {
+    check(lib.ssc_prefault(asPtr(addr), size));
+  },
   closeConn(conn: Addr) {
     lib.ssc_conn_close(asPtr(conn));
   },

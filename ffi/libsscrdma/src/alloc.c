@@ -74,7 +74,7 @@ static void prefault(uint8_t *p, uint64_t len)
     }
 }
 
-int ssc_alloc(uint64_t size, void **out)
+int ssc_alloc_lazy(uint64_t size, void **out)
 {
     uint64_t len, extra;
     uint8_t *raw, *p;
@@ -100,9 +100,24 @@ int ssc_alloc(uint64_t size, void **out)
         /* advice only: without THP support the buffer still works */
         (void)madvise(p, len, MADV_HUGEPAGE);
     }
-    prefault(p, len);
     *out = p;
     return SSC_OK;
+}
+
+int ssc_prefault(void *p, uint64_t size)
+{
+    if (!p || !size)
+        return SSC_ERR_INVALID;
+    prefault(p, map_len(size));
+    return SSC_OK;
+}
+
+int ssc_alloc(uint64_t size, void **out)
+{
+    int rc = ssc_alloc_lazy(size, out);
+    if (rc == SSC_OK)
+        prefault(*out, map_len(size));
+    return rc;
 }
 
 void ssc_free(void *p, uint64_t size)

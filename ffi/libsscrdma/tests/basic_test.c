@@ -122,6 +122,27 @@ static const char *test_alloc(void)
     return NULL;
 }
 
+/* ssc_alloc in two steps: the same aligned, zero-filled, writable buffer */
+static const char *test_alloc_lazy_then_prefault(void)
+{
+    const uint64_t size = (64ull << 20) + 12345;
+    uint8_t *p = NULL;
+    int rc = ssc_alloc_lazy(size, (void **)&p);
+    if (rc)
+        return t_fmt("ssc_alloc_lazy: %s", ssc_strerror(rc));
+    if ((uintptr_t)p % (2u << 20))
+        return "not 2 MiB aligned";
+    if ((rc = ssc_prefault(p, size)))
+        return t_fmt("ssc_prefault: %s", ssc_strerror(rc));
+    if (!t_all_bytes(p, size, 0))
+        return "not zero-filled";
+    memset(p, 3, size);
+    ssc_free(p, size);
+    if (ssc_prefault(NULL, 10) != SSC_ERR_INVALID || ssc_alloc_lazy(0, (void **)&p) != SSC_ERR_INVALID)
+        return "bad arguments accepted";
+    return NULL;
+}
+
 static const char *test_invalid_args(void)
 {
     ssc_context *ctx = NULL;
@@ -199,6 +220,7 @@ int main(int argc, char **argv)
     T_RUN("version", test_version());
     T_RUN("crc32c_vectors_hw_sw", test_crc32c());
     T_RUN("alloc_1gib_zero_filled", test_alloc());
+    T_RUN("alloc_lazy_then_prefault", test_alloc_lazy_then_prefault());
     /* UCX logs the bind failures this case provokes on purpose */
     T_RUN_QUIET("invalid_args_and_addresses", test_invalid_args());
     return t_main_end(__FILE__);
