@@ -178,17 +178,12 @@ export class DataPort {
             throw new RemoteVisError("size_mismatch", `transfer ${p.id}: ${h.size} bytes sent for ${expected.part}, ${expected.buf.byteLength} were prepared`, 400);
           }
           const landed = expected.landed;
-          let shown = 0;
           await conn.receivePayload(h.size, {
             into: expected.buf,
-            // Landed bytes are taken every 5 ms, so that little is left when the last one lands
-            // (at 7 GB/s, 35 MB: a few ms of min/max and averages, or of DMA).
-            progressMs: landed ? 5 : 100,
+            // Landed bytes are taken every 20 ms, so that little is left when the last one lands.
+            progressMs: landed ? 20 : 100,
             onProgress: (n) => {
               landed?.(n);
-              const now = performance.now();
-              if (now - shown < 100) return; // viewers hear of it 10 times a second
-              shown = now;
               p!.progress?.("progress", done + n);
             },
           });
