@@ -93,8 +93,10 @@ int main(int argc, char **argv)
             return fail("accept", rc);
         ssc_listener_close(l);
     } else {
+        double tc = now();
         if ((rc = ssc_connect(ctx, argv[1], (uint16_t)atoi(argv[2]), 30000, &c)))
             return fail("connect", rc);
+        fprintf(stderr, "ssc_connect %.4f s\n", now() - tc);
     }
 
     for (int i = 0; i < reps; i++) {
