@@ -4,7 +4,7 @@ import { decodeHeader } from "../transfer/header.ts";
 import { closeSync, openSync, writeSync } from "node:fs";
 import { MAX_VIEW, NativeBuffer } from "../transfer/native-buffer.ts";
 import { findPatternMismatch } from "../transfer/pattern.ts";
-import { Listener } from "../transfer/transfer.ts";
+import { keepSpareTransferThread, Listener } from "../transfer/transfer.ts";
 import { flag, formatBytes, parseBytes, str, type Command } from "./command.ts";
 import { emit } from "./output.ts";
 import { ProgressBar } from "./progress.ts";
@@ -49,6 +49,7 @@ differs from --size, bad checksum) is reported and the receiver waits for the ne
     // its bytes over shared memory (the kernel zeroes every page), so with the agreed --size it is
     // made before the port is announced: ready when the sender starts, as for ssc_receive's caller.
     let buf = expected === undefined ? undefined : await NativeBuffer.alloc(expected);
+    keepSpareTransferThread(); // the connection's thread and UCX workers, made while we wait
     await using listener = await Listener.open({ bind: str(args, "bind"), port: Number(str(args, "port")) });
     emit(json, { event: "listening", port: listener.port }, `listening on port ${listener.port}`);
     let failures = 0;

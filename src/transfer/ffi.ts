@@ -26,6 +26,7 @@ const symbols = {
   ssc_receive_payload: { args: [P, P, u64, P], returns: i32 },
   ssc_reject: { args: [P, i32], returns: i32 },
   ssc_alloc: { args: [u64, P], returns: i32 },
+  ssc_context_keep_workers: { args: [P, u32], returns: i32 },
   ssc_alloc_lazy: { args: [u64, P], returns: i32 },
   ssc_prefault: { args: [P, u64], returns: i32 },
   ssc_free: { args: [P, u64], returns: v },

@@ -59,13 +59,17 @@ function transferThread(): WorkerRpc {
 }
 
 /**
- * Long-lived processes (an instance, a client of one) keep a transfer thread started ahead:
- * starting a Worker costs 10-20 ms, which a connection's first bytes would otherwise wait for.
- * An idle spare keeps no process alive.
+ * Processes that connect or accept more than once, or wait for a peer (an instance, a client of
+ * one, a receiver) get their next connection ready ahead: a transfer thread started (a Worker
+ * costs 10-20 ms to start) and UCX workers made (ssc_context_keep_workers: ~8 ms each with
+ * shared memory, one per connection and per extra lane). Idle, neither keeps the process alive.
+ * Makes the UCX context: the UCX_* environment must be final.
  */
 export function keepSpareTransferThread(): void {
   keepSpare = true;
   spare ??= newTransferThread();
+  const rc = ssc().ssc_context_keep_workers(sharedContext() as never, 2);
+  if (rc < 0) throw new TransferError(rc, "keep UCX workers ahead");
 }
 
 /** Shared memory that the C loop writes (progress) and the main thread writes (cancel). */

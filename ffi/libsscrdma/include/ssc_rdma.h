@@ -223,6 +223,21 @@ typedef struct ssc_opts {
 SSC_API int ssc_context_create(ssc_context **out);
 
 /**
+ * Keep `n` UCX workers made ahead for this context's next connections and
+ * lanes. Every connection (ssc_connect, ssc_accept) and every extra lane has
+ * a worker of its own, and making one costs ~8 ms where shared-memory
+ * transports are enabled, on the path of the connection's first message.
+ * With a stock, a thread of the context makes the next ones while
+ * connections run. For processes that connect or accept more than once (a
+ * server, a client of one); 0 (the default) makes each worker on demand.
+ * ssc_context_destroy stops the thread and destroys the stock.
+ * @param n  0..4.
+ * @return SSC_OK; SSC_ERR_INVALID (ctx NULL, n > 4); SSC_ERR_NOMEM (no
+ *         thread). Thread-safe.
+ */
+SSC_API int ssc_context_keep_workers(ssc_context *ctx, unsigned n);
+
+/**
  * Destroy a context. NULL-safe. All listeners and connections created from it
  * must be closed first (otherwise the behaviour is undefined). Not to be
  * called while another thread uses the context.

@@ -30,7 +30,6 @@ void ssc__ep_error_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
 int ssc__conn_new(ssc_context *ctx, ssc_conn **out)
 {
     ssc_conn *c;
-    ucs_status_t st;
     int rc;
 
     c = calloc(1, sizeof *c);
@@ -46,18 +45,9 @@ int ssc__conn_new(ssc_context *ctx, ssc_conn **out)
     }
 
     /* one worker per connection: connections progress independently and
-     * may be driven by different threads; a connection is used by one
-     * thread at a time, possibly a different one per call */
-    ucp_worker_params_t wp = {
-        .field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE,
-        .thread_mode = UCS_THREAD_MODE_SERIALIZED,
-    };
-    st = ucp_worker_create(ctx->ucp, &wp, &c->worker);
-    if (st != UCS_OK) {
-        SSC_DEBUG("ucp_worker_create: %s", ucs_status_string(st));
-        rc = st == UCS_ERR_NO_MEMORY ? SSC_ERR_NOMEM : SSC_ERR_UCX;
+     * may be driven by different threads */
+    if ((rc = ssc__worker_new(ctx, &c->worker)))
         goto err_stage;
-    }
     *out = c;
     return SSC_OK;
 

@@ -67,6 +67,7 @@ int ssc_context_create(ssc_context **out)
     ctx->err_mode = (mode && strcmp(mode, "none") == 0) ? UCP_ERR_HANDLING_MODE_NONE
                                                         : UCP_ERR_HANDLING_MODE_PEER;
     ctx->lanes = ssc__lanes_default();
+    ssc__workers_init(ctx);
     SSC_DEBUG("context %p created (UCX %s)", (void *)ctx, ucp_get_version_string());
     *out = ctx;
     return SSC_OK;
@@ -82,6 +83,7 @@ void ssc_context_destroy(ssc_context *ctx)
 {
     if (!ctx)
         return;
+    ssc__workers_end(ctx);
     ucp_cleanup(ctx->ucp);
     free(ctx);
 }

@@ -90,6 +90,13 @@ struct ssc_context {
      * cannot report peer failure (shared memory: sysv/posix + cma), and
      * peer death is found by the connection manager or the stall timeout. */
     ucp_err_handling_mode_t err_mode;
+    /* workers made ahead (workers.c, ssc_context_keep_workers) */
+    pthread_mutex_t wlock;
+    pthread_cond_t wcond;
+    ucp_worker_h stock[4];
+    unsigned nstock, keep;
+    int wstop, keeper_on;
+    pthread_t keeper;
 };
 
 #define SSC_ACCEPT_QUEUE 16
@@ -360,6 +367,13 @@ int ssc__stripe_end(ssc_stripe *s, ssc_lane_job *jobs, int rc);
 
 /* Create a connection object with its worker; ep is created by the caller. */
 int ssc__conn_new(ssc_context *ctx, ssc_conn **out);
+
+/* ---- workers.c ---- */
+/* A worker for a connection or a lane: from the stock, else made now. */
+int ssc__worker_new(ssc_context *ctx, ucp_worker_h *out);
+void ssc__workers_init(ssc_context *ctx);
+/* Stops the stock keeper and destroys the stock (before ucp_cleanup). */
+void ssc__workers_end(ssc_context *ctx);
 void ssc__conn_free(ssc_conn *c);
 /* Server side: endpoint for a queued request + handshake (owns req). */
 int ssc__conn_from_request(ssc_listener *l, ucp_conn_request_h req,

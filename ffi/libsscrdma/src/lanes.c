@@ -41,16 +41,9 @@ static int lane_worker(ssc_conn *c, ssc_lane *l)
 {
     /* used by one thread at a time: the lane's thread during a payload, the
      * connection's caller at close */
-    ucp_worker_params_t wp = {
-        .field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE,
-        .thread_mode = UCS_THREAD_MODE_SERIALIZED,
-    };
-    ucs_status_t st = ucp_worker_create(c->ctx->ucp, &wp, &l->worker);
-    if (st != UCS_OK) {
-        SSC_DEBUG("lane worker: %s", ucs_status_string(st));
-        l->worker = NULL;
-        return SSC_ERR_UCX;
-    }
+    int rc = ssc__worker_new(c->ctx, &l->worker);
+    if (rc)
+        return rc == SSC_ERR_NOMEM ? rc : SSC_ERR_UCX;
     l->ep_status = UCS_OK;
     return SSC_OK;
 }

@@ -143,6 +143,26 @@ static const char *test_alloc_lazy_then_prefault(void)
     return NULL;
 }
 
+/* a stock of workers: bad counts refused; destroyed while its thread is making them */
+static const char *test_keep_workers(void)
+{
+    ssc_context *ctx = NULL;
+    int rc = ssc_context_create(&ctx);
+    if (rc)
+        return t_fmt("context_create: %s", ssc_strerror(rc));
+    if (ssc_context_keep_workers(NULL, 1) != SSC_ERR_INVALID || ssc_context_keep_workers(ctx, 5) != SSC_ERR_INVALID)
+        return "bad arguments accepted";
+    if ((rc = ssc_context_keep_workers(ctx, 4)))
+        return t_fmt("keep 4: %s", ssc_strerror(rc));
+    ssc_context_destroy(ctx); /* at once: the thread is still making them */
+    if ((rc = ssc_context_create(&ctx)))
+        return t_fmt("context_create: %s", ssc_strerror(rc));
+    if ((rc = ssc_context_keep_workers(ctx, 2)) || (rc = ssc_context_keep_workers(ctx, 0)))
+        return t_fmt("keep 2 then 0: %s", ssc_strerror(rc));
+    ssc_context_destroy(ctx);
+    return NULL;
+}
+
 static const char *test_invalid_args(void)
 {
     ssc_context *ctx = NULL;
@@ -221,6 +241,7 @@ int main(int argc, char **argv)
     T_RUN("crc32c_vectors_hw_sw", test_crc32c());
     T_RUN("alloc_1gib_zero_filled", test_alloc());
     T_RUN("alloc_lazy_then_prefault", test_alloc_lazy_then_prefault());
+    T_RUN("keep_workers", test_keep_workers());
     /* UCX logs the bind failures this case provokes on purpose */
     T_RUN_QUIET("invalid_args_and_addresses", test_invalid_args());
     return t_main_end(__FILE__);

@@ -334,6 +334,13 @@ static __attribute__((unused)) ssc_context *t_context(t_shared *s, int slot, con
         t_note(s, slot, "ssc_context_create: %s", ssc_strerror(rc));
         return NULL;
     }
+    /* T_KEEP_WORKERS=n: connections and lanes take workers made ahead */
+    const char *keep = getenv("T_KEEP_WORKERS");
+    if (keep && (rc = ssc_context_keep_workers(ctx, (unsigned)atoi(keep)))) {
+        t_note(s, slot, "ssc_context_keep_workers: %s", ssc_strerror(rc));
+        ssc_context_destroy(ctx);
+        return NULL;
+    }
     return ctx;
 }
 

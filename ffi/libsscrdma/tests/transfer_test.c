@@ -724,6 +724,13 @@ int main(int argc, char **argv)
           run_pair(conc_receiver, conc_sender, "tcp", SSC_OK, SSC_OK, 60));
     T_RUN("two_concurrent_256MiB_sm",
           run_pair(conc_receiver, conc_sender, T_SHM, SSC_OK, SSC_OK, 60));
+    /* the same with workers made ahead on both sides (ssc_context_keep_workers): 2 connections
+     * and their lanes at once take the stock and what is made meanwhile */
+    setenv("T_KEEP_WORKERS", "2", 1);
+    T_RUN("two_concurrent_256MiB_sm_workers_ahead",
+          run_pair(conc_receiver, conc_sender, T_SHM, SSC_OK, SSC_OK, 60));
+    T_RUN("lanes_3_sm_workers_ahead", lanes(T_SHM, "3", "3", (100u << 20) + 7));
+    unsetenv("T_KEEP_WORKERS");
     T_RUN("cancel_by_receiver", cancel_test(RX));
     T_RUN("cancel_by_sender", cancel_test(TX));
     T_RUN("receive_timeout_keeps_connection",
