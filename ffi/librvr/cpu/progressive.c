@@ -64,7 +64,8 @@ void rvr__coarse_free(rvr_coarse *c) {
 }
 
 /* One row of averages (layer L, row j): the block's rows summed element-wise first (a loop the
- * compiler vectorizes), then f columns at a time. Floating types leave NaN out and count. */
+ * compiler vectorizes; integers in integers wide enough for f^2 rows, exact and fastest), then f
+ * columns at a time. Floating types leave NaN out and count. */
 #define COARSE_ROW(T, ACC, FLOATING)                                                          \
     do {                                                                                      \
         ACC *acc = (ACC *)accbuf;                                                             \
@@ -86,13 +87,12 @@ void rvr__coarse_free(rvr_coarse *c) {
         const float rows = (float)((a1 - a0) * (b1 - b0));                                    \
         for (int64_t cx = 0; cx < c->c2; cx++) {                                              \
             const int64_t x0 = cx * f, x1 = x0 + f < n2 ? x0 + f : n2;                        \
-            ACC s = 0;                                                                        \
-            float k = 0;                                                                      \
+            double s = 0, k = 0;                                                              \
             for (int64_t x = x0; x < x1; x++) {                                               \
-                s += acc[x];                                                                  \
+                s += (double)acc[x];                                                          \
                 k += FLOATING ? cnt[x] : rows;                                                \
             }                                                                                 \
-            out[cx] = k > 0 ? (float)(s / (ACC)k) : NAN;                                      \
+            out[cx] = k > 0 ? (float)(s / k) : NAN;                                           \
         }                                                                                     \
     } while (0)
 
@@ -102,9 +102,18 @@ static void coarse_row(const rvr_coarse *c, const void *data, int64_t L, int64_t
     const int64_t b0 = j * f, b1 = b0 + f < c->n1 ? b0 + f : c->n1;
     float *out = c->avg + ((size_t)L * c->c1 + (size_t)j) * (size_t)c->c2;
     switch (c->dtype) {
-    case RVR_DTYPE_U8: COARSE_ROW(uint8_t, float, 0); break;
-    case RVR_DTYPE_U16: COARSE_ROW(uint16_t, float, 0); break;
-    case RVR_DTYPE_I16: COARSE_ROW(int16_t, float, 0); break;
+    case RVR_DTYPE_U8: /* f^2 rows of 255 */
+        if (f <= 16) COARSE_ROW(uint8_t, uint16_t, 0);
+        else COARSE_ROW(uint8_t, uint32_t, 0);
+        break;
+    case RVR_DTYPE_U16: /* of 65535: in 32 bits up to f = 64 */
+        if (f <= 64) COARSE_ROW(uint16_t, uint32_t, 0);
+        else COARSE_ROW(uint16_t, double, 0);
+        break;
+    case RVR_DTYPE_I16:
+        if (f <= 64) COARSE_ROW(int16_t, int32_t, 0);
+        else COARSE_ROW(int16_t, double, 0);
+        break;
     case RVR_DTYPE_U32: COARSE_ROW(uint32_t, double, 0); break; /* float would round them */
     case RVR_DTYPE_F32: COARSE_ROW(float, float, 1); break;
     default: COARSE_ROW(double, double, 1); break;
