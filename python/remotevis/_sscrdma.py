@@ -50,6 +50,7 @@ class _Opts(ctypes.Structure):
         ("window", ctypes.c_uint32),
         ("progress", ctypes.POINTER(ctypes.c_uint64)),
         ("cancel", ctypes.POINTER(ctypes.c_int32)),
+        ("writable", ctypes.POINTER(ctypes.c_uint64)),  # since libsscrdma 1.1
     ]
 
 

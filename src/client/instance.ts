@@ -11,6 +11,7 @@ import { RemoteVisError } from "../errors.ts";
 import { DTYPE_ALIASES, VOLUME_DTYPE_BYTES, type RenderSettings, type View, type VolumeDtype } from "../protocol/control.ts";
 import { decodeHeader, encodeHeader } from "../transfer/header.ts";
 import { NativeBuffer } from "../transfer/native-buffer.ts";
+import { SSC, TransferError } from "../transfer/ffi.ts";
 import { Connection, keepSpareTransferThread } from "../transfer/transfer.ts";
 import type { SetLabels } from "../protocol/segment.ts";
 import { checkDescription, type ModelDescriptionInput } from "./model.ts";
@@ -115,6 +116,10 @@ export class InstanceClient {
   private awaitingBytes: { json: Record<string, unknown>; p: Pending } | undefined;
   private readonly listeners = new Set<(e: Record<string, unknown>) => void>();
   private closedWith: Error | undefined;
+  /** Data connections kept for the next transfer, by "host:port" (at most one each). */
+  private readonly kept = new Map<string, Connection>();
+  /** The connection made ahead of the first transfer (see connect). */
+  private warming: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly ws: WebSocket,
@@ -139,7 +144,48 @@ export class InstanceClient {
       ws.onopen = () => (clearTimeout(timer), resolve());
       ws.onerror = () => (clearTimeout(timer), reject(new RemoteVisError("unreachable", `cannot open the control socket of the instance at ${u.host} (wrong token, or not running)`, 503)));
     });
-    return new InstanceClient(ws, u, secret);
+    const c = new InstanceClient(ws, u, secret);
+    c.warming = c.connectDataAhead();
+    return c;
+  }
+
+  /** A data connection made now, while the caller prepares its volume: its set-up (10-30 ms, a
+   *  UCX worker and a handshake) is then not on the path of the volume's first bytes. */
+  private async connectDataAhead(): Promise<void> {
+    try {
+      const d = (await this.request("get_state")).json.data as { host: string; port: number } | undefined;
+      if (!d || this.closedWith) return;
+      const conn = await Connection.connect(d.host, d.port);
+      if (this.closedWith || this.kept.has(`${d.host}:${d.port}`)) await conn.close();
+      else this.kept.set(`${d.host}:${d.port}`, conn);
+    } catch {
+      // an older instance, or no data port reachable yet: the first transfer connects itself
+    }
+  }
+
+  /**
+   * Runs `use` on a data connection to the instance of ticket `t`: the kept one if there is one,
+   * kept again when `use` went through. A kept connection that the instance closed meanwhile
+   * (idle for long, or restarted) fails at once with "peer": replaced by a new one, once.
+   */
+  private async withData<T>(t: Record<string, unknown>, use: (conn: Connection) => Promise<T>): Promise<T> {
+    const key = `${t.host}:${t.dataPort}`;
+    await this.warming;
+    let conn = this.kept.get(key);
+    this.kept.delete(key);
+    for (let reused = conn !== undefined; ; reused = false) {
+      conn ??= await Connection.connect(String(t.host), Number(t.dataPort));
+      try {
+        const r = await use(conn);
+        if (this.closedWith || this.kept.has(key)) await conn.close();
+        else this.kept.set(key, conn);
+        return r;
+      } catch (err) {
+        await conn.close().catch(() => {});
+        conn = undefined;
+        if (!(reused && err instanceof TransferError && err.ssc === SSC.ERR_PEER)) throw err;
+      }
+    }
   }
 
   /** Scene events (transfer progress, new volume, ...). */
@@ -177,6 +223,8 @@ export class InstanceClient {
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
     this.awaitingBytes?.p.reject(err);
+    for (const conn of this.kept.values()) void conn.close().catch(() => {});
+    this.kept.clear();
   }
 
   /** One operation of protocol/control.ts. */
@@ -224,13 +272,14 @@ export class InstanceClient {
 
   private async push(t: Record<string, unknown>, parts: [string, Uint8Array | NativeBuffer][], o: { checksum?: boolean; onProgress?: RenderVolumeOptions["onProgress"] }): Promise<void> {
     const total = parts.reduce((n, [, b]) => n + b.byteLength, 0);
-    let before = 0;
     try {
-      await using conn = await Connection.connect(String(t.host), Number(t.dataPort));
-      for (const [part, bytes] of parts) {
-        await conn.send(this.dataHeader(String(t.transfer), part), bytes, { checksum: o.checksum, onProgress: (n) => o.onProgress?.(before + n, total) });
-        before += bytes.byteLength;
-      }
+      await this.withData(t, async (conn) => {
+        let before = 0;
+        for (const [part, bytes] of parts) {
+          await conn.send(this.dataHeader(String(t.transfer), part), bytes, { checksum: o.checksum, onProgress: (n) => o.onProgress?.(before + n, total) });
+          before += bytes.byteLength;
+        }
+      });
     } catch (err) {
       // The instance may know better why (size, limit, protocol): ask it.
       const why = await this.request("wait_transfer", { transfer: t.transfer, timeoutMs: 2000 }).then(
@@ -244,13 +293,17 @@ export class InstanceClient {
   /** A box of the volume in its original bytes; box lo inclusive, hi exclusive, [z, y, x]. */
   async retrieveVolume(o: { box?: { lo: number[]; hi: number[] }; step?: number | number[]; labels?: boolean; onProgress?: RenderVolumeOptions["onProgress"] } = {}): Promise<Retrieved> {
     const { json: t } = await this.request("retrieve_volume", { ...(o.box ? { box: o.box } : {}), ...(o.step ? { step: o.step } : {}), ...(o.labels ? { labels: true } : {}) });
-    await using conn = await Connection.connect(String(t.host), Number(t.dataPort));
-    await conn.send(this.dataHeader(String(t.transfer), "pull"), new Uint8Array(0));
-    const { header, size } = await conn.receiveHeader();
-    const meta = decodeHeader(header);
-    if (size !== t.bytes) throw new RemoteVisError("size_mismatch", `the instance announced ${t.bytes} bytes and sent ${size}`, 502);
-    const data = await conn.receivePayload(size, { onProgress: (n) => o.onProgress?.(n, size) });
-    return { data, shape: meta.shape as Retrieved["shape"], dtype: meta.dtype as VolumeDtype, order: meta.order as "C" | "F", spacing: meta.spacing as Retrieved["spacing"] };
+    return this.withData(t, async (conn) => {
+      await conn.send(this.dataHeader(String(t.transfer), "pull"), new Uint8Array(0));
+      const { header, size } = await conn.receiveHeader();
+      const meta = decodeHeader(header);
+      if (size !== t.bytes) {
+        await conn.reject(SSC.ERR_SIZE).catch(() => {});
+        throw new RemoteVisError("size_mismatch", `the instance announced ${t.bytes} bytes and sent ${size}`, 502);
+      }
+      const data = await conn.receivePayload(size, { onProgress: (n) => o.onProgress?.(n, size) });
+      return { data, shape: meta.shape as Retrieved["shape"], dtype: meta.dtype as VolumeDtype, order: meta.order as "C" | "F", spacing: meta.spacing as Retrieved["spacing"] };
+    });
   }
 
   /** RGBA8 pixels of the current view (or `view`), row 0 at the top; `level` > 1: a preview drawn

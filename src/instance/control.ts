@@ -56,7 +56,8 @@ export class Control {
         await this.scene.clearPoints();
         return { json: {} };
       case "get_state":
-        return { json: { ...(this.scene.state() as unknown as Record<string, unknown>), segmentation: this.segmentation.state() } };
+        // data: where SSC-RDMA transfers go (clients connect there ahead of their first volume)
+        return { json: { ...(this.scene.state() as unknown as Record<string, unknown>), segmentation: this.segmentation.state(), data: this.data.endpoint() } };
       case "wait_transfer":
         return { json: await this.waitTransfer(req as { transfer: string; timeoutMs?: number }) };
       case "histogram":
@@ -242,12 +243,12 @@ export class Control {
       throw new RemoteVisError("size_mismatch", `bytes (${r.bytes}) must equal shape ${r.shape.join("x")} x ${VOLUME_DTYPE_BYTES[r.dtype]} bytes of ${r.dtype} = ${expected}`, 400);
     checkTransferAllowed(r.bytes);
     if (this.data.busyWith("volume")) throw new RemoteVisError("busy", "another volume is being sent to this instance; wait for it to finish", 409);
-    // The distributed renderer receives into shared memory that its ranks map slab by slab.
     const tAlloc = performance.now();
-    // The distributed renderer receives into shared memory of its own; otherwise the buffer's
-    // pages are faulted in while the sender connects (0.02-0.03 s per GiB either way).
-    const own = this.scene.renderer.allocVolume ? { buf: await this.scene.renderer.allocVolume(r.bytes), ready: undefined } : undefined;
-    const { buf, ready } = own ?? DataPort.allocLater(r.bytes);
+    // The distributed renderer receives into shared memory of its own that its ranks map slab by
+    // slab; otherwise the buffer's pages are faulted in (0.02-0.03 s per GiB), in address order,
+    // while the sender connects and sends: the receive writes behind them.
+    const own = this.scene.renderer.allocVolume ? { buf: await this.scene.renderer.allocVolume(r.bytes), ready: undefined, writable: undefined } : undefined;
+    const { buf, ready, writable } = own ?? DataPort.allocLater(r.bytes);
     const meta = { name: r.name, shape: r.shape as Vec3, dtype: r.dtype, order: r.order, spacing: r.spacing as Vec3, bytes: r.bytes };
     const t0 = performance.now();
     let tStart = t0;
@@ -256,7 +257,7 @@ export class Control {
     let stream: VolumeStream | undefined;
     const { transfer } = this.data.prepare({
       kind: "volume",
-      parts: [{ part: "volume", buf, landed: (n) => stream?.landed(n) }],
+      parts: [{ part: "volume", buf, writable, landed: (n) => stream?.landed(n) }],
       ready,
       onStart: () => {
         tStart = performance.now();

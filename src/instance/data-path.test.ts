@@ -178,6 +178,56 @@ describe("bad input gets a clear error and the old volume stays", () => {
   });
 });
 
+describe("kept data connections", () => {
+  const accepted = async (client: InstanceClient) => ((await client.state()).data as { accepted: number }).accepted;
+
+  test("a client's data connection, made ahead, carries its volumes, points and retrieves", async () => {
+    const before = await accepted(c);
+    const c2 = await InstanceClient.connect(inst.url);
+    try {
+      for (let i = 0; i < 3; i++) await c2.renderVolume(new Uint8Array(64).fill(i), { shape: [4, 4, 4], name: `v${i}` });
+      await c2.renderPoints(new Float32Array(6), new Float32Array(2));
+      await c2.renderVolume(new Uint8Array(64).fill(5), { shape: [4, 4, 4], name: "last" });
+      expect(Array.from((await c2.retrieveVolume()).data as Uint8Array)).toEqual(new Array(64).fill(5));
+      expect(await accepted(c2)).toBe(before + 1);
+    } finally {
+      c2.close();
+    }
+  });
+
+  test("a transfer that fails on a kept connection drops it; the next one connects anew", async () => {
+    const c2 = await InstanceClient.connect(inst.url);
+    try {
+      await c2.renderVolume(new Uint8Array(8), { shape: [2, 2, 2], name: "kept-ok" });
+      const t = (await c2.request("prepare_volume", { bytes: 8, shape: [2, 2, 2], dtype: "uint8", name: "short" })).json;
+      // the instance refuses 9 bytes for 8 (wrong size) on the kept connection
+      const push = (c2 as unknown as { push(t: unknown, parts: unknown[], o: unknown): Promise<void> }).push.bind(c2);
+      expect(await code(push(t, [["volume", new Uint8Array(9)]], {}))).toBe("size_mismatch");
+      const n = await accepted(c2);
+      expect((await c2.renderVolume(new Uint8Array(8), { shape: [2, 2, 2], name: "after-failure" })).name).toBe("after-failure");
+      expect(await accepted(c2)).toBe(n + 1);
+      expect((await c2.state()).volume).toMatchObject({ name: "after-failure" });
+    } finally {
+      c2.close();
+    }
+  });
+
+  test("a kept connection the instance closed as idle is replaced at the next volume", async () => {
+    const idle = await startInstance({ env: { UCX_TLS: "tcp", REMOTEVIS_DATA_IDLE_MS: "300" } });
+    const c3 = await InstanceClient.connect(idle.url);
+    try {
+      await c3.renderVolume(new Uint8Array(8).fill(1), { shape: [2, 2, 2], name: "one" });
+      for (let i = 0; i < 100 && ((await c3.state()).data as { open: number }).open > 0; i++) await Bun.sleep(50);
+      expect(((await c3.state()).data as { open: number }).open).toBe(0);
+      expect((await c3.renderVolume(new Uint8Array(8).fill(2), { shape: [2, 2, 2], name: "two" })).name).toBe("two");
+      expect(await accepted(c3)).toBe(2);
+    } finally {
+      c3.close();
+      await idle.stop();
+    }
+  });
+});
+
 describe("points and watchers", () => {
   test("points arrive, the count and value range are reported", async () => {
     const n = 1000;

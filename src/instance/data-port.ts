@@ -8,7 +8,7 @@
 import * as v from "valibot";
 import { RemoteVisError, messageOf } from "../errors.ts";
 import { DataHeader } from "../protocol/control.ts";
-import { SSC } from "../transfer/ffi.ts";
+import { SSC, TransferError } from "../transfer/ffi.ts";
 import { decodeHeader, encodeHeader } from "../transfer/header.ts";
 import { NativeBuffer } from "../transfer/native-buffer.ts";
 import type { Connection, Listener } from "../transfer/transfer.ts";
@@ -16,6 +16,12 @@ import { secretMatches } from "./auth.ts";
 
 /** Prepared but unused transfers are dropped (and their memory freed) after this long. */
 const EXPIRE_MS = 120_000;
+/** A new connection (and each part after the first) must send its header within this. */
+const FIRST_HEADER_MS = 30_000;
+/** A connection kept by its client for the next transfer is closed after this long idle
+ *  (REMOTEVIS_DATA_IDLE_MS, for tests); it waits in slices of IDLE_SLICE_MS. */
+const IDLE_MS = Number(process.env.REMOTEVIS_DATA_IDLE_MS ?? 10 * 60_000);
+const IDLE_SLICE_MS = 30_000;
 
 type Part = "volume" | "xyz" | "values" | "pull" | "model";
 
@@ -29,10 +35,11 @@ interface Pending {
   /** The parts expected, in order, with the bytes to receive into (or to send, for pull), and
    *  for a part received, who takes its bytes as they land ([0, n) are final; the renderer
    *  uploads a volume during its transfer). */
-  parts: { part: Part; buf: Uint8Array | NativeBuffer; meta?: Record<string, unknown>; landed?: (n: number) => void }[];
+  parts: { part: Part; buf: Uint8Array | NativeBuffer; meta?: Record<string, unknown>; landed?: (n: number) => void; writable?: BigUint64Array }[];
   /** Runs when the sender has started (its first header checked), before any payload. */
   onStart?: () => void;
-  /** Resolves when the buffers may be written (pre-faulted while the sender connected). */
+  /** Resolves when the buffers' pages are in (DataPort.allocLater); a part's receive writes only
+   *  behind its `writable` mark meanwhile. */
   ready?: Promise<unknown>;
   /** Runs when the transfer failed after it started (e.g. to drop what was taken of it). */
   onAbort?: () => void;
@@ -134,24 +141,63 @@ export class DataPort {
         await Bun.sleep(100);
         continue;
       }
-      void this.serve(conn).finally(() => conn.close().catch(() => {}));
+      this.conns.add(conn);
+      this.accepted++;
+      void this.serveConnection(conn).finally(() => {
+        this.conns.delete(conn);
+        conn.close().catch(() => {});
+      });
     }
   }
 
-  /** One connection: a header naming a prepared transfer, then its parts in order. */
-  private async serve(conn: Connection): Promise<void> {
-    let p: Pending | undefined;
-    try {
-      const first = await this.header(conn);
-      p = this.pending.get(first.header.transfer);
-      if (!p || p.started) {
-        await conn.reject(SSC.ERR_REJECTED);
-        this.log("data port: refused a transfer id that was not prepared (or is already in use)");
+  /** Open connections (each waits for its next transfer in a thread of its own). */
+  private readonly conns = new Set<Connection>();
+  private accepted = 0;
+
+  /** Where transfers go, and connections open now and accepted since start (for get_state). */
+  endpoint(): { host: string; port: number; open: number; accepted: number } {
+    return { host: this.host, port: this.port, open: this.conns.size, accepted: this.accepted };
+  }
+
+  /**
+   * One connection: transfers one after another until the client closes it or it stays idle for
+   * IDLE_MS. Clients keep a connection for their next volume, so that its set-up (10-30 ms, a
+   * UCX worker and a handshake) is not on the path of the volume's bytes. A connection that sent
+   * anything wrong is dropped after its error.
+   */
+  private async serveConnection(conn: Connection): Promise<void> {
+    let idleSince = performance.now();
+    for (let served = 0; !this.closed; ) {
+      let first: { header: DataHeader; size: number };
+      try {
+        first = await this.header(conn, served === 0 ? FIRST_HEADER_MS : Math.min(IDLE_SLICE_MS, IDLE_MS));
+      } catch (err) {
+        const ssc = err instanceof TransferError ? err.ssc : 0;
+        // still waiting for the next transfer (a header timeout leaves the connection usable)
+        if (served > 0 && ssc === SSC.ERR_TIMEOUT && performance.now() - idleSince < IDLE_MS) continue;
+        // a kept connection closed by its client, or idle too long, is the normal end
+        const kept = served > 0 && (ssc === SSC.ERR_PEER || ssc === SSC.ERR_TIMEOUT || ssc === SSC.ERR_CANCELLED);
+        if (!kept) this.log(`data port: ${messageOf(err)}`);
         return;
       }
+      if (!(await this.serveTransfer(conn, first))) return;
+      served++;
+      idleSince = performance.now();
+    }
+  }
+
+  /** One transfer: the header naming a prepared transfer, then its parts in order. True when it
+   *  went through (the connection may carry the next one). */
+  private async serveTransfer(conn: Connection, first: { header: DataHeader; size: number }): Promise<boolean> {
+    const p = this.pending.get(first.header.transfer);
+    if (!p || p.started) {
+      await conn.reject(SSC.ERR_REJECTED).catch(() => {});
+      this.log("data port: refused a transfer id that was not prepared (or is already in use)");
+      return false;
+    }
+    try {
       p.started = true;
       p.onStart?.();
-      await p.ready;
       let next: { header: DataHeader; size: number } | undefined = first;
       let done = 0;
       const total = p.parts.reduce((n, x) => n + x.buf.byteLength, 0);
@@ -170,7 +216,7 @@ export class DataPort {
           }
           await conn.receivePayload(0);
           await conn.send(encodeHeader({ ...expected.meta, bytes: expected.buf.byteLength }), expected.buf, {
-            onProgress: (n) => p!.progress?.("progress", done + n),
+            onProgress: (n) => p.progress?.("progress", done + n),
           });
         } else {
           if (h.size !== expected.buf.byteLength) {
@@ -180,29 +226,32 @@ export class DataPort {
           const landed = expected.landed;
           await conn.receivePayload(h.size, {
             into: expected.buf,
+            writable: expected.writable,
             // Landed bytes are taken every 20 ms, so that little is left when the last one lands.
             progressMs: landed ? 20 : 100,
             onProgress: (n) => {
               landed?.(n);
-              p!.progress?.("progress", done + n);
+              p.progress?.("progress", done + n);
             },
           });
         }
         done += expected.buf.byteLength;
       }
+      await p.ready;
       const result = await p.finish();
       this.settle(p);
       p.progress?.("done", total);
       p.resolve(result);
+      return true;
     } catch (err) {
-      if (p) this.fail(p, err);
-      else this.log(`data port: ${messageOf(err)}`);
+      this.fail(p, err);
+      return false;
     }
   }
 
   /** Receives and checks a header; a wrong secret is refused without naming what was wrong. */
-  private async header(conn: Connection): Promise<{ header: DataHeader; size: number }> {
-    const { header, size } = await conn.receiveHeader({ timeoutMs: 30_000 });
+  private async header(conn: Connection, timeoutMs = FIRST_HEADER_MS): Promise<{ header: DataHeader; size: number }> {
+    const { header, size } = await conn.receiveHeader({ timeoutMs });
     let parsed: DataHeader;
     try {
       parsed = v.parse(DataHeader, decodeHeader(header));
@@ -222,17 +271,19 @@ export class DataPort {
     return NativeBuffer.alloc(bytes);
   }
 
-  /** The same, returned at once: its pages are faulted in while the sender connects, and the
-   *  transfer prepared with `ready` waits for that before the payload. */
-  static allocLater(bytes: number): { buf: NativeBuffer; ready: Promise<void> } {
-    const { buf, faulted } = NativeBuffer.allocLater(bytes);
+  /** The same, returned at once: its pages are faulted in, in address order, while the sender
+   *  connects and sends; a part given `writable` is received behind them, and the transfer
+   *  prepared with `ready` waits for all of them before it finishes. */
+  static allocLater(bytes: number): { buf: NativeBuffer; ready: Promise<void>; writable: BigUint64Array } {
+    const { buf, faulted, writable } = NativeBuffer.allocLater(bytes);
     faulted.catch(() => {}); // a transfer that never comes leaves nobody to wait for it
-    return { buf, ready: faulted };
+    return { buf, ready: faulted, writable };
   }
 
   async close(): Promise<void> {
     this.closed = true;
     for (const p of [...this.pending.values()]) this.fail(p, new RemoteVisError("instance_stopping", "the instance is stopping", 503));
+    for (const c of this.conns) c.abort(); // kept connections waiting for a next transfer
     await this.listener.close();
   }
 }

@@ -29,6 +29,7 @@ const symbols = {
   ssc_context_keep_workers: { args: [P, u32], returns: i32 },
   ssc_alloc_lazy: { args: [u64, P], returns: i32 },
   ssc_prefault: { args: [P, u64], returns: i32 },
+  ssc_prefault_ex: { args: [P, u64, P], returns: i32 },
   ssc_free: { args: [P, u64], returns: v },
   ssc_crc32c: { args: [u32, P, u64], returns: u32 },
 } as const;

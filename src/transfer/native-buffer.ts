@@ -75,17 +75,20 @@ export class NativeBuffer {
 
   /**
    * alloc() in two steps: the buffer at once (mapped, not yet faulted in) and `faulted`, which
-   * resolves once its pages are in. Nothing may be written into it before that (a receive can
-   * wait for it while its sender connects).
+   * resolves once its pages are in. Until then only bytes [0, writable[0]) may be written: the
+   * pages are faulted in address order (ssc_prefault_ex), and a receive given `writable`
+   * (ProgressOpts.writable) runs behind them instead of waiting for all of them.
    */
-  static allocLater(bytes: number): { buf: NativeBuffer; faulted: Promise<void> } {
+  static allocLater(bytes: number): { buf: NativeBuffer; faulted: Promise<void>; writable: BigUint64Array } {
     if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new RemoteVisError("invalid_size", `cannot allocate ${bytes} bytes`);
     const out = new BigUint64Array(1);
     const rc = ssc().ssc_alloc_lazy(bytes, ptr(out));
     if (rc < 0) throw new TransferError(rc, `allocate ${bytes} bytes`);
     const addr: Addr = Number(out[0]);
     const buf = NativeBuffer.adopt(addr, bytes, {});
-    return { buf, faulted: NativeBuffer.allocator().call<void>("pre-fault a buffer", "prefault", [addr, bytes], [buf]) };
+    const writable = new BigUint64Array(new SharedArrayBuffer(8));
+    const faulted = NativeBuffer.allocator().call<void>("pre-fault a buffer", "prefault", [addr, bytes, ptr(writable)], [buf, writable]);
+    return { buf, faulted, writable };
   }
 
   /** A NativeBuffer owning memory from ssc_alloc (freed with ssc_free). */

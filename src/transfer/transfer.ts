@@ -26,6 +26,9 @@ export interface ProgressOpts {
   timeoutMs?: number;
   /** Sender: compute a CRC32C of the payload, receiver verifies it. */
   checksum?: boolean;
+  /** Receiver: bytes [0, writable[0]) of the buffer may be written (a buffer still being faulted
+   *  in, NativeBuffer.allocLater); the receive writes only behind it. */
+  writable?: BigUint64Array;
 }
 
 let context: Addr | undefined;
@@ -83,6 +86,7 @@ class CallState {
       timeoutMs: o.timeoutMs ?? 0,
       progress: ptr(this.progress),
       cancel: ptr(this.cancel),
+      writable: o.writable ? ptr(o.writable) : 0,
     };
   }
 

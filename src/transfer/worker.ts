@@ -13,6 +13,7 @@ export interface CallOpts {
   timeoutMs: number;
   progress: Addr; // uint64_t* in a SharedArrayBuffer, or 0
   cancel: Addr; // int32_t* in a SharedArrayBuffer, or 0
+  writable: Addr; // const uint64_t* in a SharedArrayBuffer (receiving side), or 0
 }
 
 const lib = ssc();
@@ -23,7 +24,7 @@ function check(rc: number): void {
 
 /** struct ssc_opts, laid out as in ssc_rdma.h (x86-64 / aarch64 LP64). */
 function optsStruct(o: CallOpts): Uint8Array {
-  const buf = new Uint8Array(40);
+  const buf = new Uint8Array(48);
   const dv = new DataView(buf.buffer);
   dv.setUint32(0, o.flags, true);
   dv.setInt32(4, o.timeoutMs, true);
@@ -31,6 +32,7 @@ function optsStruct(o: CallOpts): Uint8Array {
   dv.setUint32(16, 0, true); // window: library default
   dv.setBigUint64(24, BigInt(o.progress), true);
   dv.setBigUint64(32, BigInt(o.cancel), true);
+  dv.setBigUint64(40, BigInt(o.writable), true);
   return buf;
 }
 
@@ -80,8 +82,9 @@ const ops = {
     check(lib.ssc_alloc(size, ptr(out)));
     return get();
   },
-  prefault(addr: Addr, size: number) {
-    check(lib.ssc_prefault(asPtr(addr), size));
+  /** Faults the pages in, in address order, publishing the faulted prefix into `ready`. */
+  prefault(addr: Addr, size: number, ready: Addr) {
+    check(lib.ssc_prefault_ex(asPtr(addr), size, ready ? asPtr(ready) : null));
   },
   closeConn(conn: Addr) {
     lib.ssc_conn_close(asPtr(conn));

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -20,30 +21,62 @@ static uint64_t map_len(uint64_t size)
     return (size + unit - 1) / unit * unit;
 }
 
-typedef struct fault_job {
-    uint8_t *start;
-    uint64_t len;
-    uint64_t page;
-} fault_job;
+/* Pages are faulted in blocks of this size, taken in address order by the
+ * threads, so that the faulted prefix grows from the start of the buffer and
+ * a receive can write behind it (ssc_prefault_ex). A multiple of the huge
+ * page, so that no huge page is shared between threads. */
+#define FAULT_BLOCK (8ull << 20)
 
-static void *fault_range(void *arg)
+typedef struct fault_run {
+    uint8_t *p;
+    uint64_t len, page, nblocks;
+    uint64_t next;            /* next block to take (atomic) */
+    uint8_t *done;            /* per block: faulted (only with ready) */
+    uint64_t prefix;          /* blocks [0, prefix) faulted (under mu) */
+    pthread_mutex_t mu;
+    volatile uint64_t *ready; /* the caller's watermark, or NULL */
+} fault_run;
+
+/* Publishes the contiguous faulted prefix (bytes) after block b is done. */
+static void fault_publish(fault_run *r, uint64_t b)
 {
-    const fault_job *j = arg;
-    /* one write per page: the kernel zero-fills it (a huge page at the
-     * first touch of its 2 MiB); reading would only map the zero page */
-    for (uint64_t off = 0; off < j->len; off += j->page)
-        ((volatile uint8_t *)j->start)[off] = 0;
-    return NULL;
+    __atomic_store_n(&r->done[b], 1, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&r->mu);
+    uint64_t was = r->prefix;
+    while (r->prefix < r->nblocks && __atomic_load_n(&r->done[r->prefix], __ATOMIC_ACQUIRE))
+        r->prefix++;
+    if (r->prefix != was) {
+        uint64_t bytes = r->prefix == r->nblocks ? r->len : r->prefix * FAULT_BLOCK;
+        __atomic_store_n(r->ready, bytes, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void *fault_blocks(void *arg)
+{
+    fault_run *r = arg;
+    for (;;) {
+        uint64_t b = __atomic_fetch_add(&r->next, 1, __ATOMIC_RELAXED);
+        if (b >= r->nblocks)
+            return NULL;
+        uint64_t off = b * FAULT_BLOCK, end = off + FAULT_BLOCK < r->len ? off + FAULT_BLOCK : r->len;
+        /* one write per page: the kernel zero-fills it (a huge page at the
+         * first touch of its 2 MiB); reading would only map the zero page */
+        for (; off < end; off += r->page)
+            ((volatile uint8_t *)r->p)[off] = 0;
+        if (r->ready)
+            fault_publish(r, b);
+    }
 }
 
 /* First writes into fresh pages cost a page fault each; during a receive
  * they cap the rate at ~2 GB/s, so take them now, on several cores. */
-static void prefault(uint8_t *p, uint64_t len)
+static int prefault(uint8_t *p, uint64_t len, volatile uint64_t *ready)
 {
     pthread_t tid[MAX_FAULT_THREADS];
-    fault_job job[MAX_FAULT_THREADS];
     int started[MAX_FAULT_THREADS] = {0};
-    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    fault_run r = {.p = p, .len = len, .page = (uint64_t)sysconf(_SC_PAGESIZE),
+                   .nblocks = (len + FAULT_BLOCK - 1) / FAULT_BLOCK, .ready = ready};
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     uint64_t n = len / BYTES_PER_THREAD + 1;
 
@@ -53,25 +86,24 @@ static void prefault(uint8_t *p, uint64_t len)
         n = (uint64_t)cpus;
     if (n > MAX_FAULT_THREADS)
         n = MAX_FAULT_THREADS;
-
-    /* split on huge-page boundaries so that no huge page is shared */
-    uint64_t per = (len / n + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-    for (uint64_t i = 0; i < n; i++) {
-        uint64_t off = i * per;
-        job[i].start = p + (off < len ? off : len);
-        job[i].len = off >= len ? 0 : (len - off < per ? len - off : per);
-        job[i].page = page;
+    if (ready) {
+        r.done = calloc(r.nblocks, 1);
+        if (!r.done)
+            return SSC_ERR_NOMEM;
+        pthread_mutex_init(&r.mu, NULL);
     }
-    /* job 0 runs here; a thread that cannot start runs here as well */
+    /* this thread works as well; threads that cannot start are not needed */
     for (uint64_t i = 1; i < n; i++)
-        started[i] = pthread_create(&tid[i], NULL, fault_range, &job[i]) == 0;
-    fault_range(&job[0]);
-    for (uint64_t i = 1; i < n; i++) {
+        started[i] = pthread_create(&tid[i], NULL, fault_blocks, &r) == 0;
+    fault_blocks(&r);
+    for (uint64_t i = 1; i < n; i++)
         if (started[i])
             pthread_join(tid[i], NULL);
-        else
-            fault_range(&job[i]);
+    if (ready) {
+        pthread_mutex_destroy(&r.mu);
+        free(r.done);
     }
+    return SSC_OK;
 }
 
 int ssc_alloc_lazy(uint64_t size, void **out)
@@ -106,17 +138,21 @@ int ssc_alloc_lazy(uint64_t size, void **out)
 
 int ssc_prefault(void *p, uint64_t size)
 {
+    return ssc_prefault_ex(p, size, NULL);
+}
+
+int ssc_prefault_ex(void *p, uint64_t size, volatile uint64_t *ready)
+{
     if (!p || !size)
         return SSC_ERR_INVALID;
-    prefault(p, map_len(size));
-    return SSC_OK;
+    return prefault(p, map_len(size), ready);
 }
 
 int ssc_alloc(uint64_t size, void **out)
 {
     int rc = ssc_alloc_lazy(size, out);
     if (rc == SSC_OK)
-        prefault(*out, map_len(size));
+        rc = prefault(*out, map_len(size), NULL);
     return rc;
 }
 

@@ -29,7 +29,7 @@ const char *ssc_strerror(int err)
 
 const char *ssc_version(void)
 {
-    return "1.0.0";
+    return "1.1.0";
 }
 
 int ssc__from_ucs(ucs_status_t st)

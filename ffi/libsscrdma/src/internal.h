@@ -277,6 +277,7 @@ typedef struct ssc_params {
     uint32_t window;
     volatile uint64_t *progress;
     volatile int32_t *cancel;
+    const volatile uint64_t *writable; /* receiver: post only below it */
 } ssc_params;
 
 void ssc__params_resolve(const ssc_opts *o, ssc_params *p);

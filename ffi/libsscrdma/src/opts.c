@@ -47,6 +47,7 @@ void ssc__params_resolve(const ssc_opts *o, ssc_params *p)
         p->window = MAX_WINDOW;
     p->progress = o->progress;
     p->cancel = o->cancel;
+    p->writable = o->writable;
 }
 
 uint64_t ssc__chunk_for(uint64_t chunk, uint64_t size)

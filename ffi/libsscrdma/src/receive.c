@@ -221,6 +221,9 @@ static int lane_receive_step(ssc_stripe *s, ucp_worker_h worker, ssc_waiter *w,
             break;
         uint64_t off = *next * s->chunk;
         uint64_t len = ssc__chunk_len(s->size, s->chunk, *next);
+        /* pages still being faulted in (ssc_prefault_ex): post once they are */
+        if (p->writable && off + len > __atomic_load_n(p->writable, __ATOMIC_ACQUIRE))
+            break;
         /* zero copies: straight into the caller's buffer */
         ssc__post_recv_w(worker, &win[i], ssc__tag(SSC_K_CHUNK, s->seq, (uint32_t)*next),
                          SSC_TAG_FULL_MASK, s->data + off, len);

@@ -32,7 +32,7 @@ static const char *test_strerror(void)
 
 static const char *test_version(void)
 {
-    return strcmp(ssc_version(), "1.0.0") == 0 ? NULL : ssc_version();
+    return strcmp(ssc_version(), "1.1.0") == 0 ? NULL : ssc_version();
 }
 
 static const char *test_crc32c(void)
@@ -138,7 +138,15 @@ static const char *test_alloc_lazy_then_prefault(void)
         return "not zero-filled";
     memset(p, 3, size);
     ssc_free(p, size);
-    if (ssc_prefault(NULL, 10) != SSC_ERR_INVALID || ssc_alloc_lazy(0, (void **)&p) != SSC_ERR_INVALID)
+    /* in order, with the faulted prefix published: it ends at (at least) the size */
+    volatile uint64_t ready = 0;
+    if ((rc = ssc_alloc_lazy(size, (void **)&p)) || (rc = ssc_prefault_ex(p, size, &ready)))
+        return t_fmt("ssc_prefault_ex: %s", ssc_strerror(rc));
+    if (ready < size || !t_all_bytes(p, size, 0))
+        return t_fmt("ssc_prefault_ex: watermark %llu of %llu, or not zero-filled", (unsigned long long)ready, (unsigned long long)size);
+    ssc_free(p, size);
+    if (ssc_prefault(NULL, 10) != SSC_ERR_INVALID || ssc_prefault_ex(NULL, 10, &ready) != SSC_ERR_INVALID ||
+        ssc_alloc_lazy(0, (void **)&p) != SSC_ERR_INVALID)
         return "bad arguments accepted";
     return NULL;
 }

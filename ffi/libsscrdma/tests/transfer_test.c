@@ -23,6 +23,8 @@ typedef struct xfer {
     uint64_t chunk;         /* sender chunk size */
     int expect_rx, expect_tx;
     const char *lanes_rx, *lanes_tx; /* SSC_LANES of each side (NULL: default) */
+    int writable;           /* receiver: 1 = buffer faulted in by ssc_prefault_ex during the
+                             * receive (ssc_opts.writable); 2 = a watermark moved by hand */
 } xfer;
 
 /* A child's SSC_LANES, read by ssc_context_create. */
@@ -35,6 +37,39 @@ static void set_lanes(const char *lanes)
 static uint64_t rx_size(const xfer *x)
 {
     return x->mismatch ? x->expect : x->size;
+}
+
+/* The watermark of a receive with ssc_opts.writable, moved by a thread. */
+typedef struct mover {
+    t_shared *s;
+    uint8_t *buf;
+    uint64_t n, chunk;
+    volatile uint64_t writable;
+    int mode;
+} mover;
+
+static void *move_watermark(void *arg)
+{
+    mover *m = arg;
+    if (m->mode == 1) { /* the real thing: faulted in while the receive runs */
+        int rc = ssc_prefault_ex(m->buf, m->n, &m->writable);
+        if (rc)
+            t_note(m->s, RX, "ssc_prefault_ex: %s", ssc_strerror(rc));
+        else if (m->writable < m->n)
+            t_note(m->s, RX, "watermark ended at %llu of %llu", (unsigned long long)m->writable,
+                   (unsigned long long)m->n);
+        return NULL;
+    }
+    /* by hand: nothing is written beyond the watermark while it stands */
+    usleep(300000);
+    if (!t_all_bytes(m->buf, m->n, 0xab))
+        t_note(m->s, RX, "bytes written with the watermark at 0");
+    __atomic_store_n(&m->writable, m->chunk, __ATOMIC_RELEASE);
+    usleep(300000);
+    if (!t_all_bytes(m->buf + m->chunk, m->n - m->chunk, 0xab))
+        t_note(m->s, RX, "bytes written beyond the watermark (one chunk)");
+    __atomic_store_n(&m->writable, m->n, __ATOMIC_RELEASE);
+    return NULL;
 }
 
 /* Receiver: listen, accept, receive `repeat` times; checks header + payload
@@ -57,7 +92,7 @@ static void receiver(t_shared *s, const void *arg)
         t_note(s, RX, "listen: %s", ssc_strerror(rc));
         return;
     }
-    if (n && (rc = ssc_alloc(n, &buf))) {
+    if (n && (rc = (x->writable == 1 ? ssc_alloc_lazy(n, &buf) : ssc_alloc(n, &buf)))) {
         t_note(s, RX, "alloc: %s", ssc_strerror(rc));
         return;
     }
@@ -71,10 +106,22 @@ static void receiver(t_shared *s, const void *arg)
     l = NULL;
     ssc__test_corrupt_at = x->corrupt_at;
     for (int i = 0; i < (x->repeat ? x->repeat : 1); i++) {
-        if (n)
+        if (n && x->writable != 1)
             memset(buf, 0xab, n); /* canary */
         memset(hdr, 0, SSC_HEADER_SIZE);
-        rc = ssc_receive(c, hdr, buf, n);
+        if (x->writable) {
+            mover m = {.s = s, .buf = buf, .n = n, .chunk = x->chunk, .mode = x->writable};
+            pthread_t t;
+            ssc_opts o = {.writable = &m.writable};
+            if (x->writable == 1 && i > 0) /* faulted in already: the whole buffer */
+                m.writable = n;
+            int started = (x->writable == 2 || i == 0) && pthread_create(&t, NULL, move_watermark, &m) == 0;
+            rc = ssc_receive_ex(c, hdr, buf, n, &o);
+            if (started)
+                pthread_join(t, NULL);
+        } else {
+            rc = ssc_receive(c, hdr, buf, n);
+        }
         if (i == 0)
             s->rc[RX] = rc;
         if (i > 0 && rc) {
@@ -212,6 +259,15 @@ static const char *lanes(const char *tls, const char *rx, const char *tx, uint64
 {
     xfer x = {.tls = tls, .size = size, .flags = SSC_F_CHECKSUM, .corrupt_at = -1,
               .repeat = 2, .chunk = 8u << 20, .lanes_rx = rx, .lanes_tx = tx};
+    return run_pair(receiver, sender, &x, SSC_OK, SSC_OK, 60);
+}
+
+/* A receive behind a watermark (ssc_opts.writable): with ssc_prefault_ex faulting the buffer in
+ * during it (byte-exact, lanes), and with a watermark moved by hand (nothing lands beyond it). */
+static const char *writable(const char *tls, int mode, const char *lanes, uint64_t size)
+{
+    xfer x = {.tls = tls, .size = size, .corrupt_at = -1, .repeat = 2, .chunk = 8u << 20,
+              .lanes_rx = lanes, .lanes_tx = lanes, .writable = mode};
     return run_pair(receiver, sender, &x, SSC_OK, SSC_OK, 60);
 }
 
@@ -714,6 +770,9 @@ int main(int argc, char **argv)
     T_RUN("lanes_asked_3_allowed_2", lanes("tcp", "2", "3", (64u << 20) + 9));
     T_RUN("lanes_asked_2_allowed_1", lanes("tcp", "1", "2", 50u << 20));
     T_RUN("lanes_checksum_corrupt_on_lane_1", lanes_corrupt());
+    T_RUN("writable_prefault_during_receive_sm_2_lanes", writable(T_SHM, 1, "2", (300u << 20) + 11));
+    T_RUN("writable_prefault_during_receive_tcp", writable("tcp", 1, "1", (100u << 20) + 3));
+    T_RUN("writable_watermark_holds_back_chunks", writable("tcp", 2, "2", (40u << 20) + 5));
     T_RUN("size_mismatch_tcp_canary_untouched", size_mismatch("tcp", 1u << 20, (1u << 20) + 1));
     T_RUN("size_mismatch_sm_larger_sent", size_mismatch(T_SHM, 3u << 20, 2u << 20));
     T_RUN("split_receive_reject_then_accept",
