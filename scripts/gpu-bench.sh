@@ -6,7 +6,8 @@
 #                        [transfer-diag] [transfer-sweep] [distributed]
 # cuda-tests: librvr's C tests on the CUDA backend (the CUDA-vs-CPU image comparisons, labels
 # included); full output in $OUT/cuda-tests.txt, its last line ("C tests: N passed, M failed")
-# in log.txt. segment needs the kit's ONNX Runtime and data/models (gpu-kit.sh packs both).
+# in log.txt. E2E_REPS=n repeats e2e-cpu; RR_DETAIL=1 adds a line per frame of distributed to log.txt.
+# segment needs the kit's ONNX Runtime and data/models (gpu-kit.sh packs both).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu-out}
@@ -50,7 +51,7 @@ for what in "$@"; do
       mkdir -p "$K/rvr" && tar -C "$K/rvr" -xJf "$K/librvr-tests.tar.xz"
       RVR_BENCH_CUDA=$K/rvr/rvr_bench_cuda run bench render --renderer cuda ;;
     # issue 5 on 16 cores: the CPU renderer, with min/max taken while the volume lands
-    e2e-cpu) run bench e2e --size 1GiB --renderer cpu ;;
+    e2e-cpu) for _ in $(seq "${E2E_REPS:-1}"); do run bench e2e --size 1GiB --renderer cpu; done ;;
     # issue 3: why shared memory is below memcpy here: which single-copy transports UCX has
     # (CMA needs process_vm_readv, which Yama or a container's seccomp may forbid)
     transfer-diag)

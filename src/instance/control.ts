@@ -257,7 +257,7 @@ export class Control {
     let stream: VolumeStream | undefined;
     const { transfer } = this.data.prepare({
       kind: "volume",
-      parts: [{ part: "volume", buf, writable, landed: (n) => stream?.landed(n) }],
+      parts: [{ part: "volume", buf, writable, landed: (n) => stream?.landed(n), landedEveryMs: this.scene.renderer.landedEveryMs }],
       ready,
       onStart: () => {
         tStart = performance.now();

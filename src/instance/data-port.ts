@@ -35,7 +35,7 @@ interface Pending {
   /** The parts expected, in order, with the bytes to receive into (or to send, for pull), and
    *  for a part received, who takes its bytes as they land ([0, n) are final; the renderer
    *  uploads a volume during its transfer). */
-  parts: { part: Part; buf: Uint8Array | NativeBuffer; meta?: Record<string, unknown>; landed?: (n: number) => void; writable?: BigUint64Array }[];
+  parts: { part: Part; buf: Uint8Array | NativeBuffer; meta?: Record<string, unknown>; landed?: (n: number) => void; landedEveryMs?: number; writable?: BigUint64Array }[];
   /** Runs when the sender has started (its first header checked), before any payload. */
   onStart?: () => void;
   /** Resolves when the buffers' pages are in (DataPort.allocLater); a part's receive writes only
@@ -227,8 +227,8 @@ export class DataPort {
           await conn.receivePayload(h.size, {
             into: expected.buf,
             writable: expected.writable,
-            // Landed bytes are taken every 20 ms, so that little is left when the last one lands.
-            progressMs: landed ? 20 : 100,
+            // Landed bytes are taken often, so that little is left when the last one lands.
+            progressMs: landed ? (expected.landedEveryMs ?? 20) : 100,
             onProgress: (n) => {
               landed?.(n);
               p.progress?.("progress", done + n);

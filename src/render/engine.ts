@@ -33,6 +33,8 @@ export interface RenderEngine {
    *  once); setVolume of the same bytes then completes it. Fire and forget: if any of it fails,
    *  setVolume simply does all the work. */
   streamVolume?(desc: Omit<VolumeDesc, "borrow">, data: NativeBuffer): VolumeStream;
+  /** How often the stream wants the landed bytes (ms). */
+  readonly landedEveryMs?: number;
   setWindow(lo: number, hi: number): Promise<VolumeInfo>;
   info(): Promise<VolumeInfo>;
   setTransferFunction(rgba: Float32Array): Promise<void>;

@@ -8,7 +8,7 @@
  *               whole-volume buffer anywhere (volumes larger than a host's /dev/shm or a GPU).
  * ranks1=0 skips the 1-rank run (volumes larger than one GPU). Frames are answered into a frame
  * file in /dev/shm, as the instance gets them (RR_ANSWER=socket: over the control socket).
- * Env: RR_VIEWS (frames, 8), RR_GPUS (GPUs per node: rank i uses GPU i % RR_GPUS, 2), RR_EXE
+ * Env: RR_VIEWS (frames, 8), RR_DETAIL=1 (one JSON line per frame on stderr), RR_GPUS (GPUs per node: rank i uses GPU i % RR_GPUS, 2), RR_EXE
  * (build/rvr_ranks).
  * Prints one JSON line per rank count; with ranks1=1 a last line in the benchmark format of
  * ARCHITECTURE.md (ratio = t(N) / t(1), lower better). */
@@ -58,7 +58,8 @@ static int run(int ranks, const char *backend, const char *composite, const char
     uint8_t *img = malloc((size_t)W * H * 4);
     char frame[128] = "";
     if (!rc && !socket_answer) rc = rr_shm_file(frame, sizeof frame, NULL, (uint64_t)W * H * 4);
-    double sum = 0, server = 0, comp = 0, gath = 0, rmax = 0, bytes = 0;
+    double sum = 0, server = 0, comp = 0, gath = 0, rmax = 0, rmin = 0, bytes = 0, samples = 0;
+    const int detail = getenv("RR_DETAIL") && atoi(getenv("RR_DETAIL")); /* one line per frame on stderr */
     for (int k = 0; !rc && k <= views; k++) {
         rvr_camera cam;
         scene_orbit((int)S, 0.4f + k * 6.2832f / views, &cam);
@@ -71,9 +72,15 @@ static int run(int ranks, const char *backend, const char *composite, const char
         rc = socket_answer ? rr_render(&j, &cam, &s, W, H, img, &fs, 600000, err, sizeof err)
                            : rr_render_to_file(&j, &cam, &s, W, H, frame, &fs, 600000, err, sizeof err);
         if (rc) fprintf(stderr, "render: %d %s\n", rc, err);
+        const double tk = rr_now_ms() - ta;
+        if (detail && !rc)
+            fprintf(stderr, "{\"ranks\":%d,\"view\":%d,\"frame_ms\":%.2f,\"rank0_ms\":%.2f,\"render_max_ms\":%.2f,\"render_min_ms\":%.2f,"
+                    "\"composite_ms\":%.2f,\"gather_finish_ms\":%.2f,\"samples\":%llu,\"MB\":%.3f}\n",
+                    ranks, k, tk, fs.total_ms, fs.render_ms_max, fs.render_ms_min, fs.composite_ms, fs.gather_ms,
+                    (unsigned long long)fs.samples, (double)fs.composite_bytes / 1e6);
         if (k == 0) continue; /* warm-up */
-        sum += rr_now_ms() - ta, server += fs.total_ms, comp += fs.composite_ms, gath += fs.gather_ms;
-        rmax += fs.render_ms_max, bytes += (double)fs.composite_bytes;
+        sum += tk, server += fs.total_ms, comp += fs.composite_ms, gath += fs.gather_ms;
+        rmax += fs.render_ms_max, rmin += fs.render_ms_min, bytes += (double)fs.composite_bytes, samples += (double)fs.samples;
     }
     if (!rc) {
         out->frame_ms = sum / views;
@@ -81,11 +88,11 @@ static int run(int ranks, const char *backend, const char *composite, const char
         const int file = path != NULL;
         printf("{\"ranks\":%d,\"hosts\":%d,\"backend\":%d,\"composite\":\"%s\",\"S\":%llu,\"volume\":\"%s\",\"GiB\":%.1f,\"W\":%d,\"H\":%d,\"answer\":\"%s\","
                "\"set_volume_ms\":%.0f,\"%s\":%.0f,\"distribute_ms\":%.0f,\"upload_max_ms\":%.0f,"
-               "\"frame_ms\":%.2f,\"rank0_ms\":%.2f,\"render_max_ms\":%.2f,\"composite_ms\":%.2f,\"gather_finish_ms\":%.2f,"
+               "\"frame_ms\":%.2f,\"rank0_ms\":%.2f,\"render_max_ms\":%.2f,\"render_min_ms\":%.2f,\"Msamples\":%.1f,\"composite_ms\":%.2f,\"gather_finish_ms\":%.2f,"
                "\"composite_gather_ms\":%.2f,\"composite_MB_per_frame\":%.3f}\n",
                ranks, j.hosts, j.backend, algo_name(j.algo), (unsigned long long)S, file ? "file" : "slabs",
                (double)S * S * S * 4 / 1073741824.0, W, H, socket_answer ? "socket" : "frame file", set_ms, file ? "scan_ms" : "generate_ms", ms[0], ms[1], ms[2],
-               sum / views, server / views, rmax / views, comp / views, gath / views, (comp + gath) / views, bytes / views / 1e6);
+               sum / views, server / views, rmax / views, rmin / views, samples / views / 1e6, comp / views, gath / views, (comp + gath) / views, bytes / views / 1e6);
         fflush(stdout);
     }
     free(img);
