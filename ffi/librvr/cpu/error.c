@@ -44,6 +44,15 @@ int rvr__nthreads(const rvr_renderer *r) {
     return (r && r->threads > 0) ? r->threads : omp_get_max_threads();
 }
 
+void rvr__memcpy_rows_par(void *dst, size_t dpitch, const void *src, size_t spitch, size_t row, size_t rows, int nt) {
+    if (dpitch == row && spitch == row) {
+        rvr__memcpy_par(dst, src, row * rows, nt);
+        return;
+    }
+    _Pragma("omp parallel for schedule(static) num_threads(nt) if (rows * row >= (4u << 20))")
+    for (int64_t y = 0; y < (int64_t)rows; y++) memcpy((char *)dst + (size_t)y * dpitch, (const char *)src + (size_t)y * spitch, row);
+}
+
 void rvr__memcpy_par(void *dst, const void *src, size_t n, int nt) {
     const size_t piece = (size_t)1 << 20;
     const int64_t np = (int64_t)((n + piece - 1) / piece);

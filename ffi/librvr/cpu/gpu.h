@@ -33,8 +33,9 @@ int rvr__gpu_commit(rvr_renderer *r, const rvr_volume_desc *d, double lo, double
                     double mx);
 /* Free pending bytes after a failure (the old device volume stays). */
 void rvr__gpu_discard(rvr_renderer *r);
+/* Renders `g` (a checked rectangle of the W x H image) into rgba (the whole image's layout). */
 int rvr__gpu_render(rvr_renderer *r, const rvr_cam *cam, const rvr_render_settings *s, uint32_t W,
-                    uint32_t H, uint8_t *rgba, rvr_render_stats *stats, double t_start);
+                    uint32_t H, const rvr_region *g, uint8_t *rgba, rvr_render_stats *stats, double t_start);
 int rvr__gpu_slice(rvr_renderer *r, const rvr_slice *sl, const rvr_render_settings *s, uint32_t W,
                    uint32_t H, uint8_t *rgba, rvr_render_stats *stats, double t_start);
 /* Segmentation labels on the device (labels.c keeps the class table and the shape on the host):

@@ -116,6 +116,8 @@ double rvr__now_ms(void);
 int rvr__nthreads(const rvr_renderer *r);
 /* memcpy over nt OpenMP threads (large copies into page-locked staging or host copies). */
 void rvr__memcpy_par(void *dst, const void *src, size_t n, int nt);
+/* `rows` rows of `row` bytes between two pitches, on up to nt threads. */
+void rvr__memcpy_rows_par(void *dst, size_t dpitch, const void *src, size_t spitch, size_t row, size_t rows, int nt);
 
 /* ---- progressive.c ---- */
 

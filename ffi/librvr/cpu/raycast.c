@@ -356,8 +356,18 @@ static inline void write_px(const rvr_render_settings *s, const float acc[4], ui
 
 int rvr_render(rvr_renderer *r, const rvr_camera *cam, const rvr_render_settings *s, uint32_t W,
                uint32_t H, uint8_t *rgba, uint64_t rgba_bytes, rvr_render_stats *stats) {
+    const rvr_region all = {0, 0, W, H};
+    return rvr_render_region(r, cam, s, W, H, &all, rgba, rgba_bytes, stats);
+}
+
+int rvr_render_region(rvr_renderer *r, const rvr_camera *cam, const rvr_render_settings *s, uint32_t W,
+                      uint32_t H, const rvr_region *region, uint8_t *rgba, uint64_t rgba_bytes,
+                      rvr_render_stats *stats) {
     double t_start = rvr__now_ms();
-    if (!r || !cam || !s || !rgba || W == 0 || H == 0 || W > 32768 || H > 32768)
+    if (!r || !cam || !s || !rgba || !region || W == 0 || H == 0 || W > 32768 || H > 32768)
+        return RVR_ERR_INVALID;
+    const rvr_region g = *region;
+    if (g.width == 0 || g.height == 0 || g.x >= W || g.y >= H || g.width > W - g.x || g.height > H - g.y)
         return RVR_ERR_INVALID;
     int rc = rvr__settings_check(s);
     if (rc) return rc;
@@ -365,7 +375,7 @@ int rvr_render(rvr_renderer *r, const rvr_camera *cam, const rvr_render_settings
     frame F;
     memset(&F, 0, sizeof F);
     if ((rc = rvr__cam_setup(cam, W, H, &F.cam))) return rc;
-    if (r->backend == RVR_BACKEND_CUDA) return rvr__gpu_render(r, &F.cam, s, W, H, rgba, stats, t_start);
+    if (r->backend == RVR_BACKEND_CUDA) return rvr__gpu_render(r, &F.cam, s, W, H, &g, rgba, stats, t_start);
     F.r = r;
     F.s = s;
     F.mode = s->mode;
@@ -466,15 +476,24 @@ int rvr_render(rvr_renderer *r, const rvr_camera *cam, const rvr_render_settings
     }
     if ((rc = rvr__points_prepare(r, s, &F.cam, lod, tw, th, &pp))) goto out;
 
-    const int ntx = (tw + RVR_TILE - 1) / RVR_TILE, nty = (th + RVR_TILE - 1) / RVR_TILE;
-    const int ntiles = ntx * nty;
+    const int ntx = (tw + RVR_TILE - 1) / RVR_TILE;
+    /* the region in ray cells [gx0, gx1) x [gy0, gy1), and the tiles that hold them; tiles keep
+     * their places in the whole grid (points are binned by them, jitter follows the cell) */
+    const int rx0 = (int)g.x, ry0 = (int)g.y, rx1 = (int)(g.x + g.width), ry1 = (int)(g.y + g.height);
+    const int gx0 = rx0 / lod, gy0 = ry0 / lod, gx1 = (rx1 + lod - 1) / lod, gy1 = (ry1 + lod - 1) / lod;
+    const int tx0 = gx0 / RVR_TILE, ty0 = gy0 / RVR_TILE, tx1 = (gx1 - 1) / RVR_TILE + 1, ty1 = (gy1 - 1) / RVR_TILE + 1;
+    const int rtx = tx1 - tx0, ntiles = rtx * (ty1 - ty0);
     const int nt = rvr__nthreads(r);
     uint64_t total_samples = 0;
     _Pragma("omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(+:total_samples)")
-    for (int tile = 0; tile < ntiles; tile++) {
-        const int cx0 = (tile % ntx) * RVR_TILE, cy0 = (tile / ntx) * RVR_TILE;
-        const int cw = tw - cx0 < RVR_TILE ? tw - cx0 : RVR_TILE;
-        const int ch = th - cy0 < RVR_TILE ? th - cy0 : RVR_TILE;
+    for (int k = 0; k < ntiles; k++) {
+        const int tile = (ty0 + k / rtx) * ntx + tx0 + k % rtx;
+        /* this tile's cells within the region */
+        int cx0 = (tile % ntx) * RVR_TILE, cy0 = (tile / ntx) * RVR_TILE;
+        int cx1 = cx0 + RVR_TILE < tw ? cx0 + RVR_TILE : tw, cy1 = cy0 + RVR_TILE < th ? cy0 + RVR_TILE : th;
+        cx0 = cx0 > gx0 ? cx0 : gx0, cy0 = cy0 > gy0 ? cy0 : gy0;
+        cx1 = cx1 < gx1 ? cx1 : gx1, cy1 = cy1 < gy1 ? cy1 : gy1;
+        const int cw = cx1 - cx0, ch = cy1 - cy0;
         float ro[RVR_TILE * RVR_TILE][3], rd[RVR_TILE * RVR_TILE][3], tau[RVR_TILE * RVR_TILE];
         int32_t hit[RVR_TILE * RVR_TILE];
         const int nr = cw * ch;
@@ -532,6 +551,8 @@ int rvr_render(rvr_renderer *r, const rvr_camera *cam, const rvr_render_settings
             int ci = cx0 + q % cw, cj = cy0 + q / cw;
             int x0 = ci * lod, y0 = cj * lod;
             int x1 = x0 + lod < (int)W ? x0 + lod : (int)W, y1 = y0 + lod < (int)H ? y0 + lod : (int)H;
+            x0 = x0 > rx0 ? x0 : rx0, y0 = y0 > ry0 ? y0 : ry0;
+            x1 = x1 < rx1 ? x1 : rx1, y1 = y1 < ry1 ? y1 : ry1;
             for (int y = y0; y < y1; y++)
                 for (int x = x0; x < x1; x++) memcpy(rgba + ((size_t)y * W + x) * 4, px, 4);
         }
@@ -541,7 +562,7 @@ int rvr_render(rvr_renderer *r, const rvr_camera *cam, const rvr_render_settings
         rvr_render_stats st;
         memset(&st, 0, sizeof st);
         st.samples = total_samples;
-        st.rays = (uint64_t)tw * th;
+        st.rays = (uint64_t)(gx1 - gx0) * (gy1 - gy0);
         st.precompute_ms = pre_ms;
         st.traced_width = (uint32_t)tw;
         st.traced_height = (uint32_t)th;

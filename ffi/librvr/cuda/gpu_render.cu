@@ -31,6 +31,9 @@ struct Frame {
     float ambient, diffuse, specular, shininess;
     float bg[4];
     int lod, tw, th, W, H;
+    /* the rectangle rendered (rvr_render_region): pixels [rx0, rx1) x [ry0, ry1), written into
+     * out with rows of rx1 - rx0; the grid's blocks start at tile (tx0, ty0) of ntx per row */
+    int rx0, ry0, rx1, ry1, tx0, ty0, ntx;
     const uint32_t *pstart, *pidx;
     const float *prad, *pcol, *pxyz;
     GLabels lab; /* segmentation labels tinting composite and iso (data NULL: none) */
@@ -319,13 +322,14 @@ __device__ __forceinline__ uchar4 write_px(const float bg[4], int pm, const floa
 
 template <int MODE, bool SHADE>
 __global__ void __launch_bounds__(256) k_render(const __grid_constant__ Frame F) {
-    const int ci = blockIdx.x * 16 + threadIdx.x, cj = blockIdx.y * 16 + threadIdx.y;
-    const int tile = blockIdx.y * gridDim.x + blockIdx.x;
+    const int bx = blockIdx.x + F.tx0, by = blockIdx.y + F.ty0;
+    const int ci = bx * 16 + threadIdx.x, cj = by * 16 + threadIdx.y;
+    const int tile = by * F.ntx + bx;
     unsigned ns = 0;
-    if (ci < F.tw && cj < F.th) {
-        const int lod = F.lod;
-        const int x0 = ci * lod, y0 = cj * lod;
-        const int x1 = x0 + lod < F.W ? x0 + lod : F.W, y1 = y0 + lod < F.H ? y0 + lod : F.H;
+    const int lod = F.lod;
+    const int x0 = ci * lod, y0 = cj * lod;
+    const int x1 = x0 + lod < F.W ? x0 + lod : F.W, y1 = y0 + lod < F.H ? y0 + lod : F.H;
+    if (ci < F.tw && cj < F.th && x1 > F.rx0 && x0 < F.rx1 && y1 > F.ry0 && y0 < F.ry1) {
         float ro[3], rd[3];
         cam_ray(F.cam, 0.5f * (float)(x0 + x1), 0.5f * (float)(y0 + y1), ro, rd);
         /* nearest point sphere */
@@ -408,8 +412,9 @@ __global__ void __launch_bounds__(256) k_render(const __grid_constant__ Frame F)
             acc[3] = 1;
         }
         uchar4 px = write_px(F.bg, (F.flags & RVR_F_PREMULTIPLIED) != 0, acc);
-        for (int y = y0; y < y1; y++)
-            for (int x = x0; x < x1; x++) F.out[(size_t)y * F.W + x] = px;
+        const int ow = F.rx1 - F.rx0;
+        for (int y = max(y0, F.ry0); y < min(y1, F.ry1); y++)
+            for (int x = max(x0, F.rx0); x < min(x1, F.rx1); x++) F.out[(size_t)(y - F.ry0) * ow + (x - F.rx0)] = px;
     }
     /* samples: warp sum, one atomic per warp */
     unsigned s = __reduce_add_sync(0xffffffffu, ns);
@@ -481,12 +486,16 @@ static int ensure_empty(rvr_renderer *r, rvr_gpu *G, int mode, float dt, float i
 
 /* The finished image: device -> the caller's buffer (DMA when it is page-locked, else through
  * a page-locked buffer and a parallel copy). */
-static int image_out(rvr_renderer *r, rvr_gpu *G, uint8_t *rgba, size_t bytes) {
+/* The rendered rectangle g (rows of g->width pixels in G->img) to its place in the W-wide image
+ * rgba: one (2D) DMA into page-locked memory, else through a page-locked staging buffer. */
+static int image_out(rvr_renderer *r, rvr_gpu *G, uint8_t *rgba, uint32_t W, const rvr_region *g) {
+    const size_t row = (size_t)g->width * 4, pitch = (size_t)W * 4, bytes = row * g->height;
+    uint8_t *at0 = rgba + (size_t)g->y * pitch + (size_t)g->x * 4;
     cudaPointerAttributes at;
     int pinned = cudaPointerGetAttributes(&at, rgba) == cudaSuccess && at.type == cudaMemoryTypeHost;
     cudaGetLastError();
     if (pinned) {
-        GTRY(cudaMemcpyAsync(rgba, G->img, bytes, cudaMemcpyDeviceToHost, G->st));
+        GTRY(cudaMemcpy2DAsync(at0, pitch, G->img, row, row, g->height, cudaMemcpyDeviceToHost, G->st));
         GTRY(cudaStreamSynchronize(G->st));
         return RVR_OK;
     }
@@ -500,7 +509,7 @@ static int image_out(rvr_renderer *r, rvr_gpu *G, uint8_t *rgba, size_t bytes) {
     GTRY(cudaMemcpyAsync(G->himg, G->img, bytes, cudaMemcpyDeviceToHost, G->st));
     GTRY(cudaStreamSynchronize(G->st));
     int nt = rvr__nthreads(r);
-    rvr__memcpy_par(rgba, G->himg, bytes, nt > 8 ? 8 : nt);
+    rvr__memcpy_rows_par(at0, pitch, G->himg, row, row, g->height, nt > 8 ? 8 : nt);
     return RVR_OK;
 }
 
@@ -535,7 +544,8 @@ static int upload_points(rvr_renderer *r, rvr_gpu *G, const rvr_pointpass *pp, i
 }
 
 extern "C" int rvr__gpu_render(rvr_renderer *r, const rvr_cam *cam, const rvr_render_settings *s, uint32_t W,
-                               uint32_t H, uint8_t *rgba, rvr_render_stats *stats, double t_start) {
+                               uint32_t H, const rvr_region *g, uint8_t *rgba, rvr_render_stats *stats,
+                               double t_start) {
     rvr_gpu *G = GPU(r);
     GTRY(cudaSetDevice(G->dev));
     Frame F;
@@ -624,7 +634,12 @@ extern "C" int rvr__gpu_render(rvr_renderer *r, const rvr_cam *cam, const rvr_re
     rvr_pointpass pp;
     if ((rc = rvr__points_prepare(r, s, cam, F.lod, F.tw, F.th, &pp))) return rc;
     const int ntx = (F.tw + 15) / 16, nty = (F.th + 15) / 16;
-    const size_t bytes = (size_t)W * H * 4;
+    /* the region's ray cells and the tiles (blocks) that hold them */
+    F.rx0 = (int)g->x, F.ry0 = (int)g->y, F.rx1 = (int)(g->x + g->width), F.ry1 = (int)(g->y + g->height);
+    const int gx0 = F.rx0 / F.lod, gy0 = F.ry0 / F.lod, gx1 = (F.rx1 + F.lod - 1) / F.lod, gy1 = (F.ry1 + F.lod - 1) / F.lod;
+    F.tx0 = gx0 / 16, F.ty0 = gy0 / 16, F.ntx = ntx;
+    const int rtx = (gx1 - 1) / 16 + 1 - F.tx0, rty = (gy1 - 1) / 16 + 1 - F.ty0;
+    const size_t bytes = (size_t)g->width * g->height * 4;
     size_t cap = G->img_cap;
     if ((rc = upload_points(r, G, &pp, ntx * nty, F))) goto out;
     if ((rc = gensure((void **)&G->img, &cap, bytes))) goto out;
@@ -633,27 +648,27 @@ extern "C" int rvr__gpu_render(rvr_renderer *r, const rvr_cam *cam, const rvr_re
     F.samples = G->counter;
     if ((rc = gerr(cudaMemsetAsync(G->counter, 0, sizeof(unsigned long long), G->st)))) goto out;
     {
-        dim3 g((unsigned)ntx, (unsigned)nty);
+        dim3 grid((unsigned)rtx, (unsigned)rty);
         const int sh = F.shading != 0;
         if (F.mode == RVR_MODE_COMPOSITE) {
-            if (sh) launch<M_COMP, true>(F, g, G->st);
-            else launch<M_COMP, false>(F, g, G->st);
+            if (sh) launch<M_COMP, true>(F, grid, G->st);
+            else launch<M_COMP, false>(F, grid, G->st);
         } else if (F.mode == RVR_MODE_ISO) {
-            launch<M_ISO, true>(F, g, G->st);
+            launch<M_ISO, true>(F, grid, G->st);
         } else {
-            launch<M_PROJ, false>(F, g, G->st);
+            launch<M_PROJ, false>(F, grid, G->st);
         }
     }
     if ((rc = gerr(cudaGetLastError()))) goto out;
     {
         unsigned long long ns = 0;
         if ((rc = gerr(cudaMemcpyAsync(&ns, G->counter, sizeof ns, cudaMemcpyDeviceToHost, G->st)))) goto out;
-        if ((rc = image_out(r, G, rgba, bytes))) goto out; /* synchronizes the stream */
+        if ((rc = image_out(r, G, rgba, W, g))) goto out; /* synchronizes the stream */
         if (stats) {
             rvr_render_stats st;
             memset(&st, 0, sizeof st);
             st.samples = ns;
-            st.rays = (uint64_t)F.tw * F.th;
+            st.rays = (uint64_t)(gx1 - gx0) * (gy1 - gy0);
             st.precompute_ms = pre_ms;
             st.traced_width = (uint32_t)F.tw;
             st.traced_height = (uint32_t)F.th;
@@ -774,7 +789,8 @@ extern "C" int rvr__gpu_slice(rvr_renderer *r, const rvr_slice *sl, const rvr_re
     S.out = G->img;
     k_slice<<<dim3((W + 15) / 16, (H + 15) / 16), dim3(16, 16), 0, G->st>>>(S);
     GTRY(cudaGetLastError());
-    if ((rc = image_out(r, G, rgba, bytes))) return rc;
+    const rvr_region all = {0, 0, W, H};
+    if ((rc = image_out(r, G, rgba, W, &all))) return rc;
     if (stats) {
         rvr_render_stats st;
         memset(&st, 0, sizeof st);

@@ -647,6 +647,29 @@ RVR_API int rvr_render(rvr_renderer *r, const rvr_camera *cam, const rvr_render_
                        uint32_t width, uint32_t height, uint8_t *rgba, uint64_t rgba_bytes,
                        rvr_render_stats *stats);
 
+/** A rectangle of an image: pixels [x, x + width) x [y, y + height), row 0 at the top. 16 bytes. */
+typedef struct rvr_region {
+    uint32_t x, y, width, height;
+} rvr_region;
+
+/**
+ * rvr_render for a rectangle of the width x height image only: the pixels
+ * inside `region` are exactly those rvr_render would give (same rays, same
+ * samples, bit for bit), written into `rgba` - still the whole image,
+ * rgba_bytes >= width*height*4 - at their places; pixels outside it are not
+ * written. Rays outside it are not traced, and the CUDA backend copies only
+ * the rectangle off the GPU: a distributed rank renders just its slab's
+ * footprint on the screen this way. With lod > 1 the ray cells that overlap
+ * the region are traced and written only where they do. stats->rays counts
+ * the ray cells traced (traced_width/height stay the whole grid's).
+ * @return as rvr_render; RVR_ERR_INVALID also for a NULL, empty region or one
+ *         that leaves the image.
+ * Multi-threaded (OpenMP). Not reentrant for one renderer.
+ */
+RVR_API int rvr_render_region(rvr_renderer *r, const rvr_camera *cam, const rvr_render_settings *s,
+                              uint32_t width, uint32_t height, const rvr_region *region, uint8_t *rgba,
+                              uint64_t rgba_bytes, rvr_render_stats *stats);
+
 /**
  * A planar slice, world coordinates. 36 bytes.
  *   off  0  float origin[3]  world point at the centre of the image

@@ -518,3 +518,55 @@ TEST(jitter_is_deterministic_and_unbiased) {
     free(j);
     rvr_renderer_destroy(r);
 }
+
+/* rvr_render_region: the pixels inside the rectangle are the whole image's, bit for bit (points,
+ * jitter and lod included); nothing outside it is written; bad rectangles are refused. */
+TEST(region_is_the_whole_image_cut_out) {
+    const int N = 64;
+    rvr_renderer *r = pores_renderer(N, 0.3f);
+    const float xyz[6] = {20, 30, 40, 44, 20, 32}, val[2] = {3, 5};
+    CHECK_OK(rvr_renderer_set_points(r, xyz, val, 2));
+    rvr_camera c;
+    scene_orbit(N, 0.9f, &c);
+    const uint32_t W = 131, H = 77; /* not multiples of the 16-ray tiles or of lod 3 */
+    uint8_t *full = img_new(W, H), *part = img_new(W, H);
+    const rvr_region regions[] = {{0, 0, W, H}, {17, 9, 40, 33}, {0, 0, 1, 1}, {W - 1, H - 1, 1, 1},
+                                  {50, 0, 81, 77}, {31, 40, 16, 16}, {5, 70, 120, 7}};
+    for (int lod = 1; lod <= 3; lod += 2)
+        for (int jit = 0; jit < 2; jit++) {
+            rvr_render_settings s;
+            rvr_render_settings_init(&s);
+            s.shading = RVR_SHADE_LOCAL;
+            s.lod = (uint32_t)lod;
+            s.point_scale = 2;
+            if (jit) s.flags |= RVR_F_JITTER;
+            CHECK_OK(rvr_render(r, &c, &s, W, H, full, W * H * 4, NULL));
+            for (size_t k = 0; k < sizeof regions / sizeof regions[0]; k++) {
+                const rvr_region g = regions[k];
+                memset(part, 0x5a, (size_t)W * H * 4);
+                rvr_render_stats st;
+                CHECK_OK(rvr_render_region(r, &c, &s, W, H, &g, part, W * H * 4, &st));
+                size_t inside_diff = 0, outside_written = 0;
+                for (uint32_t y = 0; y < H; y++)
+                    for (uint32_t x = 0; x < W; x++) {
+                        const size_t o = ((size_t)y * W + x) * 4;
+                        const int in = x >= g.x && x < g.x + g.width && y >= g.y && y < g.y + g.height;
+                        if (in) inside_diff += memcmp(part + o, full + o, 4) != 0;
+                        else outside_written += part[o] != 0x5a || part[o + 1] != 0x5a || part[o + 2] != 0x5a || part[o + 3] != 0x5a;
+                    }
+                CHECK(inside_diff == 0, "lod %d jitter %d region %zu: %zu pixels differ from the whole image", lod, jit, k, inside_diff);
+                CHECK(outside_written == 0, "lod %d jitter %d region %zu: %zu pixels written outside", lod, jit, k, outside_written);
+                const uint64_t cells = (uint64_t)((g.x + g.width + lod - 1) / lod - g.x / lod) * ((g.y + g.height + lod - 1) / lod - g.y / lod);
+                CHECK(st.rays == cells, "lod %d region %zu: rays %llu, want %llu", lod, k, (unsigned long long)st.rays, (unsigned long long)cells);
+            }
+        }
+    rvr_render_settings s;
+    rvr_render_settings_init(&s);
+    const rvr_region bad[] = {{0, 0, 0, 5}, {0, 0, 5, 0}, {W, 0, 1, 1}, {0, H, 1, 1}, {W - 2, 0, 3, 1}, {0, 1, 1, H}};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
+        CHECK(rvr_render_region(r, &c, &s, W, H, &bad[k], part, W * H * 4, NULL) == RVR_ERR_INVALID, "bad region %zu accepted", k);
+    CHECK(rvr_render_region(r, &c, &s, W, H, NULL, part, W * H * 4, NULL) == RVR_ERR_INVALID, "NULL region accepted");
+    free(full);
+    free(part);
+    rvr_renderer_destroy(r);
+}

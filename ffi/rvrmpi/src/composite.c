@@ -425,6 +425,8 @@ int rr_composite(rr_compositor *c, MPI_Comm comm, int algo, int op, const rr_vie
     uint64_t *recv = calloc((size_t)n, sizeof(uint64_t));
     int rc = rects && recv ? MPI_SUCCESS : MPI_ERR_NO_MEM;
     if (rc == MPI_SUCCESS) rc = MPI_Allgather(&mine, 4, MPI_INT32_T, rects, 4, MPI_INT32_T, comm);
+    if (rc == MPI_SUCCESS)
+        for (int i = 0; i < n; i++) res->all = rr_rect_bbox(res->all, rects[i]);
     /* every rank has rendered once the rectangles are known: time waiting for the slowest one
      * before this point is not compositing */
     const double t0 = now_ms();

@@ -53,6 +53,7 @@ typedef struct rr_composite_result {
     uint64_t sent;          /* bytes this rank sent */
     double ms_composite;    /* exchange + blending, from the moment all ranks have rendered */
     double ms_gather;       /* the final pieces to rank 0 */
+    rr_rect all;            /* the bounding box of every rank's rectangle (what blending may touch) */
 } rr_composite_result;
 
 /* Composites `img` (W x H, this rank's partial image, transparent outside `mine`; blended into

@@ -74,6 +74,8 @@ typedef struct ctx {
     int test_delay_ms;
     /* frames */
     frame_buf img, out;   /* this rank's partial image; rank 0's answer */
+    rr_rect img_dirty;    /* where img may hold pixels of an earlier frame (the rest is 0) */
+    int img_w, img_h;     /* the layout those pixels are in */
     struct {              /* rank 0: the instance's frame file (answers written into it) */
         dev_t dev;
         ino_t ino;
@@ -255,6 +257,7 @@ typedef struct vol_plan {
 } vol_plan;
 
 static int distribute_points(ctx *c);
+static rr_rect slab_footprint(const ctx *c, const rvr_camera *cam, const rvr_render_settings *s, int W, int H);
 
 /* Every rank takes the new global layout: the volume, the cuts (bounds[n+1], owned from now
  * on), the window and the data range. The old local volume stays until librvr replaced it. */
@@ -870,7 +873,9 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
     }
     const int W = (int)wh[0], H = (int)wh[1];
     const size_t npix = (size_t)W * H;
+    uint8_t *const was = c->img.p;
     uint8_t *img = buf_get(c, &c->img, npix * 4, 1);
+    if (img != was) c->img_w = 0; /* a new buffer: all of it is to be cleared */
     if (!img) rc = RVR_ERR_NOMEM;
     const double origin = origin_of(c, c->rank);
     const int w = c->waxis;
@@ -879,17 +884,28 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
     rvr_render_stats st;
     memset(&st, 0, sizeof st);
     int rendered = 0;
+    /* what this rank draws: a slice, the whole image; a frame, its slab's footprint (the rest of
+     * img is made transparent: only where an earlier frame left pixels) */
+    const rr_rect all = {0, 0, W, H};
+    rr_rect part = all;
+    if (!rc) {
+        if (!is_slice) part = slab_footprint(c, &cam, &s, W, H);
+        if (c->img_w != W || c->img_h != H) c->img_dirty = all, c->img_w = W, c->img_h = H;
+        rr_clear_outside(img, W, c->img_dirty, part);
+        c->img_dirty = part;
+    }
     const double tr = now_ms();
     if (!rc) {
         if (is_slice) {
             rvr_slice l = sl;
             l.origin[w] = (float)(sl.origin[w] - origin);
             if (has_local(c, c->rank)) rc = rvr_render_slice(c->r, &l, &ls, wh[0], wh[1], img, npix * 4, &st), rendered = 1;
-        } else {
+        } else if (!rr_rect_empty(part)) {
             rvr_camera lc = cam;
             lc.eye[w] = (float)(cam.eye[w] - origin);
             lc.target[w] = (float)(cam.target[w] - origin);
-            rc = rvr_render(c->r, &lc, &ls, wh[0], wh[1], img, npix * 4, &st);
+            const rvr_region g = {(uint32_t)part.x0, (uint32_t)part.y0, (uint32_t)(part.x1 - part.x0), (uint32_t)(part.y1 - part.y0)};
+            rc = rvr_render_region(c->r, &lc, &ls, wh[0], wh[1], &g, img, npix * 4, &st);
             rendered = 1;
         }
     }
@@ -914,12 +930,12 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
     /* the footprint of this rank's slab on the screen: only it is exchanged */
     const double tc = now_ms();
     rr_rect mine = {0, 0, 0, 0};
-    if (rendered) mine = rr_image_rect(img, W, H);
-    else memset(img, 0, npix * 4); /* nothing drawn here: transparent, others blend into it */
+    if (rendered) mine = rr_image_rect_in(img, W, part); /* nothing drawn: transparent, others blend into it */
     const double t_rect = now_ms() - tc;
     rr_composite_result res;
     int mrc = rr_composite(&c->comp, MPI_COMM_WORLD, c->algo, cop, &v, c->bw, img, W, H, mine, &res);
     if (mrc != MPI_SUCCESS) mpi_fail(c, mrc, "compositing");
+    c->img_dirty = rr_rect_bbox(c->img_dirty, res.all); /* blending wrote into the others' rectangles */
     double tmin = t_render, tmax = t_render;
     uint64_t sums[3] = {res.sent, st.samples, st.rays}, tot[3] = {0, 0, 0};
     MPI_CHECK(c, MPI_Reduce(&t_render, &tmax, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD), "reduce");
@@ -940,6 +956,27 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
         g_alarm_armed = 0;
         reply(0, &fs, sizeof fs, file ? NULL : out, file ? 0 : npix * 4);
     }
+}
+
+/* The pixels this rank's slab can cover on the screen (its world box, within the clip box), as
+ * librvr casts rays: the rest of its partial image is transparent, so it renders only these
+ * (rvr_render_region: no rays traced and, with CUDA, nothing copied off the GPU elsewhere). The
+ * whole image when points are shown (spheres reach beyond the slab) or the box is unbounded. */
+static rr_rect slab_footprint(const ctx *c, const rvr_camera *cam, const rvr_render_settings *s, int W, int H) {
+    const rr_rect all = {0, 0, W, H}, none = {0, 0, 0, 0};
+    if (c->has_points) return all;
+    if (!has_local(c, c->rank)) return none;
+    double lo[3], hi[3];
+    for (int k = 0; k < 3; k++) { /* world axis k is logical axis 2 - k (rvr.h) */
+        const double sp = c->gdesc.spacing[2 - k] > 0 ? c->gdesc.spacing[2 - k] : 1.0; /* 0 = 1 */
+        lo[k] = 0, hi[k] = (double)c->gdesc.shape[2 - k] * sp;
+        if (s->flags & RVR_F_CLIP_BOX) lo[k] = fmax(lo[k], s->clip_min[k]), hi[k] = fmin(hi[k], s->clip_max[k]);
+    }
+    lo[c->waxis] = fmax(lo[c->waxis], c->bw[c->rank]);
+    hi[c->waxis] = fmin(hi[c->waxis], c->bw[c->rank + 1]);
+    if (lo[0] > hi[0] || lo[1] > hi[1] || lo[2] > hi[2]) return none;
+    rr_rect r;
+    return rr_box_footprint(cam, W, H, lo, hi, &r) ? all : r;
 }
 
 /* ------------------------------------------------------------------------- retrieve ---- */

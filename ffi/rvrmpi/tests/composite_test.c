@@ -1,5 +1,6 @@
 /* composite_test.c - the pieces of compositing that need no MPI job: rectangles of partial
  * images, auto's choice of algorithm (a dry run counts bytes), the final image's finishing. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +8,7 @@
 #include "finish.h"
 #include "harness.h"
 #include "rect.h"
+#include "rvr.h"
 
 TEST(rect_of_an_image_is_the_box_of_its_nonzero_pixels) {
     const int W = 37, H = 23;
@@ -73,4 +75,62 @@ TEST(finish_puts_the_background_under_premultiplied_pieces) {
     rr_piece q = {{0, 0, 1, 1}, g, 1};
     rr_finish_image(&f, &q, 1, out, W, H);
     CHECK(out[0] == 77 && out[3] == 255, "grey MIP value stays grey");
+}
+
+/* A slab's footprint as computed for rvr_render_region holds every pixel librvr draws for it
+ * (a solid box rendered whole, perspective and orthographic, several views), and is at most the
+ * margin larger; a corner behind the eye gives "unbounded". */
+TEST(box_footprint_holds_what_librvr_draws_of_the_box) {
+    const int N = 24, W = 160, H = 100;
+    uint8_t *v = malloc((size_t)N * N * N);
+    memset(v, 255, (size_t)N * N * N);
+    rvr_renderer *r = NULL;
+    CHECK_OK(rvr_renderer_create(RVR_BACKEND_CPU, &r));
+    rvr_volume_desc d;
+    memset(&d, 0, sizeof d);
+    d.shape[0] = d.shape[1] = d.shape[2] = N;
+    d.dtype = RVR_DTYPE_U8;
+    d.spacing[0] = 2, d.spacing[1] = 1, d.spacing[2] = 1.5f; /* world box 36 x 24 x 48 */
+    d.window_lo = 0, d.window_hi = 255;
+    CHECK_OK(rvr_renderer_set_volume(r, &d, v, (uint64_t)N * N * N));
+    const float tf[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    CHECK_OK(rvr_renderer_set_tf(r, tf, 2));
+    uint8_t *img = malloc((size_t)W * H * 4);
+    const double lo[3] = {0, 0, 0}, hi[3] = {36, 24, 48};
+    for (int proj = 0; proj < 2; proj++)
+        for (int k = 0; k < 5; k++) {
+            rvr_camera c;
+            rvr_camera_init(&c);
+            const float a = 0.3f + 1.1f * (float)k;
+            c.eye[0] = 18 + 90 * cosf(a), c.eye[1] = 12 + 90 * sinf(a), c.eye[2] = 24 + 20 * (float)(k - 2);
+            c.target[0] = 18 + (float)k, c.target[1] = 12, c.target[2] = 24;
+            c.up[0] = 0, c.up[1] = 0, c.up[2] = 1;
+            c.fov_y_deg = 35;
+            if (proj) c.projection = RVR_PROJ_ORTHO, c.ortho_height = 70;
+            rvr_render_settings s;
+            rvr_render_settings_init(&s);
+            s.flags = RVR_F_PREMULTIPLIED;
+            s.background[3] = 0;
+            CHECK_OK(rvr_render(r, &c, &s, W, H, img, (uint64_t)W * H * 4, NULL));
+            const rr_rect drawn = rr_image_rect(img, W, H);
+            rr_rect fp;
+            CHECK(rr_box_footprint(&c, W, H, lo, hi, &fp) == 0, "view %d/%d: unbounded", proj, k);
+            CHECK(!rr_rect_empty(drawn), "view %d/%d: nothing drawn", proj, k);
+            CHECK(fp.x0 <= drawn.x0 && fp.y0 <= drawn.y0 && fp.x1 >= drawn.x1 && fp.y1 >= drawn.y1,
+                  "view %d/%d: drawn [%d %d %d %d] outside the footprint [%d %d %d %d]", proj, k, drawn.x0, drawn.y0,
+                  drawn.x1, drawn.y1, fp.x0, fp.y0, fp.x1, fp.y1);
+            CHECK(drawn.x0 - fp.x0 <= 3 && drawn.y0 - fp.y0 <= 3 && fp.x1 - drawn.x1 <= 3 && fp.y1 - drawn.y1 <= 3,
+                  "view %d/%d: footprint [%d %d %d %d] much larger than drawn [%d %d %d %d]", proj, k, fp.x0, fp.y0, fp.x1,
+                  fp.y1, drawn.x0, drawn.y0, drawn.x1, drawn.y1);
+        }
+    rvr_camera c;
+    rvr_camera_init(&c);
+    c.eye[0] = 18, c.eye[1] = 12, c.eye[2] = 24; /* inside the box */
+    c.target[0] = 40, c.target[1] = 12, c.target[2] = 24;
+    c.up[2] = 1;
+    rr_rect fp;
+    CHECK(rr_box_footprint(&c, W, H, lo, hi, &fp) == -1, "a corner behind the eye must give unbounded");
+    free(img);
+    free(v);
+    rvr_renderer_destroy(r);
 }
