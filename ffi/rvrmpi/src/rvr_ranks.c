@@ -1170,6 +1170,14 @@ int main(int argc, char **argv) {
     MPI_Comm_rank(local, &c->local_rank);
     MPI_Comm_size(local, &c->local_n);
     MPI_Comm_free(&local);
+    /* Ranks on one host share its cores (they run with --bind-to none): each takes its part for
+     * OpenMP (rectangles, compositing, finishing, the CPU renderer) unless OMP_NUM_THREADS says
+     * otherwise. With every rank using every core, one rank's waiting OpenMP threads held cores
+     * the other rank (and the instance) needed. */
+    if (c->local_n > 1 && !getenv("OMP_NUM_THREADS")) {
+        const long cores = sysconf(_SC_NPROCESSORS_ONLN) / c->local_n;
+        omp_set_num_threads(cores > 1 ? (int)cores : 1);
+    }
     int hl = 0;
     MPI_Get_processor_name(c->host, &hl);
     c->hosts = count_hosts(c);
