@@ -84,16 +84,34 @@ static void build(const rr_finish *f, tables *t) {
     t->bgpx[3] = (uint8_t)oa;
 }
 
+uint32_t rr_finish_background(const rr_finish *f) {
+    tables t;
+    build(f, &t);
+    uint32_t bg;
+    memcpy(&bg, t.bgpx, 4);
+    return bg;
+}
+
 void rr_finish_image(const rr_finish *f, const rr_piece *pieces, int npieces, uint8_t *out, int W, int H) {
+    const rr_rect all = {0, 0, W, H};
+    rr_finish_image_in(f, pieces, npieces, out, W, H, all);
+}
+
+void rr_finish_image_in(const rr_finish *f, const rr_piece *pieces, int npieces, uint8_t *out, int W, int H, rr_rect stale) {
     tables t;
     build(f, &t);
     const int fast = !f->mip && t.bgp[3] == 255;
     uint32_t bg;
     memcpy(&bg, t.bgpx, 4);
+    const rr_rect all = {0, 0, W, H};
+    stale = rr_rect_and(stale, all);
+    rr_rect rows = stale; /* the rows to visit: stale ones and the pieces' */
+    for (int k = 0; k < npieces; k++) rows = rr_rect_bbox(rows, pieces[k].r);
 #pragma omp parallel for schedule(static)
-    for (int y = 0; y < H; y++) {
+    for (int y = rows.y0; y < rows.y1; y++) {
         uint8_t *row = out + (size_t)y * W * 4;
-        for (int x = 0; x < W; x++) memcpy(row + 4 * (size_t)x, &bg, 4);
+        if (y >= stale.y0 && y < stale.y1)
+            for (int x = stale.x0; x < stale.x1; x++) memcpy(row + 4 * (size_t)x, &bg, 4);
         for (int k = 0; k < npieces; k++) {
             const rr_piece *p = &pieces[k];
             if (y < p->r.y0 || y >= p->r.y1) continue;

@@ -21,4 +21,12 @@ typedef struct rr_finish {
 /* Writes the W x H image `out` from the disjoint pieces (rr_composite's result). */
 void rr_finish_image(const rr_finish *f, const rr_piece *pieces, int npieces, uint8_t *out, int W, int H);
 
+/* The same where `out` already holds f's background outside `stale` (an earlier answer with the
+ * same background, W and H): background is written only within `stale`, which must hold the
+ * pieces and every pixel that was not background before. */
+void rr_finish_image_in(const rr_finish *f, const rr_piece *pieces, int npieces, uint8_t *out, int W, int H, rr_rect stale);
+
+/* What a transparent pixel becomes (RGBA8 as 4 bytes in memory order). */
+uint32_t rr_finish_background(const rr_finish *f);
+
 #endif

@@ -81,6 +81,10 @@ typedef struct ctx {
         ino_t ino;
         uint8_t *p;
         size_t len;
+        /* the last answer in it: outside `drawn` its pixels are the background `bg` (W x H) */
+        int answered, W, H;
+        uint32_t bg;
+        rr_rect drawn;
     } frame_file;
     rr_compositor comp;
 } ctx;
@@ -950,7 +954,17 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
         }
         rr_finish f = {.mip = cop != RR_OP_OVER, .gray = (s.flags & RVR_F_GRAY) != 0, .premul = (s.flags & RVR_F_PREMULTIPLIED) != 0,
                        .bg = {s.background[0], s.background[1], s.background[2], s.background[3]}, .tf = c->tf, .tfn = c->tfn};
-        rr_finish_image(&f, res.pieces, res.npieces, out, W, H);
+        /* into the frame file, only what differs from its last answer: the pieces, and what that
+         * answer drew outside them (the rest of it is this frame's background already) */
+        const uint32_t bg = rr_finish_background(&f);
+        rr_rect drawn = {0, 0, 0, 0}, stale = {0, 0, W, H};
+        for (int k = 0; k < res.npieces; k++) drawn = rr_rect_bbox(drawn, res.pieces[k].r);
+        if (file && out == c->frame_file.p && c->frame_file.answered && c->frame_file.W == W && c->frame_file.H == H &&
+            c->frame_file.bg == bg)
+            stale = rr_rect_bbox(drawn, c->frame_file.drawn);
+        rr_finish_image_in(&f, res.pieces, res.npieces, out, W, H, stale);
+        if (file && out == c->frame_file.p)
+            c->frame_file.answered = 1, c->frame_file.W = W, c->frame_file.H = H, c->frame_file.bg = bg, c->frame_file.drawn = drawn;
         rr_frame_stats fs = {0, tmax, tmin, t_rect + res.ms_composite, res.ms_gather + (now_ms() - tf), tot[0], tot[1], tot[2]};
         fs.total_ms = now_ms() - t0;
         g_alarm_armed = 0;

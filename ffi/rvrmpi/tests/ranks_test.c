@@ -320,8 +320,10 @@ TEST(ranks1_answers_with_the_renderers_own_image) {
 }
 
 /* The answer's image written into a frame file (what the instance maps) equals the one sent over
- * the socket, with 1 rank (the renderer's own image) and with 2 (composited); a frame file
- * that cannot be mapped is an error, and the next frame works. */
+ * the socket, with 1 rank (the renderer's own image) and with 2 (composited), frame after frame
+ * into the same file while the view moves, zooms out and in (rank 0 rewrites only what differs
+ * from the file's last answer) and the background changes; a frame file that cannot be mapped
+ * is an error, and the next frame works. */
 static void frame_file(int ranks) {
     const int N = 48, W = 96, H = 72;
     pores p;
@@ -336,7 +338,12 @@ static void frame_file(int ranks) {
     char err[256] = "", path[128];
     CHECK(rr_render(&s.job, &cam, &st, W, H, a, NULL, 60000, err, sizeof err) == 0, "socket answer: %s", err);
     CHECK(rr_shm_file(path, sizeof path, NULL, (uint64_t)W * H * 4) == 0, "frame file");
-    for (int k = 0; k < 2; k++) { /* the second frame reuses rank 0's mapping */
+    const float zoom[5] = {1, 1, 0.5f, 2.5f, 1};
+    for (int k = 0; k < 5; k++) { /* the later frames reuse rank 0's mapping */
+        scene_orbit(N, 1.1f + 0.7f * (float)k, &cam);
+        for (int q = 0; q < 3; q++) cam.eye[q] = cam.target[q] + zoom[k] * (cam.eye[q] - cam.target[q]);
+        if (k == 4) st.background[0] = 0.5f;
+        if (k > 0) CHECK(rr_render(&s.job, &cam, &st, W, H, a, NULL, 60000, err, sizeof err) == 0, "socket answer: %s", err);
         rr_frame_stats fs;
         CHECK(rr_render_to_file(&s.job, &cam, &st, W, H, path, &fs, 60000, err, sizeof err) == 0, "file answer: %s", err);
         uint8_t *b = read_back(path, (size_t)W * H * 4);
