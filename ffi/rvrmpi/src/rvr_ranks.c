@@ -90,6 +90,8 @@ typedef struct ctx {
 } ctx;
 
 static int g_sock = -1;
+/* how long an idle rank polls for the next request without sleeping */
+#define SPIN_MS 5.0
 static volatile sig_atomic_t g_alarm_armed = 0;
 
 static double now_ms(void) {
@@ -1265,14 +1267,17 @@ int main(int argc, char **argv) {
             MPI_CHECK(c, MPI_Ibcast(hdr, 2, MPI_UINT64_T, 0, MPI_COMM_WORLD, &req), "broadcast");
             MPI_CHECK(c, MPI_Wait(&req, MPI_STATUS_IGNORE), "broadcast");
         } else {
-            /* idle: poll a non-blocking broadcast, sleeping in between */
+            /* idle: poll a non-blocking broadcast; for the first SPIN_MS without sleeping (a viewer
+             * asks for the next frame about 1 ms after the last one: a rank asleep then started
+             * its part late), then sleeping longer and longer in between */
             MPI_Request req;
             MPI_CHECK(c, MPI_Ibcast(hdr, 2, MPI_UINT64_T, 0, MPI_COMM_WORLD, &req), "broadcast");
             int flag = 0;
             long sleep_us = 20;
+            const double spin_until = now_ms() + SPIN_MS;
             while (!flag) {
                 MPI_CHECK(c, MPI_Test(&req, &flag, MPI_STATUS_IGNORE), "wait for a request");
-                if (!flag) {
+                if (!flag && now_ms() > spin_until) {
                     usleep((useconds_t)sleep_us);
                     if (sleep_us < 2000) sleep_us *= 2;
                 }
