@@ -896,6 +896,7 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
     rr_rect part = all;
     if (!rc) {
         if (!is_slice) part = slab_footprint(c, &cam, &s, W, H);
+        else if (!has_local(c, c->rank)) part = (rr_rect){0, 0, 0, 0}; /* draws nothing */
         if (c->img_w != W || c->img_h != H) c->img_dirty = all, c->img_w = W, c->img_h = H;
         rr_clear_outside(img, W, c->img_dirty, part);
         c->img_dirty = part;
