@@ -90,8 +90,8 @@ typedef struct ctx {
 } ctx;
 
 static int g_sock = -1;
-/* how long an idle rank polls for the next request without sleeping */
-#define SPIN_MS 5.0
+/* how long after a request an idle rank polls for the next one every ~20 us */
+#define QUICK_MS 5.0
 static volatile sig_atomic_t g_alarm_armed = 0;
 
 static double now_ms(void) {
@@ -1268,17 +1268,22 @@ int main(int argc, char **argv) {
             MPI_CHECK(c, MPI_Ibcast(hdr, 2, MPI_UINT64_T, 0, MPI_COMM_WORLD, &req), "broadcast");
             MPI_CHECK(c, MPI_Wait(&req, MPI_STATUS_IGNORE), "broadcast");
         } else {
-            /* idle: poll a non-blocking broadcast; for the first SPIN_MS without sleeping (a viewer
-             * asks for the next frame about 1 ms after the last one: a rank asleep then started
-             * its part late), then sleeping longer and longer in between */
+            /* idle: poll a non-blocking broadcast, sleeping in between: for the first QUICK_MS
+             * after a request briefly (a viewer asks for the next frame about 1 ms after the last
+             * one; a rank that slept up to 2 ms then started its part late), then longer and
+             * longer. Never spinning: a spinning rank took cores from the other ranks' OpenMP
+             * teams, whose barriers then waited (40 ms frames on the H200 x2). */
             MPI_Request req;
             MPI_CHECK(c, MPI_Ibcast(hdr, 2, MPI_UINT64_T, 0, MPI_COMM_WORLD, &req), "broadcast");
             int flag = 0;
             long sleep_us = 20;
-            const double spin_until = now_ms() + SPIN_MS;
-            while (!flag) {
+            const double quick_until = now_ms() + QUICK_MS;
+            for (;;) {
                 MPI_CHECK(c, MPI_Test(&req, &flag, MPI_STATUS_IGNORE), "wait for a request");
-                if (!flag && now_ms() > spin_until) {
+                if (flag) break;
+                if (now_ms() < quick_until) {
+                    usleep(20);
+                } else {
                     usleep((useconds_t)sleep_us);
                     if (sleep_us < 2000) sleep_us *= 2;
                 }
