@@ -105,7 +105,6 @@ typedef struct job {
     int rounds;
     rr_composite_result *res;
     double t_mid;    /* end of the compositing, start of the gather */
-    int local;       /* no gather: each rank finishes its region (res->region) itself */
 } job;
 
 static uint8_t *at(const job *J, rr_rect r) { return J->img + ((size_t)r.y0 * J->W + r.x0) * 4; }
@@ -217,16 +216,8 @@ static int add_piece(job *J, rr_rect r, const uint8_t *px, size_t stride) {
     return MPI_SUCCESS;
 }
 
-/* Every rank i sends final[i] (disjoint, already composited, within region[i]) to rank 0; with
- * J->local each keeps it as its piece of its region (the regions partition the union), and what
- * it will write of the answer counts for auto's choice. */
-static int gather_final(job *J, const rr_rect *final, const rr_rect *region) {
-    if (J->local) {
-        for (int i = 0; i < J->n; i++) J->recv[i] += rr_rect_area(region[i]) * 4;
-        if (J->me < 0) return MPI_SUCCESS;
-        J->res->region = region[J->me];
-        return add_piece(J, final[J->me], at(J, final[J->me]), (size_t)J->W);
-    }
+/* Every rank i sends final[i] (disjoint, already composited) to rank 0. */
+static int gather_final(job *J, const rr_rect *final) {
     for (int i = 1; i < J->n; i++) J->recv[0] += rr_rect_area(final[i]) * 4;
     if (J->me < 0) return MPI_SUCCESS;
     int rc;
@@ -236,7 +227,6 @@ static int gather_final(job *J, const rr_rect *final, const rr_rect *region) {
         if (rc == MPI_SUCCESS) rc = MPI_Wait(&rq, MPI_STATUS_IGNORE);
         return rc;
     }
-    J->res->region = J->res->all; /* rank 0 holds the whole answer */
     incoming *in = calloc((size_t)J->n, sizeof *in);
     if (!in) return MPI_ERR_NO_MEM;
     for (int i = 0; i < J->n; i++) in[i].r = final[i];
@@ -258,7 +248,6 @@ static rr_rect union_of(const rr_rect *r, int n) {
 
 static int algo_root(job *J) {
     J->rounds = 1;
-    if (J->local) J->recv[0] += rr_rect_area(union_of(J->r, J->n)) * 4; /* rank 0 finishes it all */
     for (int i = 1; i < J->n; i++) J->recv[0] += rr_rect_area(J->r[i]) * 4;
     if (J->me < 0) return MPI_SUCCESS;
     int rc;
@@ -277,13 +266,12 @@ static int algo_root(job *J) {
     free(in);
     J->t_mid = now_ms();
     const rr_rect u = union_of(J->r, J->n);
-    J->res->region = u;
     return rc == MPI_SUCCESS ? add_piece(J, u, at(J, u), (size_t)J->W) : rc;
 }
 
 static int algo_direct(job *J) {
     const int n = J->n;
-    J->rounds = J->local ? 1 : 2;
+    J->rounds = 2;
     const rr_rect u = union_of(J->r, n);
     rr_rect *band = malloc(sizeof(rr_rect) * (size_t)n), *final = malloc(sizeof(rr_rect) * (size_t)n);
     incoming *in = calloc((size_t)n, sizeof *in);
@@ -311,7 +299,7 @@ static int algo_direct(job *J) {
         if (rc == MPI_SUCCESS) rc = MPI_Waitall(n, sq, MPI_STATUSES_IGNORE);
         J->t_mid = now_ms();
     }
-    if (rc == MPI_SUCCESS) rc = gather_final(J, final, band);
+    if (rc == MPI_SUCCESS) rc = gather_final(J, final);
     free(band), free(final), free(in), free(sq);
     return rc;
 }
@@ -338,10 +326,9 @@ static int algo_bswap(job *J) {
     int *act = malloc(sizeof(int) * (size_t)P);
     rr_rect *q = malloc(sizeof(rr_rect) * (size_t)P), *R = malloc(sizeof(rr_rect) * (size_t)P);
     rr_rect *nq = malloc(sizeof(rr_rect) * (size_t)P), *final = calloc((size_t)n, sizeof(rr_rect));
-    rr_rect *region = calloc((size_t)n, sizeof(rr_rect));
-    int rc = act && q && R && nq && final && region ? MPI_SUCCESS : MPI_ERR_NO_MEM;
+    int rc = act && q && R && nq && final ? MPI_SUCCESS : MPI_ERR_NO_MEM;
     if (rc != MPI_SUCCESS) goto done;
-    J->rounds = (e > 0) + !J->local;
+    J->rounds = (e > 0) + 1;
     for (int i = 0; i < e; i++) {
         const int lo = 2 * i, hi = 2 * i + 1;
         J->recv[lo] += rr_rect_area(J->r[hi]) * 4;
@@ -396,10 +383,10 @@ static int algo_bswap(job *J) {
         memcpy(q, nq, sizeof(rr_rect) * (size_t)P);
     }
     J->t_mid = now_ms();
-    for (int i = 0; i < P; i++) final[act[i]] = q[i], region[act[i]] = R[i];
-    rc = gather_final(J, final, region);
+    for (int i = 0; i < P; i++) final[act[i]] = q[i];
+    rc = gather_final(J, final);
 done:
-    free(act), free(q), free(R), free(nq), free(final), free(region);
+    free(act), free(q), free(R), free(nq), free(final);
     return rc;
 }
 
@@ -407,7 +394,7 @@ static int run(job *J, int algo) {
     return algo == RR_ALGO_ROOT ? algo_root(J) : algo == RR_ALGO_DIRECT ? algo_direct(J) : algo_bswap(J);
 }
 
-double rr_composite_cost(int algo, int n, const rr_rect *rects, int local) {
+double rr_composite_cost(int algo, int n, const rr_rect *rects) {
     rr_rect *r = malloc(sizeof(rr_rect) * (size_t)n);
     uint64_t *recv = calloc((size_t)n, sizeof(uint64_t));
     rr_composite_result res;
@@ -415,7 +402,7 @@ double rr_composite_cost(int algo, int n, const rr_rect *rects, int local) {
     double cost = 1e300;
     if (r && recv) {
         memcpy(r, rects, sizeof(rr_rect) * (size_t)n);
-        job J = {.comm = MPI_COMM_NULL, .me = -1, .n = n, .r = r, .recv = recv, .res = &res, .local = local};
+        job J = {.comm = MPI_COMM_NULL, .me = -1, .n = n, .r = r, .recv = recv, .res = &res};
         if (run(&J, algo) == MPI_SUCCESS) {
             uint64_t mx = 0;
             for (int i = 0; i < n; i++) mx = recv[i] > mx ? recv[i] : mx;
@@ -427,7 +414,7 @@ double rr_composite_cost(int algo, int n, const rr_rect *rects, int local) {
 }
 
 int rr_composite(rr_compositor *c, MPI_Comm comm, int algo, int op, const rr_view *v,
-                 const double *bw, uint8_t *img, int W, int H, rr_rect mine, int local,
+                 const double *bw, uint8_t *img, int W, int H, rr_rect mine,
                  rr_composite_result *res) {
     (void)H;
     int me, n;
@@ -447,14 +434,14 @@ int rr_composite(rr_compositor *c, MPI_Comm comm, int algo, int op, const rr_vie
         static const int cand[3] = {RR_ALGO_ROOT, RR_ALGO_BSWAP, RR_ALGO_DIRECT};
         double best = 1e301;
         for (int k = 0; k < 3; k++) {
-            const double cost = rr_composite_cost(cand[k], n, rects, local);
+            const double cost = rr_composite_cost(cand[k], n, rects);
             if (cost < best) best = cost, algo = cand[k];
         }
     }
     if (n == 1) algo = RR_ALGO_ROOT;
     res->algo = algo;
     job J = {.c = c, .comm = comm, .me = me, .n = n, .op = op, .W = W, .v = v, .bw = bw, .img = img,
-             .r = rects, .recv = recv, .res = res, .t_mid = t0, .local = local};
+             .r = rects, .recv = recv, .res = res, .t_mid = t0};
     if (rc == MPI_SUCCESS) rc = run(&J, algo);
     const double t1 = now_ms();
     res->ms_composite = J.t_mid - t0;

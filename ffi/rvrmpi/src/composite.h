@@ -54,23 +54,17 @@ typedef struct rr_composite_result {
     double ms_composite;    /* exchange + blending, from the moment all ranks have rendered */
     double ms_gather;       /* the final pieces to rank 0 */
     rr_rect all;            /* the bounding box of every rank's rectangle (what blending may touch) */
-    rr_rect region;         /* the part of `all` whose answer this rank holds: its pieces lie in
-                               it, and the regions of all ranks partition `all` (rank 0's is all
-                               of it unless `local`) */
 } rr_composite_result;
 
 /* Composites `img` (W x H, this rank's partial image, transparent outside `mine`; blended into
  * in place) across `comm` (rank i holds slab i with world bounds bw[i], bw[i+1]). On rank 0
- * res->pieces describe the result; with `local` (every rank can write the answer: one host)
- * nothing is gathered: each rank's res->pieces are the result within its res->region.
- * MPI_SUCCESS or an MPI error code. */
+ * res->pieces describe the result. MPI_SUCCESS or an MPI error code. */
 int rr_composite(rr_compositor *c, MPI_Comm comm, int algo, int op, const rr_view *v,
-                 const double *bw, uint8_t *img, int W, int H, rr_rect mine, int local,
+                 const double *bw, uint8_t *img, int W, int H, rr_rect mine,
                  rr_composite_result *res);
 
 /* The bytes the busiest rank would receive with `algo` for these rectangles (N ranks), plus a
- * fixed charge per message round; with `local`, plus the bytes of the answer it writes; what
- * auto minimises. Exposed for the tests. */
-double rr_composite_cost(int algo, int n, const rr_rect *rects, int local);
+ * fixed charge per message round; what auto minimises. Exposed for the tests. */
+double rr_composite_cost(int algo, int n, const rr_rect *rects);
 
 #endif

@@ -47,25 +47,21 @@ rr_rect rr_image_rect_in(const uint8_t *img, int W, rr_rect in) {
     return r;
 }
 
-int rr_rect_minus(rr_rect a, rr_rect b, rr_rect out[4]) {
-    if (rr_rect_empty(a)) return 0;
-    const rr_rect k = rr_rect_and(a, b);
-    if (rr_rect_empty(k)) return out[0] = a, 1;
-    int n = 0;
-    if (k.y0 > a.y0) out[n++] = (rr_rect){a.x0, a.y0, a.x1, k.y0};
-    if (a.y1 > k.y1) out[n++] = (rr_rect){a.x0, k.y1, a.x1, a.y1};
-    if (k.x0 > a.x0) out[n++] = (rr_rect){a.x0, k.y0, k.x0, k.y1};
-    if (a.x1 > k.x1) out[n++] = (rr_rect){k.x1, k.y0, a.x1, k.y1};
-    return n;
-}
-
 void rr_clear_outside(uint8_t *img, int W, rr_rect dirty, rr_rect keep) {
-    rr_rect strips[4];
-    const int n = rr_rect_minus(dirty, keep, strips);
-    for (int k = 0; k < n; k++) {
-        const rr_rect r = strips[k];
-#pragma omp parallel for schedule(static) if ((r.x1 - r.x0) * (r.y1 - r.y0) > 65536)
-        for (int y = r.y0; y < r.y1; y++) memset(img + ((size_t)y * W + r.x0) * 4, 0, (size_t)(r.x1 - r.x0) * 4);
+    if (rr_rect_empty(dirty)) return;
+    const size_t row = (size_t)W * 4;
+    const rr_rect k = rr_rect_and(dirty, keep);
+    /* rows of dirty above and below keep, then left and right of it on its rows */
+    const int ya = rr_rect_empty(k) ? dirty.y1 : k.y0, yb = rr_rect_empty(k) ? dirty.y1 : k.y1;
+#pragma omp parallel for schedule(static)
+    for (int y = dirty.y0; y < dirty.y1; y++) {
+        uint8_t *p = img + (size_t)y * row;
+        if (y < ya || y >= yb) {
+            memset(p + (size_t)dirty.x0 * 4, 0, (size_t)(dirty.x1 - dirty.x0) * 4);
+        } else {
+            if (k.x0 > dirty.x0) memset(p + (size_t)dirty.x0 * 4, 0, (size_t)(k.x0 - dirty.x0) * 4);
+            if (dirty.x1 > k.x1) memset(p + (size_t)k.x1 * 4, 0, (size_t)(dirty.x1 - k.x1) * 4);
+        }
     }
 }
 

@@ -46,10 +46,6 @@ rr_rect rr_image_rect(const uint8_t *img, int W, int H);
 /* The same within `in` only (pixels outside it are not looked at). */
 rr_rect rr_image_rect_in(const uint8_t *img, int W, rr_rect in);
 
-/* a minus b as at most 4 disjoint rectangles (rows above and below b, then left and right of it
- * on its rows) into out; returns how many. */
-int rr_rect_minus(rr_rect a, rr_rect b, rr_rect out[4]);
-
 /* Zeroes the pixels of `dirty` that are outside `keep` (at most 4 strips) of a W-wide image. */
 void rr_clear_outside(uint8_t *img, int W, rr_rect dirty, rr_rect keep);
 

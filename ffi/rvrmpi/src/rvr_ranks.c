@@ -264,7 +264,6 @@ typedef struct vol_plan {
 
 static int distribute_points(ctx *c);
 static rr_rect slab_footprint(const ctx *c, const rvr_camera *cam, const rvr_render_settings *s, int W, int H);
-static void finish_answer(ctx *c, const rr_finish *f, const rr_composite_result *res, uint8_t *out, int W, int H);
 
 /* Every rank takes the new global layout: the volume, the cuts (bounds[n+1], owned from now
  * on), the window and the data range. The old local volume stays until librvr replaced it. */
@@ -919,15 +918,10 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
     }
     double t_render = now_ms() - tr;
     if (c->test_delay_ms > 0 && c->rank != 0) usleep((useconds_t)c->test_delay_ms * 1000);
-    /* On one host every rank writes its part of the answer into the frame file itself: nothing
-     * is gathered to rank 0, and the finishing is shared. */
-    const int local = file != NULL && c->hosts == 1;
-    uint8_t *ans = NULL;
-    if (!rc && local && !(ans = answer_image(c, file, npix * 4, 0))) rc = RR_ERR_IO;
     int who = 0;
     rc = agree(rc, &who);
     if (rc) {
-        if (c->rank == 0) reply_error(rc, "render: rank %d: %s", who, rc == RR_ERR_IO ? "cannot map the frame file" : rvr_strerror(rc));
+        if (c->rank == 0) reply_error(rc, "render: rank %d: %s", who, rvr_strerror(rc));
         return;
     }
     rr_view v;
@@ -946,52 +940,39 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
     if (rendered) mine = rr_image_rect_in(img, W, part); /* nothing drawn: transparent, others blend into it */
     const double t_rect = now_ms() - tc;
     rr_composite_result res;
-    int mrc = rr_composite(&c->comp, MPI_COMM_WORLD, c->algo, cop, &v, c->bw, img, W, H, mine, local, &res);
+    int mrc = rr_composite(&c->comp, MPI_COMM_WORLD, c->algo, cop, &v, c->bw, img, W, H, mine, &res);
     if (mrc != MPI_SUCCESS) mpi_fail(c, mrc, "compositing");
     c->img_dirty = rr_rect_bbox(c->img_dirty, res.all); /* blending wrote into the others' rectangles */
-    const rr_finish f = {.mip = cop != RR_OP_OVER, .gray = (s.flags & RVR_F_GRAY) != 0, .premul = (s.flags & RVR_F_PREMULTIPLIED) != 0,
-                         .bg = {s.background[0], s.background[1], s.background[2], s.background[3]}, .tf = c->tf, .tfn = c->tfn};
-    const double tf = now_ms();
-    if (local) finish_answer(c, &f, &res, ans, W, H); /* every rank its region; rank 0 the rest */
     double tmin = t_render, tmax = t_render;
     uint64_t sums[3] = {res.sent, st.samples, st.rays}, tot[3] = {0, 0, 0};
-    /* (after the local finishing: rank 0 answers once every rank has written its part) */
     MPI_CHECK(c, MPI_Reduce(&t_render, &tmax, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD), "reduce");
     MPI_CHECK(c, MPI_Reduce(&t_render, &tmin, 1, MPI_DOUBLE, MPI_MIN, 0, MPI_COMM_WORLD), "reduce");
     MPI_CHECK(c, MPI_Reduce(sums, tot, 3, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD), "reduce");
     if (c->rank == 0) {
-        uint8_t *out = ans;
-        if (!local) {
-            out = answer_image(c, file, npix * 4, 0);
-            if (!out) {
-                reply_error(file ? RR_ERR_IO : RVR_ERR_NOMEM, "render: rank 0: %s", file ? "cannot map the frame file" : rvr_strerror(RVR_ERR_NOMEM));
-                return;
-            }
-            finish_answer(c, &f, &res, out, W, H);
+        const double tf = now_ms();
+        uint8_t *out = answer_image(c, file, npix * 4, 0);
+        if (!out) {
+            reply_error(file ? RR_ERR_IO : RVR_ERR_NOMEM, "render: rank 0: %s", file ? "cannot map the frame file" : rvr_strerror(RVR_ERR_NOMEM));
+            return;
         }
+        rr_finish f = {.mip = cop != RR_OP_OVER, .gray = (s.flags & RVR_F_GRAY) != 0, .premul = (s.flags & RVR_F_PREMULTIPLIED) != 0,
+                       .bg = {s.background[0], s.background[1], s.background[2], s.background[3]}, .tf = c->tf, .tfn = c->tfn};
+        /* into the frame file, only what differs from its last answer: the pieces, and what that
+         * answer drew outside them (the rest of it is this frame's background already) */
+        const uint32_t bg = rr_finish_background(&f);
+        rr_rect drawn = {0, 0, 0, 0}, stale = {0, 0, W, H};
+        for (int k = 0; k < res.npieces; k++) drawn = rr_rect_bbox(drawn, res.pieces[k].r);
+        if (file && out == c->frame_file.p && c->frame_file.answered && c->frame_file.W == W && c->frame_file.H == H &&
+            c->frame_file.bg == bg)
+            stale = rr_rect_bbox(drawn, c->frame_file.drawn);
+        rr_finish_image_in(&f, res.pieces, res.npieces, out, W, H, stale);
+        if (file && out == c->frame_file.p)
+            c->frame_file.answered = 1, c->frame_file.W = W, c->frame_file.H = H, c->frame_file.bg = bg, c->frame_file.drawn = drawn;
         rr_frame_stats fs = {0, tmax, tmin, t_rect + res.ms_composite, res.ms_gather + (now_ms() - tf), tot[0], tot[1], tot[2]};
         fs.total_ms = now_ms() - t0;
         g_alarm_armed = 0;
         reply(0, &fs, sizeof fs, file ? NULL : out, file ? 0 : npix * 4);
     }
-}
-
-/* Writes this rank's region of the answer (res->region: its pieces and the background around
- * them); rank 0 also the background outside the union of all rectangles. Into the frame file
- * only what differs from its last answer: outside the union and that answer's union its pixels
- * are this frame's background already. */
-static void finish_answer(ctx *c, const rr_finish *f, const rr_composite_result *res, uint8_t *out, int W, int H) {
-    rr_finish_image_in(f, res->pieces, res->npieces, out, W, H, res->region);
-    if (c->rank != 0) return;
-    const uint32_t bg = rr_finish_background(f);
-    const int file = out == c->frame_file.p;
-    rr_rect stale = {0, 0, W, H};
-    if (file && c->frame_file.answered && c->frame_file.W == W && c->frame_file.H == H && c->frame_file.bg == bg)
-        stale = rr_rect_bbox(res->all, c->frame_file.drawn);
-    rr_rect strips[4];
-    const int ns = rr_rect_minus(stale, res->all, strips);
-    for (int k = 0; k < ns; k++) rr_finish_image_in(f, NULL, 0, out, W, H, strips[k]);
-    if (file) c->frame_file.answered = 1, c->frame_file.W = W, c->frame_file.H = H, c->frame_file.bg = bg, c->frame_file.drawn = res->all;
 }
 
 /* The pixels this rank's slab can cover on the screen (its world box, within the clip box), as

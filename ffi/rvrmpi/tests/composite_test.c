@@ -36,22 +36,22 @@ TEST(rect_and_and_bbox) {
  * every rectangle is the whole footprint. */
 TEST(auto_sends_to_rank0_when_rectangles_are_disjoint_and_splits_work_when_they_overlap) {
     const rr_rect side2[2] = {{100, 500, 1800, 1000}, {100, 80, 1800, 520}};
-    const double root = rr_composite_cost(RR_ALGO_ROOT, 2, side2, 0), bs = rr_composite_cost(RR_ALGO_BSWAP, 2, side2, 0),
-                 di = rr_composite_cost(RR_ALGO_DIRECT, 2, side2, 0);
+    const double root = rr_composite_cost(RR_ALGO_ROOT, 2, side2), bs = rr_composite_cost(RR_ALGO_BSWAP, 2, side2),
+                 di = rr_composite_cost(RR_ALGO_DIRECT, 2, side2);
     harness_note("2 ranks side by side: root %.0f, bswap %.0f, direct %.0f bytes at the busiest rank", root, bs, di);
     CHECK(root < bs && root < di, "root should win: %.0f %.0f %.0f", root, bs, di);
     CHECK(root >= 1700.0 * 440 * 4 && root < 1700.0 * 440 * 4 + 200000, "root = rank 1's rectangle: %.0f", root);
     rr_rect along[8];
     for (int i = 0; i < 8; i++) along[i] = (rr_rect){200, 100, 1700, 1000};
-    const double root8 = rr_composite_cost(RR_ALGO_ROOT, 8, along, 0), bs8 = rr_composite_cost(RR_ALGO_BSWAP, 8, along, 0),
-                 di8 = rr_composite_cost(RR_ALGO_DIRECT, 8, along, 0);
+    const double root8 = rr_composite_cost(RR_ALGO_ROOT, 8, along), bs8 = rr_composite_cost(RR_ALGO_BSWAP, 8, along),
+                 di8 = rr_composite_cost(RR_ALGO_DIRECT, 8, along);
     harness_note("8 ranks along the axis: root %.0f, bswap %.0f, direct %.0f", root8, bs8, di8);
     CHECK(bs8 < root8 / 3 && di8 < root8 / 3, "splitting the work should win: %.0f %.0f %.0f", root8, bs8, di8);
     const double full = 1500.0 * 900 * 4;
     /* rank 0 composites its share and then receives the rest of the footprint */
     CHECK(bs8 < full * 2 && di8 < full * 2, "bswap/direct: under two footprints into rank 0");
     rr_rect empty[3] = {{0, 0, 0, 0}, {0, 0, 0, 0}, {10, 10, 20, 20}};
-    CHECK(rr_composite_cost(RR_ALGO_BSWAP, 3, empty, 0) < 500000, "empty rectangles cost nothing but rounds");
+    CHECK(rr_composite_cost(RR_ALGO_BSWAP, 3, empty) < 500000, "empty rectangles cost nothing but rounds");
 }
 
 TEST(finish_puts_the_background_under_premultiplied_pieces) {
