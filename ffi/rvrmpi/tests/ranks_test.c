@@ -320,16 +320,18 @@ TEST(ranks1_answers_with_the_renderers_own_image) {
 }
 
 /* The answer's image written into a frame file (what the instance maps) equals the one sent over
- * the socket, with 1 rank (the renderer's own image) and with 2 (composited), frame after frame
+ * the socket, with 1 rank (the renderer's own image) and with 2 and 3 (composited, with every
+ * algorithm), frame after frame
  * into the same file while the view moves, zooms out and in (rank 0 rewrites only what differs
  * from the file's last answer) and the background changes; a frame file that cannot be mapped
  * is an error, and the next frame works. */
-static void frame_file(int ranks) {
+static void frame_file(int ranks, const char *algo) {
     const int N = 48, W = 96, H = 72;
     pores p;
     pores_init(&p, N);
     scene s = {.W = W, .H = H};
-    setup_pores(&s, &p, ranks, NULL, NULL);
+    const char *args[] = {"--composite", algo, NULL};
+    setup_pores(&s, &p, ranks, algo ? args : NULL, NULL);
     rvr_camera cam;
     scene_orbit(N, 1.1f, &cam);
     rvr_render_settings st;
@@ -358,8 +360,13 @@ static void frame_file(int ranks) {
     teardown(&s);
     free(p.vol);
 }
-TEST(ranks1_answer_into_a_frame_file) { frame_file(1); }
-TEST(ranks2_answer_into_a_frame_file) { frame_file(2); }
+TEST(ranks1_answer_into_a_frame_file) { frame_file(1, NULL); }
+TEST(ranks2_answer_into_a_frame_file) { frame_file(2, NULL); }
+TEST(ranks3_answer_into_a_frame_file_every_algorithm) {
+    frame_file(3, "root");
+    frame_file(3, "direct");
+    frame_file(3, "bswap");
+}
 
 /* A volume far away covers a small part of the screen: only its slabs' rectangles move,
  * not whole images (full-image compositing moved 1.5 images per frame with 2 ranks). */
