@@ -11,7 +11,8 @@
  *          [--composite auto|root|bswap|direct] [--gpus K] [--op-timeout SECONDS]
  *   srun --mpi=pmix -n N rvr_ranks --socket PATH ...   (inside a slurm allocation)
  * (--bind-to none: Open MPI binds each of up to 2 ranks to one core by default; rvr_ranks
- * gives each rank the node's cores / its ranks on the node as OpenMP threads.) With one rank,
+ * gives each rank (the node's cores - 2) / its ranks on the node as OpenMP threads, unless
+ * OMP_NUM_THREADS is set: 2 cores stay for the instance and MPI.) With one rank,
  * the renderer's own image is the answer: nothing is composited or finished.
  * Rank 0 connects to the UNIX socket PATH (the instance listens there) and serves requests;
  * every rank owns one librvr renderer. Each rank renders its part of the volume into a
@@ -48,8 +49,10 @@
  *
  * Compositing (src/composite.c)
  * -----------
- * A rank's partial image is transparent outside the bounding rectangle of its non-zero pixels
- * (its slab's footprint on the screen, found by one pass over the image); the ranks allgather
+ * A rank renders only its slab's footprint on the screen (rvr_render_region over the projected
+ * box of the slab, within the clip box; the whole image when points are shown), so its partial
+ * image is transparent outside it and outside the bounding rectangle of its non-zero pixels
+ * (found by one pass over the footprint); the ranks allgather
  * these rectangles and move only parts of them, as RGBA8 premultiplied rows straight out of
  * the images (MPI vector types, no packing copy). Every rank knows every rectangle, so all
  * compute the same plan:
@@ -68,7 +71,7 @@
  *         the traffic of the frame.
  * Rank 0 then writes the answer: background, TF colours of MIP values, straight alpha, from
  * the composited pieces (integer arithmetic, threads over rows), into the frame file when the
- * request names one.
+ * request names one (there only what differs from the file's last answer).
  * Composite/ISO/slices use "over" in slab visibility order; MIP/MinIP render grey values
  * (RVR_F_GRAY) and combine them with max/min; rank 0 applies the TF and the background.
  * AVERAGE is refused with several ranks (RR_ERR_UNSUPPORTED: the sample counts per ray are
