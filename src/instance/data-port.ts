@@ -16,12 +16,15 @@ import { secretMatches } from "./auth.ts";
 
 /** Prepared but unused transfers are dropped (and their memory freed) after this long. */
 const EXPIRE_MS = 120_000;
-/** A new connection (and each part after the first) must send its header within this. */
-const FIRST_HEADER_MS = 30_000;
-/** A connection kept by its client for the next transfer is closed after this long idle
- *  (REMOTEVIS_DATA_IDLE_MS, for tests); it waits in slices of IDLE_SLICE_MS. */
+/** Each part after a transfer's first must send its header within this. */
+const PART_HEADER_MS = 30_000;
+/** A connection kept by its client for its next transfer (clients connect when they open the
+ *  instance) is closed after this long idle (REMOTEVIS_DATA_IDLE_MS, for tests); it waits in
+ *  slices of IDLE_SLICE_MS. */
 const IDLE_MS = Number(process.env.REMOTEVIS_DATA_IDLE_MS ?? 10 * 60_000);
 const IDLE_SLICE_MS = 30_000;
+/** Open connections at most (each holds a thread while it waits); more are closed at once. */
+const MAX_CONNECTIONS = 64;
 
 type Part = "volume" | "xyz" | "values" | "pull" | "model";
 
@@ -141,6 +144,11 @@ export class DataPort {
         await Bun.sleep(100);
         continue;
       }
+      if (this.conns.size >= MAX_CONNECTIONS) {
+        this.log(`data port: ${MAX_CONNECTIONS} connections open already; closed a new one`);
+        void conn.close().catch(() => {});
+        continue;
+      }
       this.conns.add(conn);
       this.accepted++;
       void this.serveConnection(conn).finally(() => {
@@ -170,14 +178,14 @@ export class DataPort {
     for (let served = 0; !this.closed; ) {
       let first: { header: DataHeader; size: number };
       try {
-        first = await this.header(conn, served === 0 ? FIRST_HEADER_MS : Math.min(IDLE_SLICE_MS, IDLE_MS));
+        first = await this.header(conn, Math.min(IDLE_SLICE_MS, IDLE_MS));
       } catch (err) {
         const ssc = err instanceof TransferError ? err.ssc : 0;
         // still waiting for the next transfer (a header timeout leaves the connection usable)
-        if (served > 0 && ssc === SSC.ERR_TIMEOUT && performance.now() - idleSince < IDLE_MS) continue;
+        if (ssc === SSC.ERR_TIMEOUT && performance.now() - idleSince < IDLE_MS) continue;
         // a kept connection closed by its client, or idle too long, is the normal end
-        const kept = served > 0 && (ssc === SSC.ERR_PEER || ssc === SSC.ERR_TIMEOUT || ssc === SSC.ERR_CANCELLED);
-        if (!kept) this.log(`data port: ${messageOf(err)}`);
+        const quiet = ssc === SSC.ERR_PEER || ssc === SSC.ERR_TIMEOUT || ssc === SSC.ERR_CANCELLED;
+        if (!quiet) this.log(`data port: ${messageOf(err)}${served ? ` (after ${served} transfers)` : ""}`);
         return;
       }
       if (!(await this.serveTransfer(conn, first))) return;
@@ -250,7 +258,7 @@ export class DataPort {
   }
 
   /** Receives and checks a header; a wrong secret is refused without naming what was wrong. */
-  private async header(conn: Connection, timeoutMs = FIRST_HEADER_MS): Promise<{ header: DataHeader; size: number }> {
+  private async header(conn: Connection, timeoutMs = PART_HEADER_MS): Promise<{ header: DataHeader; size: number }> {
     const { header, size } = await conn.receiveHeader({ timeoutMs });
     let parsed: DataHeader;
     try {
