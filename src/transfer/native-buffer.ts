@@ -14,9 +14,9 @@
  */
 import { ptr, toArrayBuffer } from "bun:ffi";
 import { RemoteVisError } from "../errors.ts";
-import { WorkerRpc } from "../process/worker-rpc.ts";
-import { workerUrl } from "../process/worker-url.ts";
+import type { WorkerRpc } from "../process/worker-rpc.ts";
 import { ssc, TransferError, type Addr } from "./ffi.ts";
+import { newTransferThread } from "./thread.ts";
 
 /** The largest ArrayBuffer JSC makes (measured with Bun 1.4: 2^32 bytes works, 2^32 + 1 not). */
 export const MAX_JS_BUFFER = 2 ** 32;
@@ -52,18 +52,17 @@ export class NativeBuffer {
     return new NativeBuffer(u8.byteLength ? ptr(u8) : 0, u8.byteLength, u8);
   }
 
+  /** Starts the allocating worker ahead of the first alloc (an instance does it at start). */
+  static allocator(): WorkerRpc {
+    return (allocator ??= newTransferThread());
+  }
+
   /**
-   * Page-aligned memory from libsscrdma (ssc_alloc: pre-faulted, huge pages where possible).
+   * Page-aligned, zero-filled memory from libsscrdma (ssc_alloc: huge pages where possible), its
+   * pages faulted in ahead of use (first writes into fresh pages cap a receive at ~2 GB/s).
    * `native` (or the environment REMOTEVIS_NATIVE_ABOVE=BYTES, which lowers the 4 GiB
    * threshold, for tests of a whole instance) gives the above-4-GiB kind at any size.
    */
-  /** Starts the allocating worker ahead of the first alloc (an instance does it at start). */
-  static allocator(): WorkerRpc {
-    return (allocator ??= new WorkerRpc(workerUrl("transfer/worker.ts", new URL("./worker.ts", import.meta.url)), (code, what) => new TransferError(code, what)));
-  }
-
-  /** A zero-filled buffer, its pages faulted in ahead of use (first writes into fresh pages cap
-   *  a receive at ~2 GB/s; faulting them in while a receive runs slowed it down more). */
   static async alloc(bytes: number, o: { native?: boolean } = {}): Promise<NativeBuffer> {
     if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RemoteVisError("invalid_size", `cannot allocate ${bytes} bytes`);
     if (bytes === 0) return NativeBuffer.wrap(new Uint8Array(0));

@@ -11,10 +11,10 @@
  */
 import { ptr } from "bun:ffi";
 import { RemoteVisError } from "../errors.ts";
-import { WorkerRpc } from "../process/worker-rpc.ts";
-import { workerUrl } from "../process/worker-url.ts";
+import type { WorkerRpc } from "../process/worker-rpc.ts";
 import { SSC, SSC_F_CHECKSUM, SSC_HEADER_SIZE, ssc, TransferError, type Addr } from "./ffi.ts";
 import { addressOf, NativeBuffer } from "./native-buffer.ts";
+import { newTransferThread } from "./thread.ts";
 import type { CallOpts } from "./worker.ts";
 
 export interface ProgressOpts {
@@ -43,11 +43,6 @@ function sharedContext(): Addr {
     context = Number(out[0]);
   }
   return context;
-}
-
-/** One Worker thread running the blocking calls of worker.ts. */
-function newTransferThread(): WorkerRpc {
-  return new WorkerRpc(workerUrl("transfer/worker.ts", new URL("./worker.ts", import.meta.url)), (code, what) => new TransferError(code, what));
 }
 
 /** A thread started ahead for the next connection, in processes that asked for one. */
