@@ -1,4 +1,4 @@
-/* camera.c - perspective and orthographic cameras: pixel -> world ray, sphere -> pixel box. */
+/* camera.c - perspective and orthographic cameras: pixel -> world ray, sphere and box -> pixel box. */
 #include "internal.h"
 
 int rvr__cam_setup(const rvr_camera *c, uint32_t W, uint32_t H, rvr_cam *o) {
@@ -92,4 +92,35 @@ int rvr__cam_sphere_bounds(const rvr_cam *c, const float ctr[3], float rad, floa
     *y0 = (1 - vhi) * 0.5f * c->H - 1;
     *y1 = (1 - vlo) * 0.5f * c->H + 1;
     return 1;
+}
+
+int rvr_camera_box_region(const rvr_camera *cam, uint32_t W, uint32_t H, const double lo[3], const double hi[3],
+                          uint32_t margin, rvr_region *out) {
+    rvr_cam c;
+    if (!cam || !lo || !hi || !out || W == 0 || H == 0 || rvr__cam_setup(cam, W, H, &c)) return RVR_ERR_INVALID;
+    const rvr_region all = {0, 0, W, H};
+    double u0 = INFINITY, u1 = -INFINITY, v0 = INFINITY, v1 = -INFINITY;
+    for (int q = 0; q < 8; q++) {
+        const double p[3] = {(q & 1 ? hi[0] : lo[0]) - c.eye[0], (q & 2 ? hi[1] : lo[1]) - c.eye[1],
+                             (q & 4 ? hi[2] : lo[2]) - c.eye[2]};
+        const double a = p[0] * c.right[0] + p[1] * c.right[1] + p[2] * c.right[2];
+        const double b = p[0] * c.up[0] + p[1] * c.up[1] + p[2] * c.up[2];
+        const double z = p[0] * c.fwd[0] + p[1] * c.fwd[1] + p[2] * c.fwd[2];
+        if (!c.ortho && !(z > 1e-6)) { /* a corner at or behind the eye: unbounded */
+            *out = all;
+            return RVR_OK;
+        }
+        const double u = (c.ortho ? a : a / z) / c.sx, v = (c.ortho ? b : b / z) / c.sy;
+        u0 = fmin(u0, u), u1 = fmax(u1, u), v0 = fmin(v0, v), v1 = fmax(v1, v);
+    }
+    /* u = 2 px / W - 1, v = 1 - 2 py / H (rvr__cam_ray) */
+    const double x0 = floor((u0 + 1) * 0.5 * W) - margin, x1 = ceil((u1 + 1) * 0.5 * W) + margin;
+    const double y0 = floor((1 - v1) * 0.5 * H) - margin, y1 = ceil((1 - v0) * 0.5 * H) + margin;
+    const double cx0 = fmax(0, x0), cy0 = fmax(0, y0), cx1 = fmin(W, x1), cy1 = fmin(H, y1);
+    if (!(cx1 > cx0 && cy1 > cy0)) {
+        *out = (rvr_region){0, 0, 0, 0};
+        return RVR_OK;
+    }
+    *out = (rvr_region){(uint32_t)cx0, (uint32_t)cy0, (uint32_t)(cx1 - cx0), (uint32_t)(cy1 - cy0)};
+    return RVR_OK;
 }

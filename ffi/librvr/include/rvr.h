@@ -671,6 +671,19 @@ RVR_API int rvr_render_region(rvr_renderer *r, const rvr_camera *cam, const rvr_
                               uint64_t rgba_bytes, rvr_render_stats *stats);
 
 /**
+ * The pixels of a width x height image of `cam` that a world box [lo, hi]
+ * can cover, as rvr_render casts its rays, plus `margin` pixels on every side,
+ * clamped to the image: the region to rvr_render_region for a part of a
+ * volume (a distributed rank's slab). An empty region (width 0) when the box
+ * is off the image; the whole image when it is unbounded (a corner at or
+ * behind the eye).
+ * @return RVR_OK; RVR_ERR_INVALID (NULL args, width/height 0, bad camera).
+ * Thread-safe.
+ */
+RVR_API int rvr_camera_box_region(const rvr_camera *cam, uint32_t width, uint32_t height, const double lo[3],
+                                  const double hi[3], uint32_t margin, rvr_region *out);
+
+/**
  * A planar slice, world coordinates. 36 bytes.
  *   off  0  float origin[3]  world point at the centre of the image
  *   off 12  float u[3]       world vector spanning the whole image width (left to right)

@@ -49,11 +49,5 @@ rr_rect rr_image_rect_in(const uint8_t *img, int W, rr_rect in);
 /* Zeroes the pixels of `dirty` that are outside `keep` (at most 4 strips) of a W-wide image. */
 void rr_clear_outside(uint8_t *img, int W, rr_rect dirty, rr_rect keep);
 
-/* The pixels a world box [lo, hi] can cover in a W x H image of `cam` (an rvr_camera, as librvr
- * casts its rays: rvr.h), with a margin of 2 pixels; clamped to the image. Returns 0 and the
- * rectangle (possibly empty: the box is off the screen), or -1 when it is unbounded (a corner
- * at or behind the eye): use the whole image. */
-struct rvr_camera;
-int rr_box_footprint(const struct rvr_camera *cam, int W, int H, const double lo[3], const double hi[3], rr_rect *out);
 
 #endif

@@ -992,8 +992,9 @@ static rr_rect slab_footprint(const ctx *c, const rvr_camera *cam, const rvr_ren
     lo[c->waxis] = fmax(lo[c->waxis], c->bw[c->rank]);
     hi[c->waxis] = fmin(hi[c->waxis], c->bw[c->rank + 1]);
     if (lo[0] > hi[0] || lo[1] > hi[1] || lo[2] > hi[2]) return none;
-    rr_rect r;
-    return rr_box_footprint(cam, W, H, lo, hi, &r) ? all : r;
+    rvr_region g;
+    if (rvr_camera_box_region(cam, (uint32_t)W, (uint32_t)H, lo, hi, 2, &g)) return all;
+    return (rr_rect){(int32_t)g.x, (int32_t)g.y, (int32_t)(g.x + g.width), (int32_t)(g.y + g.height)};
 }
 
 /* ------------------------------------------------------------------------- retrieve ---- */

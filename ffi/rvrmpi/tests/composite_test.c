@@ -77,9 +77,10 @@ TEST(finish_puts_the_background_under_premultiplied_pieces) {
     CHECK(out[0] == 77 && out[3] == 255, "grey MIP value stays grey");
 }
 
-/* A slab's footprint as computed for rvr_render_region holds every pixel librvr draws for it
- * (a solid box rendered whole, perspective and orthographic, several views), and is at most the
- * margin larger; a corner behind the eye gives "unbounded". */
+/* A slab's footprint for rvr_render_region (rvr_camera_box_region, 2 pixels of margin) holds
+ * every pixel librvr draws of it (a solid box rendered whole, perspective and orthographic,
+ * several views), and is at most the margin larger; a corner behind the eye gives the whole
+ * image. */
 TEST(box_footprint_holds_what_librvr_draws_of_the_box) {
     const int N = 24, W = 160, H = 100;
     uint8_t *v = malloc((size_t)N * N * N);
@@ -113,8 +114,10 @@ TEST(box_footprint_holds_what_librvr_draws_of_the_box) {
             s.background[3] = 0;
             CHECK_OK(rvr_render(r, &c, &s, W, H, img, (uint64_t)W * H * 4, NULL));
             const rr_rect drawn = rr_image_rect(img, W, H);
-            rr_rect fp;
-            CHECK(rr_box_footprint(&c, W, H, lo, hi, &fp) == 0, "view %d/%d: unbounded", proj, k);
+            rvr_region g;
+            CHECK_OK(rvr_camera_box_region(&c, W, H, lo, hi, 2, &g));
+            const rr_rect fp = {(int32_t)g.x, (int32_t)g.y, (int32_t)(g.x + g.width), (int32_t)(g.y + g.height)};
+            CHECK(g.width < (uint32_t)W || g.height < (uint32_t)H, "view %d/%d: the whole image", proj, k);
             CHECK(!rr_rect_empty(drawn), "view %d/%d: nothing drawn", proj, k);
             CHECK(fp.x0 <= drawn.x0 && fp.y0 <= drawn.y0 && fp.x1 >= drawn.x1 && fp.y1 >= drawn.y1,
                   "view %d/%d: drawn [%d %d %d %d] outside the footprint [%d %d %d %d]", proj, k, drawn.x0, drawn.y0,
@@ -128,8 +131,14 @@ TEST(box_footprint_holds_what_librvr_draws_of_the_box) {
     c.eye[0] = 18, c.eye[1] = 12, c.eye[2] = 24; /* inside the box */
     c.target[0] = 40, c.target[1] = 12, c.target[2] = 24;
     c.up[2] = 1;
-    rr_rect fp;
-    CHECK(rr_box_footprint(&c, W, H, lo, hi, &fp) == -1, "a corner behind the eye must give unbounded");
+    rvr_region g;
+    CHECK_OK(rvr_camera_box_region(&c, W, H, lo, hi, 2, &g));
+    CHECK(g.x == 0 && g.y == 0 && g.width == (uint32_t)W && g.height == (uint32_t)H, "a corner behind the eye must give the whole image");
+    const double off_lo[3] = {-110, 500, 20}, off_hi[3] = {-100, 510, 30}; /* in front, far to the side */
+    c.eye[0] = 0, c.eye[1] = 0, c.eye[2] = 24, c.target[0] = -10, c.target[1] = 0, c.target[2] = 24;
+    CHECK_OK(rvr_camera_box_region(&c, W, H, off_lo, off_hi, 2, &g));
+    CHECK(g.width == 0 && g.height == 0, "a box far to the side is off the image");
+    CHECK(rvr_camera_box_region(NULL, W, H, lo, hi, 2, &g) == RVR_ERR_INVALID, "NULL camera accepted");
     free(img);
     free(v);
     rvr_renderer_destroy(r);
