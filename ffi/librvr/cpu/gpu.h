@@ -33,9 +33,11 @@ int rvr__gpu_commit(rvr_renderer *r, const rvr_volume_desc *d, double lo, double
                     double mx);
 /* Free pending bytes after a failure (the old device volume stays). */
 void rvr__gpu_discard(rvr_renderer *r);
-/* Renders `g` (a checked rectangle of the W x H image) into rgba (the whole image's layout). */
+/* Renders `g` (a checked rectangle of the W x H image) into rgba (the whole image's layout);
+ * fn (may be NULL) gets the rows as rvr_render_region_rows says. */
 int rvr__gpu_render(rvr_renderer *r, const rvr_cam *cam, const rvr_render_settings *s, uint32_t W,
-                    uint32_t H, const rvr_region *g, uint8_t *rgba, rvr_render_stats *stats, double t_start);
+                    uint32_t H, const rvr_region *g, uint8_t *rgba, rvr_rows_fn fn, void *user,
+                    rvr_render_stats *stats, double t_start);
 int rvr__gpu_slice(rvr_renderer *r, const rvr_slice *sl, const rvr_render_settings *s, uint32_t W,
                    uint32_t H, uint8_t *rgba, rvr_render_stats *stats, double t_start);
 /* Segmentation labels on the device (labels.c keeps the class table and the shape on the host):
@@ -46,6 +48,8 @@ int rvr__gpu_label_colors(rvr_renderer *r, const float (*rgba)[4]);
 void rvr__gpu_free_labels(rvr_renderer *r); /* NULL-safe, also after rvr__gpu_destroy */
 int rvr__gpu_host_alloc(uint64_t bytes, void **out); /* page-locked; RVR_ERR_UNSUPPORTED without CUDA */
 void rvr__gpu_host_free(void *p);
+int rvr__gpu_host_register(void *p, uint64_t bytes); /* page-locked and mapped; the same errors */
+void rvr__gpu_host_unregister(void *p);
 
 #ifdef __cplusplus
 }

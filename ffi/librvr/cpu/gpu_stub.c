@@ -30,8 +30,9 @@ int rvr__gpu_commit(rvr_renderer *r, const rvr_volume_desc *d, double lo, double
 }
 void rvr__gpu_discard(rvr_renderer *r) { (void)r; }
 int rvr__gpu_render(rvr_renderer *r, const rvr_cam *cam, const rvr_render_settings *s, uint32_t W,
-                    uint32_t H, const rvr_region *g, uint8_t *rgba, rvr_render_stats *stats, double t_start) {
-    (void)r; (void)cam; (void)s; (void)W; (void)H; (void)g; (void)rgba; (void)stats; (void)t_start;
+                    uint32_t H, const rvr_region *g, uint8_t *rgba, rvr_rows_fn fn, void *user,
+                    rvr_render_stats *stats, double t_start) {
+    (void)r; (void)cam; (void)s; (void)W; (void)H; (void)g; (void)rgba; (void)fn; (void)user; (void)stats; (void)t_start;
     return RVR_ERR_UNSUPPORTED;
 }
 int rvr__gpu_slice(rvr_renderer *r, const rvr_slice *sl, const rvr_render_settings *s, uint32_t W,
@@ -47,3 +48,5 @@ int rvr__gpu_label_colors(rvr_renderer *r, const float (*rgba)[4]) { (void)r; (v
 void rvr__gpu_free_labels(rvr_renderer *r) { (void)r; }
 int rvr__gpu_host_alloc(uint64_t bytes, void **out) { (void)bytes; (void)out; return RVR_ERR_UNSUPPORTED; }
 void rvr__gpu_host_free(void *p) { (void)p; }
+int rvr__gpu_host_register(void *p, uint64_t bytes) { (void)p; (void)bytes; return RVR_ERR_UNSUPPORTED; }
+void rvr__gpu_host_unregister(void *p) { (void)p; }

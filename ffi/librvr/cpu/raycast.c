@@ -363,6 +363,12 @@ int rvr_render(rvr_renderer *r, const rvr_camera *cam, const rvr_render_settings
 int rvr_render_region(rvr_renderer *r, const rvr_camera *cam, const rvr_render_settings *s, uint32_t W,
                       uint32_t H, const rvr_region *region, uint8_t *rgba, uint64_t rgba_bytes,
                       rvr_render_stats *stats) {
+    return rvr_render_region_rows(r, cam, s, W, H, region, rgba, rgba_bytes, NULL, NULL, stats);
+}
+
+int rvr_render_region_rows(rvr_renderer *r, const rvr_camera *cam, const rvr_render_settings *s, uint32_t W,
+                           uint32_t H, const rvr_region *region, uint8_t *rgba, uint64_t rgba_bytes, rvr_rows_fn fn,
+                           void *user, rvr_render_stats *stats) {
     double t_start = rvr__now_ms();
     if (!r || !cam || !s || !rgba || !region || W == 0 || H == 0 || W > 32768 || H > 32768)
         return RVR_ERR_INVALID;
@@ -375,7 +381,7 @@ int rvr_render_region(rvr_renderer *r, const rvr_camera *cam, const rvr_render_s
     frame F;
     memset(&F, 0, sizeof F);
     if ((rc = rvr__cam_setup(cam, W, H, &F.cam))) return rc;
-    if (r->backend == RVR_BACKEND_CUDA) return rvr__gpu_render(r, &F.cam, s, W, H, &g, rgba, stats, t_start);
+    if (r->backend == RVR_BACKEND_CUDA) return rvr__gpu_render(r, &F.cam, s, W, H, &g, rgba, fn, user, stats, t_start);
     F.r = r;
     F.s = s;
     F.mode = s->mode;
@@ -572,6 +578,7 @@ int rvr_render_region(rvr_renderer *r, const rvr_camera *cam, const rvr_render_s
         *stats = st;
     }
     rc = RVR_OK;
+    if (fn) fn(user, g.y, g.y + g.height); /* the CPU backend has every row only at the end */
 out:
     rvr__points_free(&pp);
     free(empty);

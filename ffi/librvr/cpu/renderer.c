@@ -100,3 +100,12 @@ int rvr_host_alloc(uint64_t bytes, void **out) {
 void rvr_host_free(void *p) {
     if (p) rvr__gpu_host_free(p);
 }
+
+int rvr_host_register(void *p, uint64_t bytes) {
+    if (!p || bytes == 0) return RVR_ERR_INVALID;
+    return rvr__gpu_host_register(p, bytes);
+}
+
+void rvr_host_unregister(void *p) {
+    if (p) rvr__gpu_host_unregister(p);
+}

@@ -75,6 +75,10 @@ struct rvr_gpu {
     uint8_t *himg;
     size_t himg_cap;
     unsigned long long *counter;
+    /* rvr_render_region_rows: the blocks' done flags (page-locked, mapped), this frame's value */
+    unsigned *tile_done_h;
+    size_t tile_done_cap;
+    unsigned tile_seq;
     /* S2 / S3 */
     cudaArray_t light_arr;
     cudaTextureObject_t light_tex;

@@ -31,9 +31,16 @@ struct Frame {
     float ambient, diffuse, specular, shininess;
     float bg[4];
     int lod, tw, th, W, H;
-    /* the rectangle rendered (rvr_render_region): pixels [rx0, rx1) x [ry0, ry1), written into
-     * out with rows of rx1 - rx0; the grid's blocks start at tile (tx0, ty0) of ntx per row */
+    /* the rectangle rendered (rvr_render_region): pixels [rx0, rx1) x [ry0, ry1); pixel (x, y)
+     * goes to out[(y - oy0) * opitch + x - ox0] (the device buffer: the rectangle alone; the
+     * caller's mapped host memory: the whole image); the grid's blocks start at tile (tx0, ty0)
+     * of ntx per row */
     int rx0, ry0, rx1, ry1, tx0, ty0, ntx;
+    int ox0, oy0, opitch;
+    /* rows handed over while rendering (mapped host memory; NULL: not asked): a block stores
+     * seq at its place in the grid once its pixels are visible to the host */
+    unsigned *tile_done;
+    unsigned seq;
     const uint32_t *pstart, *pidx;
     const float *prad, *pcol, *pxyz;
     GLabels lab; /* segmentation labels tinting composite and iso (data NULL: none) */
@@ -412,13 +419,22 @@ __global__ void __launch_bounds__(256) k_render(const __grid_constant__ Frame F)
             acc[3] = 1;
         }
         uchar4 px = write_px(F.bg, (F.flags & RVR_F_PREMULTIPLIED) != 0, acc);
-        const int ow = F.rx1 - F.rx0;
         for (int y = max(y0, F.ry0); y < min(y1, F.ry1); y++)
-            for (int x = max(x0, F.rx0); x < min(x1, F.rx1); x++) F.out[(size_t)(y - F.ry0) * ow + (x - F.rx0)] = px;
+            for (int x = max(x0, F.rx0); x < min(x1, F.rx1); x++)
+                F.out[(size_t)(y - F.oy0) * F.opitch + (x - F.ox0)] = px;
     }
     /* samples: warp sum, one atomic per warp */
     unsigned s = __reduce_add_sync(0xffffffffu, ns);
     if (((threadIdx.y * 16 + threadIdx.x) & 31) == 0 && s) atomicAdd(F.samples, (unsigned long long)s);
+    if (F.tile_done) {
+        /* every thread's pixels reach the host before the block says it is done */
+        __threadfence_system();
+        __syncthreads();
+        if (threadIdx.x == 0 && threadIdx.y == 0) {
+            __threadfence_system();
+            ((volatile unsigned *)F.tile_done)[blockIdx.y * gridDim.x + blockIdx.x] = F.seq;
+        }
+    }
 }
 
 /* per brick: nothing visible (composite: no LUT entry with alpha > 0 in its value range widened
@@ -488,6 +504,55 @@ static int ensure_empty(rvr_renderer *r, rvr_gpu *G, int mode, float dt, float i
  * a page-locked buffer and a parallel copy). */
 /* The rendered rectangle g (rows of g->width pixels in G->img) to its place in the W-wide image
  * rgba: one (2D) DMA into page-locked memory, else through a page-locked staging buffer. */
+/* Where a kernel can write the caller's image itself: page-locked, mapped host memory
+ * (rvr_host_alloc, rvr_host_register); NULL for anything else (then the image is copied). */
+static uint8_t *mapped_on_device(uint8_t *rgba) {
+    cudaPointerAttributes at;
+    if (cudaPointerGetAttributes(&at, rgba) != cudaSuccess) {
+        cudaGetLastError();
+        return NULL;
+    }
+    return at.type == cudaMemoryTypeHost ? (uint8_t *)at.devicePointer : NULL;
+}
+
+/* Hands rows of the region to fn as the blocks of their tile rows say they are done (the
+ * kernel is running in G->st; rty rows of rtx blocks, row j covering image rows from
+ * (F.ty0 + j) * 16 * lod). Polls until every row is reported or the stream ends. */
+static int watch_rows(rvr_gpu *G, const Frame &F, int rtx, int rty, rvr_rows_fn fn, void *user) {
+    volatile const unsigned *done = G->tile_done_h;
+    int *next = (int *)calloc((size_t)rty, sizeof(int)); /* per tile row: its first block not seen done */
+    if (!next) return RVR_ERR_NOMEM;
+    const int band = 16 * F.lod;
+    int left = rty, rc = RVR_OK, ended = 0;
+    while (left > 0) {
+        int progress = 0;
+        for (int j = 0; j < rty; j++) {
+            if (next[j] < 0) continue;
+            int i = next[j];
+            while (i < rtx && done[(size_t)j * rtx + i] == F.seq) i++;
+            next[j] = i;
+            if (i < rtx) continue;
+            __atomic_thread_fence(__ATOMIC_ACQUIRE); /* the pixels are read after the flags */
+            next[j] = -1, left--, progress = 1;
+            const int y0 = max((F.ty0 + j) * band, F.ry0), y1 = min((F.ty0 + j + 1) * band, F.ry1);
+            if (y0 < y1) fn(user, (uint32_t)y0, (uint32_t)y1);
+        }
+        if (left == 0 || progress) continue;
+        if (ended) { /* the kernel ended and a block never said so */
+            rc = RVR_ERR_DEVICE;
+            break;
+        }
+        const cudaError_t e = cudaStreamQuery(G->st);
+        if (e == cudaSuccess) ended = 1; /* one more pass sees the last flags */
+        else if (e != cudaErrorNotReady) {
+            rc = gerr(e);
+            break;
+        }
+    }
+    free(next);
+    return rc;
+}
+
 static int image_out(rvr_renderer *r, rvr_gpu *G, uint8_t *rgba, uint32_t W, const rvr_region *g) {
     const size_t row = (size_t)g->width * 4, pitch = (size_t)W * 4, bytes = row * g->height;
     uint8_t *at0 = rgba + (size_t)g->y * pitch + (size_t)g->x * 4;
@@ -544,8 +609,8 @@ static int upload_points(rvr_renderer *r, rvr_gpu *G, const rvr_pointpass *pp, i
 }
 
 extern "C" int rvr__gpu_render(rvr_renderer *r, const rvr_cam *cam, const rvr_render_settings *s, uint32_t W,
-                               uint32_t H, const rvr_region *g, uint8_t *rgba, rvr_render_stats *stats,
-                               double t_start) {
+                               uint32_t H, const rvr_region *g, uint8_t *rgba, rvr_rows_fn fn, void *user,
+                               rvr_render_stats *stats, double t_start) {
     rvr_gpu *G = GPU(r);
     GTRY(cudaSetDevice(G->dev));
     Frame F;
@@ -641,10 +706,34 @@ extern "C" int rvr__gpu_render(rvr_renderer *r, const rvr_cam *cam, const rvr_re
     const int rtx = (gx1 - 1) / 16 + 1 - F.tx0, rty = (gy1 - 1) / 16 + 1 - F.ty0;
     const size_t bytes = (size_t)g->width * g->height * 4;
     size_t cap = G->img_cap;
+    uint8_t *const direct = mapped_on_device(rgba);
     if ((rc = upload_points(r, G, &pp, ntx * nty, F))) goto out;
-    if ((rc = gensure((void **)&G->img, &cap, bytes))) goto out;
-    G->img_cap = cap;
-    F.out = G->img;
+    if (direct) { /* the blocks write the caller's image: nothing to copy afterwards */
+        F.out = (uchar4 *)direct;
+        F.ox0 = 0, F.oy0 = 0, F.opitch = (int)W;
+    } else {
+        if ((rc = gensure((void **)&G->img, &cap, bytes))) goto out;
+        G->img_cap = cap;
+        F.out = G->img;
+        F.ox0 = F.rx0, F.oy0 = F.ry0, F.opitch = F.rx1 - F.rx0;
+    }
+    if (fn && direct) {
+        const size_t nflags = (size_t)rtx * rty;
+        if (G->tile_done_cap < nflags) {
+            if (G->tile_done_h) cudaFreeHost(G->tile_done_h);
+            G->tile_done_h = NULL, G->tile_done_cap = 0;
+            if ((rc = gerr(cudaHostAlloc((void **)&G->tile_done_h, nflags * sizeof(unsigned), cudaHostAllocPortable | cudaHostAllocMapped)))) goto out;
+            memset(G->tile_done_h, 0, nflags * sizeof(unsigned));
+            G->tile_done_cap = nflags;
+            G->tile_seq = 0;
+        }
+        if (++G->tile_seq == 0) { /* wrapped: old flags could read as this frame's */
+            memset(G->tile_done_h, 0, G->tile_done_cap * sizeof(unsigned));
+            G->tile_seq = 1;
+        }
+        if ((rc = gerr(cudaHostGetDevicePointer((void **)&F.tile_done, G->tile_done_h, 0)))) goto out;
+        F.seq = G->tile_seq;
+    }
     F.samples = G->counter;
     if ((rc = gerr(cudaMemsetAsync(G->counter, 0, sizeof(unsigned long long), G->st)))) goto out;
     {
@@ -660,10 +749,14 @@ extern "C" int rvr__gpu_render(rvr_renderer *r, const rvr_cam *cam, const rvr_re
         }
     }
     if ((rc = gerr(cudaGetLastError()))) goto out;
+    if (F.tile_done && (rc = watch_rows(G, F, rtx, rty, fn, user))) goto out;
     {
         unsigned long long ns = 0;
         if ((rc = gerr(cudaMemcpyAsync(&ns, G->counter, sizeof ns, cudaMemcpyDeviceToHost, G->st)))) goto out;
-        if ((rc = image_out(r, G, rgba, W, g))) goto out; /* synchronizes the stream */
+        if (direct) {
+            if ((rc = gerr(cudaStreamSynchronize(G->st)))) goto out;
+        } else if ((rc = image_out(r, G, rgba, W, g))) goto out; /* synchronizes the stream */
+        if (fn && !F.tile_done) fn(user, g->y, g->y + g->height);
         if (stats) {
             rvr_render_stats st;
             memset(&st, 0, sizeof st);

@@ -95,6 +95,7 @@ extern "C" void rvr__gpu_destroy(rvr_renderer *r) {
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) cudaFree(dev[i]);
     if (G->himg) cudaFreeHost(G->himg);
+    if (G->tile_done_h) cudaFreeHost(G->tile_done_h);
     cudaStreamDestroy(G->st);
     free(G);
     r->gpu = NULL;
@@ -107,7 +108,8 @@ extern "C" int rvr__gpu_host_alloc(uint64_t bytes, void **out) {
         return RVR_ERR_UNSUPPORTED;
     }
     void *p = NULL;
-    cudaError_t e = cudaHostAlloc(&p, bytes, cudaHostAllocPortable);
+    /* mapped: kernels write images straight into it (gpu_render.cu) */
+    cudaError_t e = cudaHostAlloc(&p, bytes, cudaHostAllocPortable | cudaHostAllocMapped);
     if (e != cudaSuccess) {
         cudaGetLastError();
         return RVR_ERR_NOMEM;
@@ -117,6 +119,28 @@ extern "C" int rvr__gpu_host_alloc(uint64_t bytes, void **out) {
 }
 
 extern "C" void rvr__gpu_host_free(void *p) { cudaFreeHost(p); }
+
+extern "C" int rvr__gpu_host_register(void *p, uint64_t bytes) {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess || n < 1) {
+        cudaGetLastError();
+        return RVR_ERR_UNSUPPORTED;
+    }
+    cudaError_t e = cudaHostRegister(p, bytes, cudaHostRegisterPortable | cudaHostRegisterMapped);
+    if (e == cudaErrorHostMemoryAlreadyRegistered || e == cudaErrorInvalidValue) {
+        cudaGetLastError();
+        return RVR_ERR_INVALID;
+    }
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        return RVR_ERR_NOMEM;
+    }
+    return RVR_OK;
+}
+
+extern "C" void rvr__gpu_host_unregister(void *p) {
+    if (cudaHostUnregister(p) != cudaSuccess) cudaGetLastError();
+}
 
 /* ---- min / max / NaN count of the original elements ---- */
 

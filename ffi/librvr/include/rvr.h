@@ -33,6 +33,8 @@
  * at voxel centres, slices with RVR_F_NEAREST and empty-space skipping are
  * exact on both). Upload: from page-locked memory (rvr_host_alloc) straight
  * by DMA, from ordinary memory through two page-locked staging buffers.
+ * Images: into page-locked memory (rvr_host_alloc, rvr_host_register) the
+ * GPU writes the pixels itself; into ordinary memory through a staging copy.
  * The device needs room for the original bytes plus the texture (1 or 2
  * bytes per voxel) during rvr_renderer_set_volume, and the old volume's
  * texture while it is replaced; RVR_ERR_NOMEM when that does not fit.
@@ -232,6 +234,23 @@ RVR_API int rvr_host_alloc(uint64_t bytes, void **out);
 
 /** Free memory from rvr_host_alloc. NULL-safe. Thread-safe. */
 RVR_API void rvr_host_free(void *p);
+
+/**
+ * Page-lock memory the caller already has (for example a mapped frame file
+ * that images are rendered into) and map it for the GPU: the CUDA backend
+ * then writes images straight into it, as into rvr_host_alloc memory, with
+ * no copy off the GPU and no staging buffer. Undo it with
+ * rvr_host_unregister(p) before the memory is freed or unmapped. Costs about
+ * a millisecond per 10 MB: register a buffer once, not per frame.
+ * @return RVR_OK; RVR_ERR_INVALID (p NULL, bytes 0, already registered);
+ *         RVR_ERR_UNSUPPORTED (no CUDA backend or no driver);
+ *         RVR_ERR_NOMEM (the pages cannot be locked).
+ * Thread-safe.
+ */
+RVR_API int rvr_host_register(void *p, uint64_t bytes);
+
+/** Undo rvr_host_register(p, ...) (p as registered). NULL-safe. Thread-safe. */
+RVR_API void rvr_host_unregister(void *p);
 
 /** Destroy a renderer and everything it owns. NULL-safe. A borrowed volume
  *  buffer is not touched (it is the caller's). */
@@ -658,7 +677,9 @@ typedef struct rvr_region {
  * samples, bit for bit), written into `rgba` - still the whole image,
  * rgba_bytes >= width*height*4 - at their places; pixels outside it are not
  * written. Rays outside it are not traced, and the CUDA backend copies only
- * the rectangle off the GPU: a distributed rank renders just its slab's
+ * the rectangle off the GPU (into page-locked, mapped memory - rvr_host_alloc,
+ * rvr_host_register - the GPU writes the pixels directly, no copy at all,
+ * as for rvr_render): a distributed rank renders just its slab's
  * footprint on the screen this way. With lod > 1 the ray cells that overlap
  * the region are traced and written only where they do. stats->rays counts
  * the ray cells traced (traced_width/height stay the whole grid's).
@@ -669,6 +690,30 @@ typedef struct rvr_region {
 RVR_API int rvr_render_region(rvr_renderer *r, const rvr_camera *cam, const rvr_render_settings *s,
                               uint32_t width, uint32_t height, const rvr_region *region, uint8_t *rgba,
                               uint64_t rgba_bytes, rvr_render_stats *stats);
+
+/** Rows [y0, y1) of the image whose pixels are final (rvr_render_region_rows). */
+typedef void (*rvr_rows_fn)(void *user, uint32_t y0, uint32_t y1);
+
+/**
+ * rvr_render_region that hands rows over while it still renders others:
+ * `fn(user, y0, y1)` is called on the calling thread, before this returns,
+ * for row ranges of the region whose pixels in `rgba` are final; together
+ * they cover every row of the region once, in no particular order. The
+ * pixels are those of rvr_render_region, bit for bit. A distributed rank
+ * sends its finished rows on while its GPU renders the rest.
+ * CUDA, with `rgba` page-locked and mapped (rvr_host_alloc or
+ * rvr_host_register): the GPU writes pixels straight into rgba and rows are
+ * reported as their 16 x lod-pixel tile rows complete (the calling thread
+ * polls meanwhile). Otherwise (CPU backend, ordinary memory): one call for
+ * the whole region after it is rendered. fn NULL: rvr_render_region. If the
+ * render fails, rows not reported yet are not reported (their pixels are
+ * unspecified).
+ * @return as rvr_render_region.
+ * Not reentrant for one renderer; fn must not call into this renderer.
+ */
+RVR_API int rvr_render_region_rows(rvr_renderer *r, const rvr_camera *cam, const rvr_render_settings *s,
+                                   uint32_t width, uint32_t height, const rvr_region *region, uint8_t *rgba,
+                                   uint64_t rgba_bytes, rvr_rows_fn fn, void *user, rvr_render_stats *stats);
 
 /**
  * The pixels of a width x height image of `cam` that a world box [lo, hi]

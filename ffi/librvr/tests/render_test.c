@@ -570,3 +570,84 @@ TEST(region_is_the_whole_image_cut_out) {
     free(part);
     rvr_renderer_destroy(r);
 }
+
+/* what rvr_render_region_rows reported, checked while it reports */
+typedef struct rows_seen {
+    const uint8_t *img, *want;
+    uint32_t W;
+    int *count;         /* per image row */
+    size_t early_diffs; /* pixels of a reported row that were not final yet */
+} rows_seen;
+
+static void on_rows(void *user, uint32_t y0, uint32_t y1) {
+    rows_seen *t = user;
+    for (uint32_t y = y0; y < y1; y++) {
+        t->count[y]++;
+        for (uint32_t x = 0; x < t->W; x++) {
+            const size_t o = ((size_t)y * t->W + x) * 4;
+            t->early_diffs += t->want[o + 3] != 0x5a && memcmp(t->img + o, t->want + o, 4) != 0;
+        }
+    }
+}
+
+/* Rows come once each, final when reported, the same pixels as rvr_render_region; into ordinary,
+ * page-locked (rvr_host_alloc) and registered (rvr_host_register) memory, where CUDA has them. */
+TEST(region_rows_come_once_and_final) {
+    const int N = 64;
+    rvr_renderer *r = pores_renderer(N, 0.3f);
+    rvr_camera c;
+    scene_orbit(N, 0.9f, &c);
+    const uint32_t W = 131, H = 77;
+    const size_t bytes = (size_t)W * H * 4;
+    uint8_t *want = img_new(W, H), *plain = img_new(W, H), *pinned = NULL, *reg = NULL;
+    if (rvr_host_alloc(bytes, (void **)&pinned)) pinned = NULL;
+    reg = aligned_alloc(4096, (bytes + 4095) / 4096 * 4096);
+    const int registered = reg && rvr_host_register(reg, bytes) == RVR_OK;
+    if (registered) CHECK(rvr_host_register(reg, bytes) == RVR_ERR_INVALID, "registered twice");
+    CHECK(rvr_host_register(NULL, bytes) == RVR_ERR_INVALID && rvr_host_register(plain, 0) == RVR_ERR_INVALID, "bad arguments accepted");
+    uint8_t *bufs[3] = {plain, pinned, registered ? reg : NULL};
+    const rvr_region regions[] = {{0, 0, W, H}, {17, 9, 40, 33}, {5, 70, 120, 7}, {31, 40, 16, 16}};
+    int count[77];
+    for (int lod = 1; lod <= 3; lod += 2) {
+        rvr_render_settings s;
+        rvr_render_settings_init(&s);
+        s.shading = RVR_SHADE_LOCAL;
+        s.lod = (uint32_t)lod;
+        for (size_t k = 0; k < sizeof regions / sizeof regions[0]; k++) {
+            const rvr_region g = regions[k];
+            memset(want, 0x5a, bytes);
+            CHECK_OK(rvr_render_region(r, &c, &s, W, H, &g, want, bytes, NULL));
+            for (int b = 0; b < 3; b++) {
+                if (!bufs[b]) continue;
+                memset(bufs[b], 0x5a, bytes);
+                memset(count, 0, sizeof count);
+                rows_seen t = {bufs[b], want, W, count, 0};
+                rvr_render_stats st;
+                CHECK_OK(rvr_render_region_rows(r, &c, &s, W, H, &g, bufs[b], bytes, on_rows, &t, &st));
+                for (uint32_t y = 0; y < H; y++) {
+                    const int in = y >= g.y && y < g.y + g.height;
+                    CHECK(count[y] == in, "lod %d region %zu buffer %d: row %u reported %d times", lod, k, b, y, count[y]);
+                }
+                size_t wrong = 0;
+                for (size_t o = 0; o < bytes; o++) wrong += bufs[b][o] != want[o];
+                CHECK(wrong == 0 && t.early_diffs == 0, "lod %d region %zu buffer %d: %zu bytes differ, %zu pixels not final when reported",
+                      lod, k, b, wrong, t.early_diffs);
+            }
+        }
+    }
+    rvr_render_settings s;
+    rvr_render_settings_init(&s);
+    const rvr_region g = {0, 0, W, H};
+    CHECK_OK(rvr_render_region_rows(r, &c, &s, W, H, &g, plain, bytes, NULL, NULL, NULL)); /* no fn: a region */
+    const rvr_region bad = {W - 2, 0, 3, 1};
+    memset(count, 0, sizeof count);
+    rows_seen t = {plain, want, W, count, 0};
+    CHECK(rvr_render_region_rows(r, &c, &s, W, H, &bad, plain, bytes, on_rows, &t, NULL) == RVR_ERR_INVALID && count[0] == 0,
+          "a bad region was rendered or reported");
+    if (registered) rvr_host_unregister(reg);
+    free(reg);
+    rvr_host_free(pinned);
+    free(want);
+    free(plain);
+    rvr_renderer_destroy(r);
+}
