@@ -33,8 +33,10 @@ export interface DistributedOptions {
   launcher?: "mpirun" | "srun";
   /** GPUs per node, to spread ranks over devices when CUDA_VISIBLE_DEVICES does not. */
   gpus?: number;
-  /** auto: per frame, whichever moves the fewest bytes into the busiest rank (rvr_ranks.h). */
-  composite?: "auto" | "root" | "bswap" | "direct";
+  /** auto: with every rank on CUDA, "stream" (bands go to rank 0 while the GPUs still render) when
+   *  sending to rank 0 is the cheapest plan; else per frame whichever moves the fewest bytes into
+   *  the busiest rank (rvr_ranks.h). */
+  composite?: "auto" | "root" | "bswap" | "direct" | "stream";
   /** Seconds one request may take (rank 0's watchdog; this side waits 5 s longer). */
   opTimeoutS?: number;
   /** Seconds to wait for rank 0 to connect. */
@@ -109,7 +111,7 @@ export class DistributedRenderer implements RenderEngine {
   ranks = 0;
   hosts = 0;
   pids: number[] = [];
-  algorithm: "auto" | "root" | "bswap" | "direct" = "auto";
+  algorithm: "auto" | "root" | "bswap" | "direct" | "stream" = "auto";
   lastStats: DistributedFrameStats | undefined;
   private closed = false;
 
@@ -184,7 +186,7 @@ export class DistributedRenderer implements RenderEngine {
     this.ranks = dv.getInt32(0, true);
     this.chosen = dv.getInt32(4, true) === 2 ? "cuda" : "cpu";
     this.hosts = dv.getInt32(8, true);
-    this.algorithm = (["auto", "bswap", "direct", "root"] as const)[dv.getInt32(12, true)] ?? "auto";
+    this.algorithm = (["auto", "bswap", "direct", "root", "stream"] as const)[dv.getInt32(12, true)] ?? "auto";
     this.pids = Array.from({ length: this.ranks }, (_, i) => dv.getInt32(16 + 4 * i, true));
     this.o.log?.(`distributed renderer: ${this.ranks} ranks on ${this.hosts} host(s), ${this.chosen} backend, ${this.algorithm} compositing`);
   }

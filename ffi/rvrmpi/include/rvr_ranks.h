@@ -8,7 +8,8 @@
  * rvr_ranks is an MPI program (Debian openmpi) started with one rank per GPU (or per CPU
  * socket / node without GPUs):
  *   mpirun --bind-to none -n N rvr_ranks --socket PATH [--backend cpu|cuda|auto]
- *          [--composite auto|root|bswap|direct] [--gpus K] [--op-timeout SECONDS]
+ *          [--composite auto|root|bswap|direct|stream] [--cuts follow|fixed] [--gpus K]
+ *          [--op-timeout SECONDS]
  *   srun --mpi=pmix -n N rvr_ranks --socket PATH ...   (inside a slurm allocation)
  * (--bind-to none: Open MPI binds each of up to 2 ranks to one core by default; rvr_ranks
  * gives each rank (the node's cores - 2) / its ranks on the node as OpenMP threads, unless
@@ -30,7 +31,14 @@
  * change never moves data). Each rank holds its slab plus 2 ghost layers on each side
  * (trilinear samples and the S1 central differences of boundary samples stay inside), renders
  * only the samples of its own slab (clip box), in global world coordinates (the camera, clip
- * box, clip planes and points are translated by the slab's origin). The normalization window
+ * box, clip planes and points are translated by the slab's origin).
+ * The cut a rank renders to follows the rendering cost (--cuts follow, the default, for
+ * SET_VOLUME with 2+ ranks): each rank also holds a margin of an eighth of the thinnest slab
+ * (whole bricks) beyond its inner cuts, and after every frame all ranks move each inner cut,
+ * alike, half way toward equal ray samples on its two sides, within the margin (decomp.h,
+ * rr_follow_cuts): what a view costs a slab changes with the view, the data stays put. Not with
+ * points shown (they are dealt to slabs by the cuts) nor for SET_SYNTHETIC (sized to fill the
+ * GPUs). The slabs of SET_VOLUME's answer and of RETRIEVE stay the data's. The normalization window
  * is the global one (auto = min..max of the whole volume, computed by rank 0's scan).
  * Points are distributed by position along the same axis (each point to the slab holding its
  * centre); the point colormap range, when automatic, is the global min..max of the values.
@@ -47,7 +55,7 @@
  * of exactly the result's size: ranks on rank 0's host write their part straight into it,
  * others send it to rank 0, which writes it.
  *
- * Compositing (src/composite.c)
+ * Compositing (src/composite.c, src/stream.c)
  * -----------
  * A rank renders only its slab's footprint on the screen (rvr_render_region over the projected
  * box of the slab, within the clip box; the whole image when points are shown), so its partial
@@ -65,10 +73,19 @@
  *         rank sends its composited rectangle to rank 0.
  * direct: the union rectangle is cut into N bands of rows; rank j composites band j from the
  *         parts of all rectangles in it (one all-to-all), then sends what its band holds.
- * auto:   per frame, the one whose busiest rank receives the fewest bytes, counting 64 KiB per
- *         message round (a dry run of each plan; 2 ranks side by side: root; many ranks
+ * stream: root while rendering. The image's rows are cut into bands of 32 (RR_STREAM_ROWS on
+ *         rank 0); as the GPU finishes a band's rows (librvr's rvr_render_region_rows), a rank
+ *         sends rank 0 a 16-byte note of its non-zero rectangle there, with the pixels only
+ *         from another host: the partial images live in one MPI shared-memory window per host
+ *         (MPI_Win_allocate_shared, page-locked for the GPU, which renders straight into it),
+ *         so rank 0 reads a same-host rank's pixels in place. Rank 0 blends and finishes each
+ *         band once its own rows and all notes of it are in, with its OpenMP team, while its
+ *         GPU renders on; what is left after the slowest rank is one band's work.
+ * auto:   with every rank on CUDA, stream when root is the plan the footprints favour (below);
+ *         else per frame, the one whose busiest rank receives the fewest bytes, counting 64 KiB
+ *         per message round (a dry run of each plan; 2 ranks side by side: root; many ranks
  *         looking along the slab axis: bswap or direct). rr_frame_stats.composite_bytes is
- *         the traffic of the frame.
+ *         the traffic of the frame (stream on one host: 0, only notes travel).
  * Rank 0 then writes the answer: background, TF colours of MIP values, straight alpha, from
  * the composited pieces (integer arithmetic, threads over rows), into the frame file when the
  * request names one (there only what differs from the file's last answer).
@@ -80,6 +97,9 @@
  * whole volume, and partial images are 8-bit; images equal the single-rank image within a
  * few levels (tests/ranks_test.c states the tolerance). S2 shadows and S3 occlusion are
  * computed per slab (light blocked by another rank's slab is not seen).
+ *
+ * Diagnostics: RR_TRACE=1 in the ranks' environment prints one JSON line per rank and frame on
+ * stderr (its render time, time spent handing rows on, what was left after it, its samples).
  *
  * Failures
  * --------
@@ -127,7 +147,7 @@ enum {
 
 enum {
     /* -> 16 + 4*N: int32 ranks, int32 backend (RVR_BACKEND_*), int32 hosts, int32 composite
-     *    (0 auto, 1 bswap, 2 direct, 3 root), then int32 pid[N] (rank order) */
+     *    (0 auto, 1 bswap, 2 direct, 3 root, 4 stream), then int32 pid[N] (rank order) */
     RR_OP_HELLO = 1,
     /* <- 64 rvr_volume_desc, 8 uint64 bytes, 256 char path[] (NUL-terminated)
      * -> 80 rvr_volume_info (global), 32 double ms[4] (scan, distribute, upload max, total),
@@ -171,8 +191,9 @@ typedef struct rr_frame_stats {
     double render_ms_max;   /* slowest rank's rvr_render */
     double render_ms_min;   /* fastest rank's rvr_render */
     double composite_ms;    /* rank 0: its rectangle + exchange + compositing, from the moment
-                               every rank has rendered (waiting for the slowest is not in it) */
-    double gather_ms;       /* gather of the final pieces to rank 0 + finishing (rank 0) */
+                               every rank has rendered (waiting for the slowest is not in it);
+                               stream: from rank 0's own rendering to its last band */
+    double gather_ms;       /* gather of the final pieces to rank 0 + finishing (rank 0); stream: 0 */
     uint64_t composite_bytes; /* bytes sent between ranks for this frame (all ranks) */
     uint64_t samples;       /* sum over ranks */
     uint64_t rays;          /* sum over ranks */

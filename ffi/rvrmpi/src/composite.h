@@ -17,7 +17,8 @@
 
 enum { RR_OP_OVER = 0, RR_OP_MAX = 1, RR_OP_MIN = 2 };
 /* auto: per frame, the algorithm whose busiest rank receives the fewest bytes (rvr_ranks.h) */
-enum { RR_ALGO_AUTO = 0, RR_ALGO_BSWAP = 1, RR_ALGO_DIRECT = 2, RR_ALGO_ROOT = 3 };
+enum { RR_ALGO_AUTO = 0, RR_ALGO_BSWAP = 1, RR_ALGO_DIRECT = 2, RR_ALGO_ROOT = 3,
+       RR_ALGO_STREAM = 4 /* root while rendering: stream.h (not rr_composite's) */ };
 
 /* Where the viewer is relative to the slabs. */
 typedef struct rr_view {

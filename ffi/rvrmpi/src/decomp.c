@@ -115,3 +115,29 @@ void rr_auto_window(double min, double max, double *lo, double *hi) {
         *lo = min, *hi = min + 1;
     }
 }
+
+void rr_follow_cuts(int n, const uint64_t *bounds, uint64_t margin, double sp, const double *cost, double *bw) {
+    for (int j = 1; j < n; j++) {
+        const double lo = cost[j - 1], hi = cost[j];
+        if (lo + hi <= 0) continue;
+        if (bounds[j - 1] == bounds[j] || bounds[j] == bounds[j + 1]) continue; /* next to an empty slab (no data) */
+        const double len = bw[j + 1] - bw[j - 1]; /* the two slabs together */
+        double cut = bw[j] + 0.5 * (hi - lo) / (hi + lo) * len / 2;
+        const double a = (double)(bounds[j] > margin ? bounds[j] - margin : 0) * sp, b = (double)(bounds[j] + margin) * sp;
+        cut = cut < a ? a : (cut > b ? b : cut);
+        /* never past a neighbour's cut (they moved already or move next: keep the order) */
+        if (cut < bw[j - 1]) cut = bw[j - 1];
+        if (cut > bw[j + 1]) cut = bw[j + 1];
+        bw[j] = cut;
+    }
+}
+
+uint64_t rr_margin(int n, const uint64_t *bounds) {
+    if (n < 2) return 0;
+    uint64_t thin = 0;
+    for (int i = 0; i < n; i++) {
+        const uint64_t t = bounds[i + 1] - bounds[i];
+        if (t && (!thin || t < thin)) thin = t;
+    }
+    return thin / 8 / RR_BRICK * RR_BRICK;
+}

@@ -28,6 +28,18 @@ void rr_scan_free(rr_scan *s);
  * multiples of 16 except A) balancing cost[]. */
 void rr_cut(const double *cost, uint64_t blocks, uint64_t A, int n, uint64_t *bounds);
 
+/* The render cuts follow the rendering cost. A rank holds `margin` layers beyond each of its
+ * inner cuts (rr_margin), so the cut it renders to (world coordinate bw[j], spacing sp per
+ * layer) can move within margin layers of bounds[j] without moving data. After a frame that
+ * cost cost[i] on rank i, each inner cut moves by half of what would give its two neighbours
+ * equal costs if the cost were spread evenly along the axis (views change gradually: the next
+ * frame's split is close to this one's), within the margin. */
+void rr_follow_cuts(int n, const uint64_t *bounds, uint64_t margin, double sp, const double *cost, double *bw);
+
+/* The margin for slabs bounds[n+1]: an eighth of the thinnest non-empty slab, in whole bricks;
+ * 0 for one rank. */
+uint64_t rr_margin(int n, const uint64_t *bounds);
+
 /* The window librvr would choose automatically from a data range (constant -> [min, min+1]). */
 void rr_auto_window(double min, double max, double *lo, double *hi);
 

@@ -25,12 +25,7 @@ static void row_opaque_bg(const uint8_t *restrict in, uint8_t *restrict o, int n
     }
 }
 
-typedef struct tables {
-    uint8_t mip[256][4]; /* premultiplied colour of a MIP/MinIP grey value */
-    uint32_t recip[256]; /* 255 * 2^16 / a, rounded: straight = premultiplied * recip >> 16 */
-    unsigned bgp[4];     /* premultiplied background, 8-bit */
-    uint8_t bgpx[4];     /* what a transparent pixel becomes */
-} tables;
+typedef rr_finisher tables;
 
 static void pixel(const rr_finish *f, const tables *t, const uint8_t *in, uint8_t *o) {
     unsigned r = in[0], g = in[1], b = in[2], a = in[3];
@@ -53,6 +48,7 @@ static void pixel(const rr_finish *f, const tables *t, const uint8_t *in, uint8_
 }
 
 static void build(const rr_finish *f, tables *t) {
+    t->f = *f;
     const float ba = f->bg[3];
     for (int k = 0; k < 3; k++) t->bgp[k] = to8(f->bg[k] * ba);
     t->bgp[3] = to8(ba);
@@ -82,6 +78,19 @@ static void build(const rr_finish *f, tables *t) {
         t->bgpx[k] = (uint8_t)(c > 255 ? 255 : c);
     }
     t->bgpx[3] = (uint8_t)oa;
+    t->fast = !f->mip && t->bgp[3] == 255;
+}
+
+void rr_finisher_init(rr_finisher *t, const rr_finish *f) { build(f, t); }
+
+void rr_finisher_pixels(const rr_finisher *t, const uint8_t *in, uint8_t *out, int n) {
+    if (t->fast) row_opaque_bg(in, out, n, t->bgp);
+    else
+        for (int x = 0; x < n; x++) pixel(&t->f, t, in + 4 * (size_t)x, out + 4 * (size_t)x);
+}
+
+void rr_finisher_background(const rr_finisher *t, uint8_t *out, int n) {
+    for (int x = 0; x < n; x++) memcpy(out + 4 * (size_t)x, t->bgpx, 4);
 }
 
 uint32_t rr_finish_background(const rr_finish *f) {
@@ -100,25 +109,19 @@ void rr_finish_image(const rr_finish *f, const rr_piece *pieces, int npieces, ui
 void rr_finish_image_in(const rr_finish *f, const rr_piece *pieces, int npieces, uint8_t *out, int W, int H, rr_rect stale) {
     tables t;
     build(f, &t);
-    const int fast = !f->mip && t.bgp[3] == 255;
-    uint32_t bg;
-    memcpy(&bg, t.bgpx, 4);
     const rr_rect all = {0, 0, W, H};
     stale = rr_rect_and(stale, all);
     rr_rect rows = stale; /* the rows to visit: stale ones and the pieces' */
     for (int k = 0; k < npieces; k++) rows = rr_rect_bbox(rows, pieces[k].r);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(rows.y1 - rows.y0) * (size_t)W > 262144) /* not for a band */
     for (int y = rows.y0; y < rows.y1; y++) {
         uint8_t *row = out + (size_t)y * W * 4;
-        if (y >= stale.y0 && y < stale.y1)
-            for (int x = stale.x0; x < stale.x1; x++) memcpy(row + 4 * (size_t)x, &bg, 4);
+        if (y >= stale.y0 && y < stale.y1) rr_finisher_background(&t, row + 4 * (size_t)stale.x0, stale.x1 - stale.x0);
         for (int k = 0; k < npieces; k++) {
             const rr_piece *p = &pieces[k];
             if (y < p->r.y0 || y >= p->r.y1) continue;
             const uint8_t *src = p->px + (size_t)(y - p->r.y0) * p->stride * 4;
-            if (fast) row_opaque_bg(src, row + 4 * (size_t)p->r.x0, p->r.x1 - p->r.x0, t.bgp);
-            else
-                for (int x = p->r.x0; x < p->r.x1; x++) pixel(f, &t, src + 4 * (size_t)(x - p->r.x0), row + 4 * (size_t)x);
+            rr_finisher_pixels(&t, src, row + 4 * (size_t)p->r.x0, p->r.x1 - p->r.x0);
         }
     }
 }

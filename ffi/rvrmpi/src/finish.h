@@ -18,6 +18,21 @@ typedef struct rr_finish {
     uint32_t tfn;
 } rr_finish;
 
+/* One frame's finishing, prepared once, for finishing row by row (stream compositing). */
+typedef struct rr_finisher {
+    rr_finish f;
+    uint8_t mip[256][4]; /* premultiplied colour of a MIP/MinIP grey value */
+    uint32_t recip[256]; /* 255 * 2^16 / a, rounded: straight = premultiplied * recip >> 16 */
+    unsigned bgp[4];     /* premultiplied background, 8-bit */
+    uint8_t bgpx[4];     /* what a transparent pixel becomes */
+    int fast;            /* no MIP colouring, opaque background: one vectorised formula */
+} rr_finisher;
+void rr_finisher_init(rr_finisher *t, const rr_finish *f);
+/* n composited (premultiplied) pixels `in` -> the requested pixels `out` */
+void rr_finisher_pixels(const rr_finisher *t, const uint8_t *in, uint8_t *out, int n);
+/* n pixels of background */
+void rr_finisher_background(const rr_finisher *t, uint8_t *out, int n);
+
 /* Writes the W x H image `out` from the disjoint pieces (rr_composite's result). */
 void rr_finish_image(const rr_finish *f, const rr_piece *pieces, int npieces, uint8_t *out, int W, int H);
 

@@ -12,7 +12,8 @@ rr_rect rr_image_rect_in(const uint8_t *img, int W, rr_rect in) {
     if (rr_rect_empty(in)) return (rr_rect){0, 0, 0, 0};
     int x0 = in.x1, y0 = in.y1, x1 = in.x0, y1 = in.y0;
     const int ax = in.x0, bx = in.x1;
-#pragma omp parallel for schedule(static) reduction(min : x0, y0) reduction(max : x1, y1)
+    /* a band of a few rows (stream compositing) is quicker on this thread than waking a team */
+#pragma omp parallel for schedule(static) reduction(min : x0, y0) reduction(max : x1, y1) if (rr_rect_area(in) > 262144)
     for (int y = in.y0; y < in.y1; y++) {
         const uint8_t *row = img + (size_t)y * W * 4;
         /* most rows of a partial image are empty: one OR over the row first (vectorised) */

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -31,8 +32,10 @@
 #include "composite.h"
 #include "decomp.h"
 #include "finish.h"
+#include "images.h"
 #include "rect.h"
 #include "rvr.h"
+#include "stream.h"
 #include "synthetic.h"
 
 /* An image buffer kept from frame to frame; page-locked with the CUDA backend, so that the
@@ -48,14 +51,21 @@ typedef struct ctx {
     char host[MPI_MAX_PROCESSOR_NAME];
     rvr_renderer *r;
     int backend, algo;
+    int all_cuda;         /* every rank renders with CUDA (rows land while it renders: auto streams) */
+    int band_rows;        /* rows per band of stream compositing (RR_STREAM_ROWS on rank 0, 32) */
+    int stream_copy;      /* stream: pixels travel in the messages also on one host (RR_STREAM_COPY=1, tests) */
+    int trace;            /* RR_TRACE=1: a line per rank and frame on stderr (what the time went to) */
     /* volume (all ranks know the global layout) */
     int has_global, vol_ok;
     rvr_volume_desc gdesc;
     uint64_t abc[3];
     int esize, laxis, waxis;
     double sp;            /* spacing along the slab axis */
-    uint64_t *bounds;     /* [n+1] layers */
-    double *bw;           /* [n+1] world coordinates of the cuts on the slab axis */
+    uint64_t *bounds;     /* [n+1] layers: the data each rank owns (retrieve) */
+    double *bw;           /* [n+1] world coordinates of the cuts it renders to (they move, see margin) */
+    uint64_t margin;      /* layers each rank holds beyond its inner cuts (rr_follow_cuts) */
+    double *cost_of;      /* [n] every rank's ray samples in the last frame (frame_gather) */
+    int follow_cuts;      /* 0: --cuts fixed */
     double win_lo, win_hi, data_min, data_max;
     uint64_t nan_count, maxdim;
     void *map;            /* this rank's slab (+ghosts): a mapping or malloc'd */
@@ -73,7 +83,8 @@ typedef struct ctx {
     int sock;
     int test_delay_ms;
     /* frames */
-    frame_buf img, out;   /* this rank's partial image; rank 0's answer */
+    rr_images images;     /* the partial images, in shared memory per host */
+    frame_buf out;        /* rank 0's answer (when not into a frame file) */
     rr_rect img_dirty;    /* where img may hold pixels of an earlier frame (the rest is 0) */
     int img_w, img_h;     /* the layout those pixels are in */
     struct {              /* rank 0: the instance's frame file (answers written into it) */
@@ -81,12 +92,14 @@ typedef struct ctx {
         ino_t ino;
         uint8_t *p;
         size_t len;
+        int registered;   /* page-locked for the GPU (one rank: librvr renders straight into it) */
         /* the last answer in it: outside `drawn` its pixels are the background `bg` (W x H) */
         int answered, W, H;
         uint32_t bg;
         rr_rect drawn;
     } frame_file;
     rr_compositor comp;
+    rr_stream stream;
 } ctx;
 
 static int g_sock = -1;
@@ -224,8 +237,10 @@ static void local_range(const ctx *c, int i, uint64_t *g0, uint64_t *g1) {
         *g0 = *g1 = 0;
         return;
     }
-    *g0 = z0 >= RR_GHOST ? z0 - RR_GHOST : 0;
-    *g1 = z1 + RR_GHOST < c->abc[0] ? z1 + RR_GHOST : c->abc[0];
+    /* the margin beyond inner cuts (the render cut moves within it), the ghosts beyond that */
+    const uint64_t lo = RR_GHOST + (i > 0 ? c->margin : 0), hi = RR_GHOST + (i < c->n - 1 ? c->margin : 0);
+    *g0 = z0 >= lo ? z0 - lo : 0;
+    *g1 = z1 + hi < c->abc[0] ? z1 + hi : c->abc[0];
 }
 
 static int has_local(const ctx *c, int i) {
@@ -263,7 +278,7 @@ typedef struct vol_plan {
 } vol_plan;
 
 static int distribute_points(ctx *c);
-static rr_rect slab_footprint(const ctx *c, const rvr_camera *cam, const rvr_render_settings *s, int W, int H);
+static rr_rect slab_footprint(const ctx *c, int i, const rvr_camera *cam, const rvr_render_settings *s, int W, int H);
 
 /* Every rank takes the new global layout: the volume, the cuts (bounds[n+1], owned from now
  * on), the window and the data range. The old local volume stays until librvr replaced it. */
@@ -370,14 +385,14 @@ static void op_set_volume(ctx *c, const uint8_t *p, uint64_t len) {
             struct stat st;
             if (fd < 0 || fstat(fd, &st) || (uint64_t)st.st_size < bytes) {
                 plan.rc = RR_ERR_IO;
-                snprintf(plan.msg, sizeof plan.msg, "cannot open %s with %llu bytes: %s", path,
+                snprintf(plan.msg, sizeof plan.msg, "cannot open %.180s with %llu bytes: %s", path,
                          (unsigned long long)bytes, fd < 0 ? strerror(errno) : "too small");
             } else {
                 all = mmap(NULL, bytes, PROT_READ, MAP_SHARED, fd, 0);
                 if (all == MAP_FAILED) {
                     all = NULL;
                     plan.rc = RR_ERR_IO;
-                    snprintf(plan.msg, sizeof plan.msg, "cannot map %s: %s", path, strerror(errno));
+                    snprintf(plan.msg, sizeof plan.msg, "cannot map %.180s: %s", path, strerror(errno));
                 }
             }
         }
@@ -408,6 +423,7 @@ static void op_set_volume(ctx *c, const uint8_t *p, uint64_t len) {
     MPI_CHECK(c, MPI_Bcast(bounds, c->n + 1, MPI_UINT64_T, 0, MPI_COMM_WORLD), "broadcast");
     rr_mem_axes(d.shape, d.order, abc);
     adopt_layout(c, &d, bounds, plan.win_lo, plan.win_hi, plan.min, plan.max, plan.nan_count);
+    c->margin = c->follow_cuts ? rr_margin(c->n, c->bounds) : 0; /* mapped from the file: costs the GPU an eighth more */
 
     /* Local bytes: map the slab from the file on rank 0's host, else receive it. */
     const double td = now_ms();
@@ -510,6 +526,7 @@ static void op_set_synthetic(ctx *c, const uint8_t *p, uint64_t len) {
     rr_cut(cost, blocks, d.shape[0], c->n, bounds);
     free(cost);
     adopt_layout(c, &d, bounds, 0, 1, NAN, NAN, 0); /* the window follows from the range below */
+    c->margin = 0; /* generated to fill the GPUs (benchmarks of volumes larger than one): fixed cuts */
     const double tg = now_ms();
     uint64_t g0, g1;
     local_range(c, c->rank, &g0, &g1);
@@ -787,6 +804,7 @@ static uint8_t *buf_get(const ctx *c, frame_buf *b, size_t bytes, int want_pinne
 }
 
 static void frame_file_drop(ctx *c) {
+    if (c->frame_file.registered) rvr_host_unregister(c->frame_file.p);
     if (c->frame_file.p) munmap(c->frame_file.p, c->frame_file.len);
     memset(&c->frame_file, 0, sizeof c->frame_file);
 }
@@ -808,6 +826,9 @@ static uint8_t *answer_image(ctx *c, const char *path, size_t bytes, int pinned)
     if (m == MAP_FAILED) return NULL;
     c->frame_file.dev = st.st_dev, c->frame_file.ino = st.st_ino;
     c->frame_file.p = m, c->frame_file.len = bytes;
+    /* one rank: the GPU writes the frames straight into the file (no copy off the GPU, no
+     * staging); with several, rank 0's CPU finishes into it */
+    if (c->n == 1 && c->backend == RVR_BACKEND_CUDA) c->frame_file.registered = rvr_host_register(m, bytes) == RVR_OK;
     return m;
 }
 
@@ -836,6 +857,142 @@ static void render_single(ctx *c, int is_slice, const rvr_camera *cam, const rvr
     fs.total_ms = now_ms() - t0;
     g_alarm_armed = 0;
     reply(0, &fs, sizeof fs, file ? NULL : out, file ? 0 : bytes);
+}
+
+/* Rank 0: what the answer's pixels outside the drawn pieces are: the whole image, or, when
+ * `out` is the frame file whose last answer had this size and background, only where that
+ * answer drew (the rest is this frame's background already). */
+static rr_rect stale_of(const ctx *c, const uint8_t *out, int W, int H, uint32_t bg) {
+    if (c->frame_file.p && out == c->frame_file.p && c->frame_file.answered && c->frame_file.W == W && c->frame_file.H == H &&
+        c->frame_file.bg == bg)
+        return c->frame_file.drawn;
+    return (rr_rect){0, 0, W, H};
+}
+
+/* Rank 0, after finishing into `out`: remember what the frame file now holds. */
+static void frame_file_answered(ctx *c, const uint8_t *out, int W, int H, uint32_t bg, rr_rect drawn) {
+    if (!c->frame_file.p || out != c->frame_file.p) return;
+    c->frame_file.answered = 1, c->frame_file.W = W, c->frame_file.H = H, c->frame_file.bg = bg, c->frame_file.drawn = drawn;
+}
+
+static rr_finish finish_of(const ctx *c, const rvr_render_settings *s, int cop) {
+    return (rr_finish){.mip = cop != RR_OP_OVER, .gray = (s->flags & RVR_F_GRAY) != 0, .premul = (s->flags & RVR_F_PREMULTIPLIED) != 0,
+                       .bg = {s->background[0], s->background[1], s->background[2], s->background[3]}, .tf = c->tf, .tfn = c->tfn};
+}
+
+/* Stream compositing (stream.h) this frame? Asked for, or auto with every rank on CUDA (its
+ * rows land while it renders) when root is the plan the footprints favour (the bytes rank 0
+ * receives; see composite.h). Every rank decides alike from the same request. */
+static int use_stream(const ctx *c, const rvr_camera *cam, const rvr_render_settings *s, int W, int H) {
+    if (c->algo == RR_ALGO_STREAM) return 1;
+    if (c->algo != RR_ALGO_AUTO || !c->all_cuda) return 0;
+    rr_rect *foot = malloc(sizeof(rr_rect) * (size_t)c->n);
+    if (!foot) return 0;
+    for (int i = 0; i < c->n; i++) foot[i] = slab_footprint(c, i, cam, s, W, H);
+    const double root = rr_composite_cost(RR_ALGO_ROOT, c->n, foot);
+    const int yes = root <= rr_composite_cost(RR_ALGO_BSWAP, c->n, foot) && root <= rr_composite_cost(RR_ALGO_DIRECT, c->n, foot);
+    free(foot);
+    return yes;
+}
+
+/* What every rank knows after a frame, from one small allgather (not one collective each). */
+typedef struct frame_sum {
+    int rc, who;          /* the first error (as agree) and a rank that had it */
+    double tmax, tmin;    /* render times */
+    uint64_t tot[3];      /* bytes sent, samples, rays: sums */
+} frame_sum;
+
+static frame_sum frame_gather(ctx *c, int rc, double t_render, uint64_t sent, uint64_t samples, uint64_t rays) {
+    typedef struct one {
+        int32_t rc, pad;
+        double t;
+        uint64_t v[3];
+    } one;
+    const one me = {rc, 0, t_render, {sent, samples, rays}};
+    one *all = malloc(sizeof(one) * (size_t)c->n);
+    if (!all) mpi_fail(c, MPI_ERR_NO_MEM, "frame statistics");
+    MPI_CHECK(c, MPI_Allgather(&me, sizeof me, MPI_BYTE, all, sizeof me, MPI_BYTE, MPI_COMM_WORLD), "allgather");
+    frame_sum f = {0, 0, t_render, t_render, {0, 0, 0}};
+    for (int i = 0; i < c->n; i++) {
+        if (all[i].rc < f.rc) f.rc = all[i].rc, f.who = i;
+        f.tmax = all[i].t > f.tmax ? all[i].t : f.tmax;
+        f.tmin = all[i].t < f.tmin ? all[i].t : f.tmin;
+        for (int k = 0; k < 3; k++) f.tot[k] += all[i].v[k];
+        /* the cost the cuts even out: samples, which the GPU counts exactly. (Render times weighed
+         * in, averaged over frames, did no better on the H200 x2: 0.649x, 0.660x against 0.636x,
+         * 0.643x; one frame's times scatter by 15% there.) */
+        c->cost_of[i] = (double)all[i].v[1];
+    }
+    free(all);
+    return f;
+}
+
+/* After a frame (every rank alike, from frame_gather): the render cuts move toward even samples. */
+static void follow_cost(ctx *c) {
+    if (c->n < 2 || !c->margin || c->has_points) return; /* points are dealt to slabs by the cuts: keep them */
+    rr_follow_cuts(c->n, c->bounds, c->margin, c->sp, c->cost_of, c->bw);
+}
+
+/* A frame composited while it renders: this rank renders its footprint `part` of img (cleared
+ * outside it) handing rows to the stream as they land; rank 0 finishes bands into the answer
+ * meanwhile and answers once the last one is in. */
+static void render_streamed(ctx *c, const rvr_camera *cam, const rvr_render_settings *s, const rvr_render_settings *ls, int W,
+                            int H, uint8_t *img, rr_rect part, const rr_view *v, int cop, const char *file, double t0) {
+    const size_t npix = (size_t)W * H;
+    rr_rect *foot = malloc(sizeof(rr_rect) * (size_t)c->n);
+    if (!foot) mpi_fail(c, MPI_ERR_NO_MEM, "stream compositing");
+    for (int i = 0; i < c->n; i++) foot[i] = i == c->rank ? part : slab_footprint(c, i, cam, s, W, H);
+    const rr_finish f = finish_of(c, s, cop);
+    const uint32_t bg = rr_finish_background(&f);
+    uint8_t *out = NULL;
+    rr_rect stale = {0, 0, W, H};
+    if (c->rank == 0) {
+        out = answer_image(c, file, npix * 4, 0); /* NULL: the frame is received, not finished */
+        if (out) stale = stale_of(c, out, W, H, bg);
+        c->frame_file.answered = 0; /* until this answer is complete: it writes bands as they come */
+    }
+    const uint8_t *const *peer = c->stream_copy ? NULL : c->images.peer;
+    int mrc = rr_stream_begin(&c->stream, MPI_COMM_WORLD, cop, v, c->bw, foot, img, peer, W, H, c->band_rows, &f, out, stale);
+    if (mrc != MPI_SUCCESS) mpi_fail(c, mrc, "stream compositing");
+    rvr_render_stats st;
+    memset(&st, 0, sizeof st);
+    int rc = 0;
+    const double tr = now_ms();
+    if (!rr_rect_empty(part)) {
+        rvr_camera lc = *cam;
+        const double origin = origin_of(c, c->rank);
+        lc.eye[c->waxis] = (float)(cam->eye[c->waxis] - origin);
+        lc.target[c->waxis] = (float)(cam->target[c->waxis] - origin);
+        const rvr_region g = {(uint32_t)part.x0, (uint32_t)part.y0, (uint32_t)(part.x1 - part.x0), (uint32_t)(part.y1 - part.y0)};
+        rc = rvr_render_region_rows(c->r, &lc, ls, (uint32_t)W, (uint32_t)H, &g, img, npix * 4, rr_stream_rows, &c->stream, &st);
+    }
+    double t_render = now_ms() - tr;
+    if (c->test_delay_ms > 0 && c->rank != 0) usleep((useconds_t)c->test_delay_ms * 1000);
+    const double te = now_ms();
+    mrc = rr_stream_end(&c->stream, rc != 0 || (c->rank == 0 && !out));
+    if (mrc != MPI_SUCCESS) mpi_fail(c, mrc, "stream compositing");
+    const double t_tail = now_ms() - te;
+    if (c->trace)
+        fprintf(stderr, "{\"rank\":%d,\"render_ms\":%.3f,\"in_rows_ms\":%.3f,\"rows_calls\":%d,\"tail_ms\":%.3f,\"samples\":%llu}\n", c->rank,
+                t_render, c->stream.rows_ms, c->stream.rows_calls, t_tail, (unsigned long long)st.samples);
+    c->img_dirty = rr_rect_bbox(part, c->stream.touched); /* blending wrote beyond the footprint */
+    free(foot);
+    const frame_sum fsum = frame_gather(c, rc, t_render, c->stream.sent, st.samples, st.rays);
+    rc = fsum.rc;
+    if (c->rank == 0) {
+        if (rc) reply_error(rc, "render: rank %d: %s", fsum.who, rvr_strerror(rc));
+        else if (!out)
+            reply_error(file ? RR_ERR_IO : RVR_ERR_NOMEM, "render: rank 0: %s", file ? "cannot map the frame file" : rvr_strerror(RVR_ERR_NOMEM));
+        else {
+            frame_file_answered(c, out, W, H, bg, c->stream.drawn);
+            /* composite: what was left after rank 0's own rows (the rest overlapped the rendering) */
+            rr_frame_stats fs = {0, fsum.tmax, fsum.tmin, t_tail, 0, fsum.tot[0], fsum.tot[1], fsum.tot[2]};
+            fs.total_ms = now_ms() - t0;
+            g_alarm_armed = 0;
+            reply(0, &fs, sizeof fs, file ? NULL : out, file ? 0 : npix * 4);
+        }
+    }
+    if (!rc) follow_cost(c);
 }
 
 static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
@@ -879,10 +1036,11 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
     }
     const int W = (int)wh[0], H = (int)wh[1];
     const size_t npix = (size_t)W * H;
-    uint8_t *const was = c->img.p;
-    uint8_t *img = buf_get(c, &c->img, npix * 4, 1);
-    if (img != was) c->img_w = 0; /* a new buffer: all of it is to be cleared */
-    if (!img) rc = RVR_ERR_NOMEM;
+    uint8_t *img = NULL;
+    int fresh = 0;
+    const int mrc0 = rr_images_get(&c->images, npix * 4, c->backend == RVR_BACKEND_CUDA, &img, &fresh);
+    if (mrc0 != MPI_SUCCESS) mpi_fail(c, mrc0, "the partial image's shared memory");
+    if (fresh) c->img_w = 0; /* a new buffer: all of it is to be cleared */
     const double origin = origin_of(c, c->rank);
     const int w = c->waxis;
     rvr_render_settings ls;
@@ -895,11 +1053,25 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
     const rr_rect all = {0, 0, W, H};
     rr_rect part = all;
     if (!rc) {
-        if (!is_slice) part = slab_footprint(c, &cam, &s, W, H);
+        if (!is_slice) part = slab_footprint(c, c->rank, &cam, &s, W, H);
         else if (!has_local(c, c->rank)) part = (rr_rect){0, 0, 0, 0}; /* draws nothing */
         if (c->img_w != W || c->img_h != H) c->img_dirty = all, c->img_w = W, c->img_h = H;
         rr_clear_outside(img, W, c->img_dirty, part);
         c->img_dirty = part;
+    }
+    rr_view v;
+    memset(&v, 0, sizeof v);
+    if (is_slice) {
+        v.ortho = 1, v.dir = 1; /* the slabs' pixels are disjoint: any order */
+    } else {
+        v.ortho = cam.projection == RVR_PROJ_ORTHO;
+        v.eye = cam.eye[w];
+        v.dir = (double)cam.target[w] - cam.eye[w];
+    }
+    const int cop = (!is_slice && s.mode == RVR_MODE_MIP) ? RR_OP_MAX : (!is_slice && s.mode == RVR_MODE_MINIP) ? RR_OP_MIN : RR_OP_OVER;
+    if (!rc && !is_slice && use_stream(c, &cam, &s, W, H)) {
+        render_streamed(c, &cam, &s, &ls, W, H, img, part, &v, cop, file, t0);
+        return;
     }
     const double tr = now_ms();
     if (!rc) {
@@ -917,6 +1089,8 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
         }
     }
     double t_render = now_ms() - tr;
+    if (c->trace)
+        fprintf(stderr, "{\"rank\":%d,\"render_ms\":%.3f,\"samples\":%llu}\n", c->rank, t_render, (unsigned long long)st.samples);
     if (c->test_delay_ms > 0 && c->rank != 0) usleep((useconds_t)c->test_delay_ms * 1000);
     int who = 0;
     rc = agree(rc, &who);
@@ -924,16 +1098,6 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
         if (c->rank == 0) reply_error(rc, "render: rank %d: %s", who, rvr_strerror(rc));
         return;
     }
-    rr_view v;
-    memset(&v, 0, sizeof v);
-    if (is_slice) {
-        v.ortho = 1, v.dir = 1; /* the slabs' pixels are disjoint: any order */
-    } else {
-        v.ortho = cam.projection == RVR_PROJ_ORTHO;
-        v.eye = cam.eye[w];
-        v.dir = (double)cam.target[w] - cam.eye[w];
-    }
-    const int cop = (!is_slice && s.mode == RVR_MODE_MIP) ? RR_OP_MAX : (!is_slice && s.mode == RVR_MODE_MINIP) ? RR_OP_MIN : RR_OP_OVER;
     /* the footprint of this rank's slab on the screen: only it is exchanged */
     const double tc = now_ms();
     rr_rect mine = {0, 0, 0, 0};
@@ -943,54 +1107,47 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
     int mrc = rr_composite(&c->comp, MPI_COMM_WORLD, c->algo, cop, &v, c->bw, img, W, H, mine, &res);
     if (mrc != MPI_SUCCESS) mpi_fail(c, mrc, "compositing");
     c->img_dirty = rr_rect_bbox(c->img_dirty, res.all); /* blending wrote into the others' rectangles */
-    double tmin = t_render, tmax = t_render;
-    uint64_t sums[3] = {res.sent, st.samples, st.rays}, tot[3] = {0, 0, 0};
-    MPI_CHECK(c, MPI_Reduce(&t_render, &tmax, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD), "reduce");
-    MPI_CHECK(c, MPI_Reduce(&t_render, &tmin, 1, MPI_DOUBLE, MPI_MIN, 0, MPI_COMM_WORLD), "reduce");
-    MPI_CHECK(c, MPI_Reduce(sums, tot, 3, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD), "reduce");
+    const frame_sum fsum = frame_gather(c, 0, t_render, res.sent, st.samples, st.rays);
     if (c->rank == 0) {
         const double tf = now_ms();
         uint8_t *out = answer_image(c, file, npix * 4, 0);
         if (!out) {
             reply_error(file ? RR_ERR_IO : RVR_ERR_NOMEM, "render: rank 0: %s", file ? "cannot map the frame file" : rvr_strerror(RVR_ERR_NOMEM));
+            if (!is_slice) follow_cost(c);
             return;
         }
-        rr_finish f = {.mip = cop != RR_OP_OVER, .gray = (s.flags & RVR_F_GRAY) != 0, .premul = (s.flags & RVR_F_PREMULTIPLIED) != 0,
-                       .bg = {s.background[0], s.background[1], s.background[2], s.background[3]}, .tf = c->tf, .tfn = c->tfn};
+        const rr_finish f = finish_of(c, &s, cop);
         /* into the frame file, only what differs from its last answer: the pieces, and what that
          * answer drew outside them (the rest of it is this frame's background already) */
         const uint32_t bg = rr_finish_background(&f);
-        rr_rect drawn = {0, 0, 0, 0}, stale = {0, 0, W, H};
+        rr_rect drawn = {0, 0, 0, 0};
         for (int k = 0; k < res.npieces; k++) drawn = rr_rect_bbox(drawn, res.pieces[k].r);
-        if (file && out == c->frame_file.p && c->frame_file.answered && c->frame_file.W == W && c->frame_file.H == H &&
-            c->frame_file.bg == bg)
-            stale = rr_rect_bbox(drawn, c->frame_file.drawn);
-        rr_finish_image_in(&f, res.pieces, res.npieces, out, W, H, stale);
-        if (file && out == c->frame_file.p)
-            c->frame_file.answered = 1, c->frame_file.W = W, c->frame_file.H = H, c->frame_file.bg = bg, c->frame_file.drawn = drawn;
-        rr_frame_stats fs = {0, tmax, tmin, t_rect + res.ms_composite, res.ms_gather + (now_ms() - tf), tot[0], tot[1], tot[2]};
+        rr_finish_image_in(&f, res.pieces, res.npieces, out, W, H, rr_rect_bbox(drawn, stale_of(c, out, W, H, bg)));
+        frame_file_answered(c, out, W, H, bg, drawn);
+        rr_frame_stats fs = {0, fsum.tmax, fsum.tmin, t_rect + res.ms_composite, res.ms_gather + (now_ms() - tf), fsum.tot[0], fsum.tot[1], fsum.tot[2]};
         fs.total_ms = now_ms() - t0;
         g_alarm_armed = 0;
         reply(0, &fs, sizeof fs, file ? NULL : out, file ? 0 : npix * 4);
     }
+    if (!is_slice) follow_cost(c);
 }
 
 /* The pixels this rank's slab can cover on the screen (its world box, within the clip box), as
  * librvr casts rays: the rest of its partial image is transparent, so it renders only these
  * (rvr_render_region: no rays traced and, with CUDA, nothing copied off the GPU elsewhere). The
  * whole image when points are shown (spheres reach beyond the slab) or the box is unbounded. */
-static rr_rect slab_footprint(const ctx *c, const rvr_camera *cam, const rvr_render_settings *s, int W, int H) {
+static rr_rect slab_footprint(const ctx *c, int i, const rvr_camera *cam, const rvr_render_settings *s, int W, int H) {
     const rr_rect all = {0, 0, W, H}, none = {0, 0, 0, 0};
     if (c->has_points) return all;
-    if (!has_local(c, c->rank)) return none;
+    if (!has_local(c, i)) return none;
     double lo[3], hi[3];
     for (int k = 0; k < 3; k++) { /* world axis k is logical axis 2 - k (rvr.h) */
         const double sp = c->gdesc.spacing[2 - k] > 0 ? c->gdesc.spacing[2 - k] : 1.0; /* 0 = 1 */
         lo[k] = 0, hi[k] = (double)c->gdesc.shape[2 - k] * sp;
         if (s->flags & RVR_F_CLIP_BOX) lo[k] = fmax(lo[k], s->clip_min[k]), hi[k] = fmin(hi[k], s->clip_max[k]);
     }
-    lo[c->waxis] = fmax(lo[c->waxis], c->bw[c->rank]);
-    hi[c->waxis] = fmin(hi[c->waxis], c->bw[c->rank + 1]);
+    lo[c->waxis] = fmax(lo[c->waxis], c->bw[i]);
+    hi[c->waxis] = fmin(hi[c->waxis], c->bw[i + 1]);
     if (lo[0] > hi[0] || lo[1] > hi[1] || lo[2] > hi[2]) return none;
     rvr_region g;
     if (rvr_camera_box_region(cam, (uint32_t)W, (uint32_t)H, lo, hi, 2, &g)) return all;
@@ -1152,14 +1309,14 @@ static void pick_gpu(int local_rank, int gpus) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: mpirun -n N rvr_ranks --socket PATH [--backend cpu|cuda|auto] [--composite auto|root|bswap|direct]\n"
-                    "                 [--gpus K] [--op-timeout SECONDS]\n");
+    fprintf(stderr, "usage: mpirun -n N rvr_ranks --socket PATH [--backend cpu|cuda|auto] [--composite auto|root|bswap|direct|stream]\n"
+                    "                 [--cuts follow|fixed] [--gpus K] [--op-timeout SECONDS]\n");
 }
 
 int main(int argc, char **argv) {
     const char *sock_path = NULL, *backend = "auto", *composite = "auto";
     double op_timeout = 120;
-    int gpus = 0;
+    int gpus = 0, follow = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--socket") && v) sock_path = v, i++;
@@ -1167,6 +1324,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--composite") && v) composite = v, i++;
         else if (!strcmp(a, "--op-timeout") && v) op_timeout = atof(v), i++;
         else if (!strcmp(a, "--gpus") && v) gpus = atoi(v), i++;
+        else if (!strcmp(a, "--cuts") && v && (!strcmp(v, "fixed") || !strcmp(v, "follow"))) follow = !strcmp(v, "follow"), i++;
         else {
             usage();
             return 2;
@@ -1179,15 +1337,19 @@ int main(int argc, char **argv) {
     ctx C;
     memset(&C, 0, sizeof C);
     ctx *c = &C;
+    /* the idle poll's usleep(20) slept ~70 us with the default 50 us timer slack: a rank then
+     * began its part of a frame that much after rank 0 */
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     MPI_Init(&argc, &argv);
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &c->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &c->n);
-    MPI_Comm local;
-    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &local);
-    MPI_Comm_rank(local, &c->local_rank);
-    MPI_Comm_size(local, &c->local_n);
-    MPI_Comm_free(&local);
+    if (rr_images_init(&c->images, MPI_COMM_WORLD) != MPI_SUCCESS) {
+        fprintf(stderr, "rvr_ranks: rank %d: cannot learn which ranks share its host\n", c->rank);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    MPI_Comm_rank(c->images.node, &c->local_rank);
+    MPI_Comm_size(c->images.node, &c->local_n);
     /* Ranks on one host share its cores (they run with --bind-to none): each takes its part for
      * OpenMP (rectangles, compositing, finishing, the CPU renderer) unless OMP_NUM_THREADS says
      * otherwise, leaving 2 cores to the instance that takes the frames and to MPI. With every
@@ -1204,10 +1366,21 @@ int main(int argc, char **argv) {
     c->test_delay_ms = delay ? atoi(delay) : 0;
     c->bounds = calloc((size_t)c->n + 1, sizeof(uint64_t));
     c->bw = calloc((size_t)c->n + 1, sizeof(double));
+    c->cost_of = calloc((size_t)c->n, sizeof(double));
+    c->follow_cuts = follow;
     c->algo = !strcmp(composite, "direct") ? RR_ALGO_DIRECT
             : !strcmp(composite, "bswap") ? RR_ALGO_BSWAP
             : !strcmp(composite, "root") ? RR_ALGO_ROOT
+            : !strcmp(composite, "stream") ? RR_ALGO_STREAM
             : RR_ALGO_AUTO;
+    const char *rows = getenv("RR_STREAM_ROWS");
+    c->band_rows = rows && atoi(rows) >= 16 && atoi(rows) <= 4096 ? atoi(rows) : 32;
+    c->trace = getenv("RR_TRACE") && !strcmp(getenv("RR_TRACE"), "1");
+    const char *copy = getenv("RR_STREAM_COPY");
+    c->stream_copy = copy && !strcmp(copy, "1");
+    int agreed[2] = {c->band_rows, c->stream_copy}; /* rank 0's: all must agree */
+    MPI_Bcast(agreed, 2, MPI_INT, 0, MPI_COMM_WORLD);
+    c->band_rows = agreed[0], c->stream_copy = agreed[1];
 
     int be = !strcmp(backend, "cpu") ? RVR_BACKEND_CPU : !strcmp(backend, "cuda") ? RVR_BACKEND_CUDA : RVR_BACKEND_AUTO;
     if (be != RVR_BACKEND_CPU) pick_gpu(c->local_rank, gpus);
@@ -1224,6 +1397,8 @@ int main(int argc, char **argv) {
     if (rc == 0) c->backend = rvr_renderer_backend(c->r);
     int who = 0;
     int arc = agree(rc, &who);
+    int cuda = rc == 0 && c->backend == RVR_BACKEND_CUDA;
+    MPI_Allreduce(&cuda, &c->all_cuda, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
 
     /* rank 0: connect to the instance */
     int conn_ok = 1;
@@ -1274,7 +1449,9 @@ int main(int argc, char **argv) {
              * after a request briefly (a viewer asks for the next frame about 1 ms after the last
              * one; a rank that slept up to 2 ms then started its part late), then longer and
              * longer. Never spinning: a spinning rank took cores from the other ranks' OpenMP
-             * teams, whose barriers then waited (40 ms frames on the H200 x2). */
+             * teams, whose barriers then waited (40 ms frames on the H200 x2); with CUDA ranks,
+             * spinning here did no better on a busy host (frames 0.4 ms behind the slower
+             * rank's rendering instead of 0.05). */
             MPI_Request req;
             MPI_CHECK(c, MPI_Ibcast(hdr, 2, MPI_UINT64_T, 0, MPI_COMM_WORLD, &req), "broadcast");
             int flag = 0;
@@ -1323,10 +1500,12 @@ int main(int argc, char **argv) {
     }
     rvr_renderer_destroy(c->r);
     drop_local(c);
-    buf_free(&c->img), buf_free(&c->out);
+    rr_images_free(&c->images);
+    buf_free(&c->out);
     frame_file_drop(c);
     rr_compositor_free(&c->comp);
-    free(c->bounds), free(c->bw), free(c->pxyz), free(c->pval), free(c->tf);
+    rr_stream_free(&c->stream);
+    free(c->bounds), free(c->bw), free(c->cost_of), free(c->pxyz), free(c->pval), free(c->tf);
     if (g_sock >= 0) close(g_sock);
     MPI_Finalize();
     return 0;

@@ -42,3 +42,36 @@ TEST(decomp_scan_range_nan_and_cost) {
     rr_scan_free(&s);
     free(v);
 }
+
+/* The render cut moves toward the rank with more samples' side, half way to even, within the
+ * margin; even samples leave it; no margin, no move; it converges when the cost is even. */
+TEST(decomp_cuts_follow_samples_within_the_margin) {
+    const uint64_t bounds[3] = {0, 1024, 2048};
+    CHECK(rr_margin(2, bounds) == 128 && rr_margin(1, bounds) == 0, "margin %lu", (unsigned long)rr_margin(2, bounds));
+    const uint64_t three[4] = {0, 100, 1000, 2000};
+    CHECK(rr_margin(3, three) == 0, "an eighth of 100 layers is less than a brick: %lu", (unsigned long)rr_margin(3, three));
+    double bw[3] = {0, 1024 * 0.5, 2048 * 0.5};
+    const double even[2] = {500, 500}, upper[2] = {450, 550}, lopsided[2] = {1, 1000000};
+    rr_follow_cuts(2, bounds, 128, 0.5, even, bw);
+    CHECK(bw[1] == 512, "even samples moved the cut to %g", bw[1]);
+    rr_follow_cuts(2, bounds, 128, 0.5, upper, bw);
+    /* 10% more above: half of 5% of 2048 layers = 51.2 layers up, 25.6 in world units */
+    CHECK(fabs(bw[1] - (512 + 25.6)) < 1e-9, "cut at %g", bw[1]);
+    rr_follow_cuts(2, bounds, 128, 0.5, lopsided, bw);
+    CHECK(bw[1] == (1024 + 128) * 0.5, "clamped to the margin: %g", bw[1]);
+    rr_follow_cuts(2, bounds, 0, 0.5, upper, bw);
+    CHECK(bw[1] == 512, "no margin: the cut stays at its bound, got %g", bw[1]);
+    /* a cost that grows linearly upwards: the cut settles where both halves cost the same */
+    double c[3] = {0, 1024, 2048};
+    for (int k = 0; k < 40; k++) {
+        const double s[2] = {c[1] * c[1] / 2, (2048.0 * 2048 - c[1] * c[1]) / 2};
+        rr_follow_cuts(2, bounds, 512, 1.0, s, c);
+    }
+    CHECK(fabs(c[1] - 2048 / sqrt(2.0)) < 8, "settled at %g, want %g", c[1], 2048 / sqrt(2.0));
+    /* a rank without layers keeps its empty range */
+    const uint64_t gap[4] = {0, 512, 512, 1024};
+    const double s3[3] = {10, 0, 1000};
+    double g[4] = {0, 512, 512, 1024};
+    rr_follow_cuts(3, gap, 64, 1.0, s3, g);
+    CHECK(g[1] == 512 && g[2] == 512, "the empty slab's cuts moved: %g %g", g[1], g[2]);
+}

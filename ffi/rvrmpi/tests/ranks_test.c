@@ -24,7 +24,7 @@ typedef struct scene {
     int W, H;
 } scene;
 
-static const char *algo_name(int a) { return a == 1 ? "bswap" : a == 2 ? "direct" : a == 3 ? "root" : "auto"; }
+static const char *algo_name(int a) { return a == 1 ? "bswap" : a == 2 ? "direct" : a == 3 ? "root" : a == 4 ? "stream" : "auto"; }
 
 /* Renders with both, checks the tolerance, returns the distributed frame's counters. */
 static rr_frame_stats compare(scene *s, const rvr_camera *cam, const rvr_render_settings *st, int tol, double mean_max,
@@ -216,7 +216,10 @@ TEST(ranks2_synthetic_scenes) { synthetic(2, NULL); }
 static const char *const BSWAP[] = {"--composite", "bswap", NULL};
 static const char *const DIRECT[] = {"--composite", "direct", NULL};
 static const char *const ROOT[] = {"--composite", "root", NULL};
+static const char *const STREAM[] = {"--composite", "stream", NULL};
 TEST(ranks3_synthetic_scenes_binary_swap_with_fold) { synthetic(3, BSWAP); }
+/* stream compositing (what the GPUs use): bands blended and finished as they are rendered */
+TEST(ranks2_synthetic_scenes_streamed) { synthetic(2, STREAM); }
 
 /* The real CT (scripts/testdata.sh): int16, anisotropic spacing, CT window + TF. */
 static void ct(int ranks, const char *const *args) {
@@ -262,6 +265,7 @@ static void ct(int ranks, const char *const *args) {
 TEST(ranks2_real_ct) { ct(2, NULL); }
 TEST(ranks3_real_ct_direct_send) { ct(3, DIRECT); }
 TEST(ranks3_real_ct_to_root) { ct(3, ROOT); }
+TEST(ranks3_real_ct_streamed) { ct(3, STREAM); }
 /* 4 ranks (binary swap in two rounds): root, bswap and direct give the same picture up to the
  * 8-bit rounding of their blending orders, and it matches one renderer within the tolerance.
  * (On the CT, 4 slabs of 108 layers put 1.2% of the pixels over 8 levels, whatever the
@@ -270,14 +274,14 @@ TEST(ranks4_algorithms_agree) {
     const int N = 80, W = 160, H = 120;
     pores p;
     pores_init(&p, N);
-    const char *const *algos[3] = {ROOT, BSWAP, DIRECT};
-    uint8_t *img[3];
+    const char *const *algos[4] = {ROOT, BSWAP, DIRECT, STREAM};
+    uint8_t *img[4];
     rvr_camera cam; /* from above: every ray crosses the 4 slabs, their rectangles overlap */
     camera_above(N, &cam);
     rvr_render_settings st;
     rvr_render_settings_init(&st);
     st.shading = RVR_SHADE_LOCAL;
-    for (int a = 0; a < 3; a++) {
+    for (int a = 0; a < 4; a++) {
         scene s = {.W = W, .H = H};
         setup_pores(&s, &p, 4, algos[a], NULL);
         compare(&s, &cam, &st, 8, 1.0, 0.01, "four");
@@ -286,12 +290,39 @@ TEST(ranks4_algorithms_agree) {
         CHECK(rr_render(&s.job, &cam, &st, W, H, img[a], NULL, 60000, err, sizeof err) == 0, "render: %s", err);
         teardown(&s);
     }
-    for (int a = 1; a < 3; a++) {
+    static const char *const names[4] = {"root", "bswap", "direct", "stream"};
+    for (int a = 1; a < 4; a++) {
         rr_diff dd = rr_compare(img[0], img[a], (size_t)W * H, 2);
-        harness_note("root vs %s: max %d, %zu pixels > 2", a == 1 ? "bswap" : "direct", dd.max, dd.over);
-        CHECK(dd.max <= 3 && dd.over <= (size_t)W * H / 1000, "root and %s differ: max %d", a == 1 ? "bswap" : "direct", dd.max);
+        harness_note("root vs %s: max %d, %zu pixels > 2", names[a], dd.max, dd.over);
+        CHECK(dd.max <= 3 && dd.over <= (size_t)W * H / 1000, "root and %s differ: max %d", names[a], dd.max);
     }
-    for (int a = 0; a < 3; a++) free(img[a]);
+    CHECK(memcmp(img[0], img[3], (size_t)W * H * 4) == 0, "stream is root band by band: the same blending, yet the images differ");
+    for (int a = 0; a < 4; a++) free(img[a]);
+    free(p.vol);
+}
+
+/* The render cut follows the cost (a margin of layers beyond each cut, rr_follow_cuts): frame
+ * after frame from below (the lower slab costs more) and then from the side, the picture stays
+ * that of one renderer, with each algorithm. 256^3: slabs of 128 layers, a margin of 16. */
+TEST(ranks2_moving_cuts_keep_the_picture) {
+    const int N = 256;
+    pores p;
+    pores_init(&p, N);
+    const char *const *algos[2] = {STREAM, BSWAP};
+    for (int a = 0; a < 2; a++) {
+        scene s = {.W = 96, .H = 72};
+        setup_pores(&s, &p, 2, algos[a], NULL);
+        rvr_camera cam;
+        rvr_render_settings st;
+        rvr_render_settings_init(&st);
+        st.shading = RVR_SHADE_LOCAL;
+        for (int k = 0; k < 6; k++) {
+            scene_orbit(N, 0.5f + 0.3f * (float)k, &cam);
+            cam.eye[2] = k < 4 ? -1.2f * N : 0.5f * N + 0.2f * N; /* below, then level */
+            compare(&s, &cam, &st, 8, 1.0, 0.01, a == 0 ? "moving-cut-stream" : "moving-cut-bswap");
+        }
+        teardown(&s);
+    }
     free(p.vol);
 }
 
@@ -362,7 +393,15 @@ static void frame_file(int ranks, const char *algo) {
 }
 TEST(ranks1_answer_into_a_frame_file) { frame_file(1, NULL); }
 TEST(ranks2_answer_into_a_frame_file) { frame_file(2, NULL); }
+TEST(ranks2_answer_into_a_frame_file_streamed) { frame_file(2, "stream"); }
+/* as between hosts: the pixels travel in the band messages instead of being read in place */
+TEST(ranks2_streamed_with_pixels_in_the_messages) {
+    setenv("RR_STREAM_COPY", "1", 1);
+    frame_file(2, "stream");
+    unsetenv("RR_STREAM_COPY");
+}
 TEST(ranks3_answer_into_a_frame_file_every_algorithm) {
+    frame_file(3, "stream");
     frame_file(3, "root");
     frame_file(3, "direct");
     frame_file(3, "bswap");
@@ -485,13 +524,13 @@ TEST(ranks3_uneven_bricks_f_order_and_retrieve) {
 }
 
 /* A rank killed in the middle of a frame: the instance gets an error (socket closed) fast. */
-TEST(ranks2_rank_killed_mid_frame_errors_within_10s) {
+static void rank_killed(const char *const *args) {
     setenv("RVR_RANKS_TEST_DELAY_MS", "4000", 1);
     const int N = 48;
     pores p;
     pores_init(&p, N);
     scene s = {.W = 64, .H = 64};
-    setup_pores(&s, &p, 2, NULL, NULL);
+    setup_pores(&s, &p, 2, args, NULL);
     rvr_camera cam;
     scene_orbit(N, 0.3f, &cam);
     rvr_render_settings st;
@@ -516,6 +555,9 @@ TEST(ranks2_rank_killed_mid_frame_errors_within_10s) {
     rvr_renderer_destroy(s.ref);
     free(p.vol);
 }
+TEST(ranks2_rank_killed_mid_frame_errors_within_10s) { rank_killed(NULL); }
+/* streamed: rank 0 waits for the dead rank's bands, not for ever */
+TEST(ranks2_rank_killed_mid_streamed_frame_errors_within_10s) { rank_killed(STREAM); }
 
 /* The watchdog answers a request that runs too long, and the job ends. */
 TEST(ranks2_watchdog_timeout) {

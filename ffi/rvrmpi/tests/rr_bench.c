@@ -1,14 +1,14 @@
 /* rr_bench.c - frame time of rvr_ranks on 1 and on N ranks for one synthetic f32 volume of S^3
  * (RR_SYNTH_SPHERE: a sphere of smooth material in noise), composite + S1, an orbit of 8 views.
  *   build/rr_bench [S=256] [N=2] [backend=cpu|cuda|auto] [composite=auto|root|bswap|direct]
- *                  [ranks1=1] [volume=file|slabs] [W=1920] [H=1080]
+ *                  [ranks1=1] [volume=file|slabs] [W=1920] [H=1080]   (composite also: stream)
  * volume=file:  the instance's path: the whole volume in one /dev/shm file, rank 0 scans it,
  *               each rank maps its slab (needs S^3*4 bytes of shared memory).
  * volume=slabs: RR_OP_SET_SYNTHETIC: each rank generates only its slab (+ghosts); no
  *               whole-volume buffer anywhere (volumes larger than a host's /dev/shm or a GPU).
  * ranks1=0 skips the 1-rank run (volumes larger than one GPU). Frames are answered into a frame
  * file in /dev/shm, as the instance gets them (RR_ANSWER=socket: over the control socket).
- * Env: RR_VIEWS (frames, 8), RR_DETAIL=1 (one JSON line per frame on stderr), RR_GPUS (GPUs per node: rank i uses GPU i % RR_GPUS, 2), RR_EXE
+ * Env: RR_VIEWS (frames, 8), RR_CUTS (follow|fixed: rvr_ranks --cuts), RR_DETAIL=1 (one JSON line per frame on stderr), RR_GPUS (GPUs per node: rank i uses GPU i % RR_GPUS, 2), RR_EXE
  * (build/rvr_ranks).
  * Prints one JSON line per rank count; with ranks1=1 a last line in the benchmark format of
  * ARCHITECTURE.md (ratio = t(N) / t(1), lower better). */
@@ -25,16 +25,18 @@
 typedef struct result {
     double frame_ms;
     double bytes_per_frame;
+    uint8_t *last; /* the last frame (malloc'd), to compare 1 rank's with N's */
 } result;
 
-static const char *algo_name(int a) { return a == 1 ? "bswap" : a == 2 ? "direct" : a == 3 ? "root" : "auto"; }
+static const char *algo_name(int a) { return a == 1 ? "bswap" : a == 2 ? "direct" : a == 3 ? "root" : a == 4 ? "stream" : "auto"; }
 
 static int run(int ranks, const char *backend, const char *composite, const char *path, uint64_t S, int W, int H,
                result *out) {
     rr_job j;
     const char *gpus = getenv("RR_GPUS") ? getenv("RR_GPUS") : "2";
     /* rr_job_start passes --backend cpu; the argv below overrides it (the last one wins) */
-    const char *args[] = {"--composite", composite, "--op-timeout", "900", "--backend", backend, "--gpus", gpus, NULL};
+    const char *cuts = getenv("RR_CUTS") ? getenv("RR_CUTS") : "follow";
+    const char *args[] = {"--composite", composite, "--op-timeout", "900", "--backend", backend, "--gpus", gpus, "--cuts", cuts, NULL};
     int rc = rr_job_start(&j, ranks, getenv("RR_EXE") ? getenv("RR_EXE") : "build/rvr_ranks", args, 120000);
     if (rc) {
         fprintf(stderr, "start %d ranks: %d\n", ranks, rc);
@@ -95,6 +97,11 @@ static int run(int ranks, const char *backend, const char *composite, const char
                sum / views, server / views, rmax / views, rmin / views, samples / views / 1e6, comp / views, gath / views, (comp + gath) / views, bytes / views / 1e6);
         fflush(stdout);
     }
+    if (!rc && !socket_answer) { /* the frame file holds the last view */
+        FILE *f = fopen(frame, "rb");
+        if (f && fread(img, 1, (size_t)W * H * 4, f) == (size_t)W * H * 4) out->last = img, img = NULL;
+        if (f) fclose(f);
+    } else if (!rc) out->last = img, img = NULL;
     free(img);
     if (frame[0]) unlink(frame);
     rr_job_stop(&j, 30000);
@@ -124,11 +131,16 @@ int main(int argc, char **argv) {
         rr_synth_layers(RR_SYNTH_SPHERE, shape, 0, S, v);
         munmap(v, bytes);
     }
-    result r1 = {0, 0}, rn = {0, 0};
+    result r1 = {0, 0, NULL}, rn = {0, 0, NULL};
     int rc = with1 ? run(1, backend, composite, slabs ? NULL : path, S, W, H, &r1) : 0;
     if (!rc) rc = run(N, backend, composite, slabs ? NULL : path, S, W, H, &rn);
     if (!slabs) unlink(path);
     if (rc) return 1;
+    if (with1 && r1.last && rn.last) { /* the same picture within rvr_ranks.h's tolerance */
+        const rr_diff d = rr_compare(r1.last, rn.last, (size_t)W * H, 8);
+        printf("{\"image_vs_1_rank\":{\"max\":%d,\"mean\":%.3f,\"pct_over_8\":%.3f}}\n", d.max, d.mean, 100.0 * d.over / ((double)W * H));
+    }
+    free(r1.last), free(rn.last);
     if (with1)
         printf("{\"bench\":\"render-ranks\",\"case\":\"%llu^3-f32-%s-%d-ranks-%dx%d\",\"value\":%.2f,\"unit\":\"ms\",\"baseline\":\"1 rank\","
                "\"baseline_value\":%.2f,\"ratio\":%.3f,\"higher_is_better\":false,\"composite_MB_per_frame\":%.3f}\n",
