@@ -92,12 +92,22 @@ for what in "$@"; do
       # (32 GiB) received the instance's way (one /dev/shm file, slabs mapped from it); then
       # 3400^3 float32 (146 GiB, more than one H200) on 2 GPUs, each rank generating only its slab
       # (+ghosts) in page-locked memory: no whole-volume buffer (it would not fit /dev/shm).
+      # the lent machine boots for each call: wait (at most 60 s) until its boot jobs leave the
+      # cores idle; a busy host woke idle ranks late (frames 1-10 ms behind, issue 12)
+      for i in $(seq 60); do
+        u1=$(awk '/^cpu /{print $2+$3+$4+$7+$8" "$2+$3+$4+$5+$6+$7+$8}' /proc/stat); sleep 1
+        u2=$(awk '/^cpu /{print $2+$3+$4+$7+$8" "$2+$3+$4+$5+$6+$7+$8}' /proc/stat)
+        pct=$(echo "$u1 $u2" | awk '{d = $4 - $2; print (d > 0 ? int(100 * ($3 - $1) / d) : 0)}')
+        [ "$pct" -lt 5 ] && break
+      done
+      echo "== cores ${pct}% busy after waiting ${i} s for the host to settle" >>"$OUT/log.txt"
       for d in "$K"/mpi/*.deb; do dpkg -x "$d" "$U"; done
       ln -sf mpirun.openmpi "$U/usr/bin/mpirun" # an alternatives link, made by dpkg on install
       export OPAL_PREFIX=$U/usr PATH=$U/usr/bin:$PATH LD_LIBRARY_PATH=$K/mpi:$LIB/openmpi/lib:$LD_LIBRARY_PATH RR_EXE=./rvr_ranks
       { free -g; df -h /dev/shm; } >>"$OUT/log.txt" 2>&1
-      # (RR_BIG=0 leaves the big case out)
-      for args in "2048 2 cuda auto 1 file" "${RR_BIG:-3400} 2 cuda auto 0 slabs"; do
+      # (RR_BIG=0 leaves the big case out; RR_CASES="args;args" runs those rr_bench cases instead)
+      IFS=';' read -r -a cases <<<"${RR_CASES:-2048 2 cuda auto 1 file;${RR_BIG:-3400} 2 cuda auto 0 slabs}"
+      for args in "${cases[@]}"; do
         [ "${args%% *}" = 0 ] && continue
         echo "== rr_bench $args" >>"$OUT/log.txt"
         (cd "$K/mpi" && RR_GPUS=${RR_GPUS:-2} timeout "${T:-280}" ./rr_bench $args) 2>>"$OUT/log.txt" | tee -a "$OUT/bench.jsonl" >>"$OUT/log.txt"
