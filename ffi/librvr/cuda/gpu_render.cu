@@ -500,10 +500,6 @@ static int ensure_empty(rvr_renderer *r, rvr_gpu *G, int mode, float dt, float i
     return RVR_OK;
 }
 
-/* The finished image: device -> the caller's buffer (DMA when it is page-locked, else through
- * a page-locked buffer and a parallel copy). */
-/* The rendered rectangle g (rows of g->width pixels in G->img) to its place in the W-wide image
- * rgba: one (2D) DMA into page-locked memory, else through a page-locked staging buffer. */
 /* Where a kernel can write the caller's image itself: page-locked, mapped host memory
  * (rvr_host_alloc, rvr_host_register); NULL for anything else (then the image is copied). */
 static uint8_t *mapped_on_device(uint8_t *rgba) {
@@ -553,6 +549,8 @@ static int watch_rows(rvr_gpu *G, const Frame &F, int rtx, int rty, rvr_rows_fn 
     return rc;
 }
 
+/* The rendered rectangle g (rows of g->width pixels in G->img) to its place in the W-wide image
+ * rgba: one (2D) DMA into page-locked memory, else through a page-locked staging buffer. */
 static int image_out(rvr_renderer *r, rvr_gpu *G, uint8_t *rgba, uint32_t W, const rvr_region *g) {
     const size_t row = (size_t)g->width * 4, pitch = (size_t)W * 4, bytes = row * g->height;
     uint8_t *at0 = rgba + (size_t)g->y * pitch + (size_t)g->x * 4;
