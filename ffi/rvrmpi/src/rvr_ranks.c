@@ -881,18 +881,13 @@ static rr_finish finish_of(const ctx *c, const rvr_render_settings *s, int cop) 
 }
 
 /* Stream compositing (stream.h) this frame? Asked for, or auto with every rank on CUDA (its
- * rows land while it renders) when root is the plan the footprints favour (the bytes rank 0
- * receives; see composite.h). Every rank decides alike from the same request. */
-static int use_stream(const ctx *c, const rvr_camera *cam, const rvr_render_settings *s, int W, int H) {
+ * rows land while it renders) when root is the plan the footprints foot[n] favour (the bytes
+ * rank 0 receives; see composite.h). Every rank decides alike from the same request. */
+static int use_stream(const ctx *c, const rr_rect *foot) {
     if (c->algo == RR_ALGO_STREAM) return 1;
     if (c->algo != RR_ALGO_AUTO || !c->all_cuda) return 0;
-    rr_rect *foot = malloc(sizeof(rr_rect) * (size_t)c->n);
-    if (!foot) return 0;
-    for (int i = 0; i < c->n; i++) foot[i] = slab_footprint(c, i, cam, s, W, H);
     const double root = rr_composite_cost(RR_ALGO_ROOT, c->n, foot);
-    const int yes = root <= rr_composite_cost(RR_ALGO_BSWAP, c->n, foot) && root <= rr_composite_cost(RR_ALGO_DIRECT, c->n, foot);
-    free(foot);
-    return yes;
+    return root <= rr_composite_cost(RR_ALGO_BSWAP, c->n, foot) && root <= rr_composite_cost(RR_ALGO_DIRECT, c->n, foot);
 }
 
 /* What every rank knows after a frame, from one small allgather (not one collective each). */
@@ -933,15 +928,13 @@ static void follow_cost(ctx *c) {
     rr_follow_cuts(c->n, c->bounds, c->margin, c->sp, c->cost_of, c->bw);
 }
 
-/* A frame composited while it renders: this rank renders its footprint `part` of img (cleared
- * outside it) handing rows to the stream as they land; rank 0 finishes bands into the answer
- * meanwhile and answers once the last one is in. */
+/* A frame composited while it renders: this rank renders its footprint of img (foot[rank],
+ * img cleared outside it) handing rows to the stream as they land; rank 0 finishes bands into
+ * the answer meanwhile and answers once the last one is in. */
 static void render_streamed(ctx *c, const rvr_camera *cam, const rvr_render_settings *s, const rvr_render_settings *ls, int W,
-                            int H, uint8_t *img, rr_rect part, const rr_view *v, int cop, const char *file, double t0) {
+                            int H, uint8_t *img, const rr_rect *foot, const rr_view *v, int cop, const char *file, double t0) {
     const size_t npix = (size_t)W * H;
-    rr_rect *foot = malloc(sizeof(rr_rect) * (size_t)c->n);
-    if (!foot) mpi_fail(c, MPI_ERR_NO_MEM, "stream compositing");
-    for (int i = 0; i < c->n; i++) foot[i] = i == c->rank ? part : slab_footprint(c, i, cam, s, W, H);
+    const rr_rect part = foot[c->rank];
     const rr_finish f = finish_of(c, s, cop);
     const uint32_t bg = rr_finish_background(&f);
     uint8_t *out = NULL;
@@ -976,7 +969,6 @@ static void render_streamed(ctx *c, const rvr_camera *cam, const rvr_render_sett
         fprintf(stderr, "{\"rank\":%d,\"render_ms\":%.3f,\"in_rows_ms\":%.3f,\"rows_calls\":%d,\"tail_ms\":%.3f,\"samples\":%llu}\n", c->rank,
                 t_render, c->stream.rows_ms, c->stream.rows_calls, t_tail, (unsigned long long)st.samples);
     c->img_dirty = rr_rect_bbox(part, c->stream.touched); /* blending wrote beyond the footprint */
-    free(foot);
     const frame_sum fsum = frame_gather(c, rc, t_render, c->stream.sent, st.samples, st.rays);
     rc = fsum.rc;
     if (c->rank == 0) {
@@ -1069,9 +1061,14 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
         v.dir = (double)cam.target[w] - cam.eye[w];
     }
     const int cop = (!is_slice && s.mode == RVR_MODE_MIP) ? RR_OP_MAX : (!is_slice && s.mode == RVR_MODE_MINIP) ? RR_OP_MIN : RR_OP_OVER;
-    if (!rc && !is_slice && use_stream(c, &cam, &s, W, H)) {
-        render_streamed(c, &cam, &s, &ls, W, H, img, part, &v, cop, file, t0);
-        return;
+    if (!rc && !is_slice && (c->algo == RR_ALGO_STREAM || (c->algo == RR_ALGO_AUTO && c->all_cuda))) {
+        rr_rect *foot = malloc(sizeof(rr_rect) * (size_t)c->n); /* every rank's, as it computes its own */
+        if (!foot) mpi_fail(c, MPI_ERR_NO_MEM, "stream compositing");
+        for (int i = 0; i < c->n; i++) foot[i] = i == c->rank ? part : slab_footprint(c, i, &cam, &s, W, H);
+        const int stream = use_stream(c, foot);
+        if (stream) render_streamed(c, &cam, &s, &ls, W, H, img, foot, &v, cop, file, t0);
+        free(foot);
+        if (stream) return;
     }
     const double tr = now_ms();
     if (!rc) {

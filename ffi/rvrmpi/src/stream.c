@@ -267,9 +267,7 @@ void rr_stream_rows(void *user, uint32_t y0, uint32_t y1) {
         const int b = y / s->band_rows, e = (b + 1) * s->band_rows < z ? (b + 1) * s->band_rows : z;
         s->own_left[b] -= e - y;
         y = e;
-        if (s->me != 0 && s->own_left[b] == 0 && !s->done[b])
-            for (int k = 0; k < s->nslots; k++)
-                if (s->slot_band[k] == b) send_band(s, k, 0);
+        if (s->me != 0 && s->own_left[b] == 0 && !s->done[b]) send_band(s, s->slot_of[(size_t)b * s->n + s->me], 0);
     }
     if (s->me == 0) rank0_progress(s, 0);
     s->rows_ms += now_ms() - t0;
