@@ -240,8 +240,8 @@ RVR_API void rvr_host_free(void *p);
  * that images are rendered into) and map it for the GPU: the CUDA backend
  * then writes images straight into it, as into rvr_host_alloc memory, with
  * no copy off the GPU and no staging buffer. Undo it with
- * rvr_host_unregister(p) before the memory is freed or unmapped. Costs about
- * a millisecond per 10 MB: register a buffer once, not per frame.
+ * rvr_host_unregister(p) before the memory is freed or unmapped. It locks
+ * every page: register a buffer once, not per frame.
  * @return RVR_OK; RVR_ERR_INVALID (p NULL, bytes 0, already registered);
  *         RVR_ERR_UNSUPPORTED (no CUDA backend or no driver);
  *         RVR_ERR_NOMEM (the pages cannot be locked).
