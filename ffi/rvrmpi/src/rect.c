@@ -8,33 +8,38 @@ rr_rect rr_image_rect(const uint8_t *img, int W, int H) {
     return rr_image_rect_in(img, W, all);
 }
 
+int rr_row_span(const uint8_t *row, int x0, int x1, int *a, int *b) {
+    /* most rows of a partial image are empty: one OR over the row first (vectorised) */
+    uint32_t any = 0;
+    for (int x = x0; x < x1; x++) {
+        uint32_t p;
+        memcpy(&p, row + 4 * (size_t)x, 4);
+        any |= p;
+    }
+    if (!any) return 0;
+    int l = x0, r = x1;
+    for (;; l++) {
+        uint32_t p;
+        memcpy(&p, row + 4 * (size_t)l, 4);
+        if (p) break;
+    }
+    for (;; r--) {
+        uint32_t p;
+        memcpy(&p, row + 4 * (size_t)(r - 1), 4);
+        if (p) break;
+    }
+    *a = l, *b = r;
+    return 1;
+}
+
 rr_rect rr_image_rect_in(const uint8_t *img, int W, rr_rect in) {
     if (rr_rect_empty(in)) return (rr_rect){0, 0, 0, 0};
     int x0 = in.x1, y0 = in.y1, x1 = in.x0, y1 = in.y0;
-    const int ax = in.x0, bx = in.x1;
     /* a band of a few rows (stream compositing) is quicker on this thread than waking a team */
 #pragma omp parallel for schedule(static) reduction(min : x0, y0) reduction(max : x1, y1) if (rr_rect_area(in) > 262144)
     for (int y = in.y0; y < in.y1; y++) {
-        const uint8_t *row = img + (size_t)y * W * 4;
-        /* most rows of a partial image are empty: one OR over the row first (vectorised) */
-        uint32_t any = 0;
-        for (int x = ax; x < bx; x++) {
-            uint32_t p;
-            memcpy(&p, row + 4 * (size_t)x, 4);
-            any |= p;
-        }
-        if (!any) continue;
-        int a = ax, b = bx;
-        for (;; a++) {
-            uint32_t p;
-            memcpy(&p, row + 4 * (size_t)a, 4);
-            if (p) break;
-        }
-        for (;; b--) {
-            uint32_t p;
-            memcpy(&p, row + 4 * (size_t)(b - 1), 4);
-            if (p) break;
-        }
+        int a, b;
+        if (!rr_row_span(img + (size_t)y * W * 4, in.x0, in.x1, &a, &b)) continue;
         if (a < x0) x0 = a;
         if (b > x1) x1 = b;
         if (y < y0) y0 = y;

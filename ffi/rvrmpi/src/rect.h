@@ -45,6 +45,8 @@ typedef struct rr_piece {
 rr_rect rr_image_rect(const uint8_t *img, int W, int H);
 /* The same within `in` only (pixels outside it are not looked at). */
 rr_rect rr_image_rect_in(const uint8_t *img, int W, rr_rect in);
+/* One row's non-zero pixels within [x0, x1): 1 and [*a, *b), or 0 when there are none. */
+int rr_row_span(const uint8_t *row, int x0, int x1, int *a, int *b);
 
 /* Zeroes the pixels of `dirty` that are outside `keep` (at most 4 strips) of a W-wide image. */
 void rr_clear_outside(uint8_t *img, int W, rr_rect dirty, rr_rect keep);

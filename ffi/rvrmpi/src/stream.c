@@ -98,10 +98,7 @@ static void finish_row(const rr_stream *s, int y, int *x0, int *x1, int *t0, int
     int c0 = s->W, c1 = 0;
     *t0 = s->W, *t1 = 0;
     const rr_rect f0 = s->foot[0];
-    if (y >= f0.y0 && y < f0.y1) { /* rank 0's own pixels in the row */
-        const rr_rect r = rr_image_rect_in(s->img, s->W, (rr_rect){f0.x0, y, f0.x1, y + 1});
-        if (!rr_rect_empty(r)) c0 = r.x0, c1 = r.x1;
-    }
+    if (y >= f0.y0 && y < f0.y1 && f0.x0 < f0.x1) rr_row_span(row, f0.x0, f0.x1, &c0, &c1); /* rank 0's own pixels */
     for (int dir = 0; dir < 2; dir++)
         for (int q = dir == 0 ? s->pos + 1 : s->pos - 1; q >= 0 && q < s->n; q += dir == 0 ? 1 : -1) {
             const rr_band_src *d = &s->src[(size_t)b * s->n + q];
