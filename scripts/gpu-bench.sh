@@ -3,7 +3,7 @@
 # unpacks the kit, then the benchmarks whose figures need that machine. Every result line goes
 # to $OUT/bench.jsonl, the rest of the output to $OUT/log.txt.
 #   scripts/gpu-bench.sh [transfer] [e2e] [e2e-cpu] [io] [segment] [render] [cuda-tests] [cuda-bench]
-#                        [transfer-diag] [transfer-sweep] [distributed]
+#                        [transfer-diag] [transfer-sweep] [distributed] [split]
 # cuda-tests: librvr's C tests on the CUDA backend (the CUDA-vs-CPU image comparisons, labels
 # included); full output in $OUT/cuda-tests.txt, its last line ("C tests: N passed, M failed")
 # in log.txt. E2E_REPS=n repeats e2e-cpu; RR_DETAIL=1 adds a line per frame of distributed to log.txt.
@@ -20,7 +20,7 @@ LIB=$U/usr/lib/x86_64-linux-gnu
 export LD_LIBRARY_PATH=$LIB:$LIB/hdf5/serial${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export UCX_MODULE_DIR=$LIB/ucx UCX_LOG_LEVEL=error PATH=$U/usr/bin:$PATH
 mkdir -p dist data/ct
-xz -dc "$K/remotevis.xz" >dist/remotevis && chmod +x dist/remotevis
+[ -f "$K/remotevis.xz" ] && xz -dc "$K/remotevis.xz" >dist/remotevis && chmod +x dist/remotevis
 [ -f "$K/onnxruntime.tar.xz" ] && tar -C dist -xJf "$K/onnxruntime.tar.xz"
 [ -f "$K/data/cranium.raw.xz" ] && xz -dc "$K/data/cranium.raw.xz" >data/ct/cranium.raw && cp "$K/data/cranium.json" data/ct/
 [ -d "$K/data/models" ] && cp -r "$K/data/models" data/
@@ -87,6 +87,8 @@ for what in "$@"; do
           rm -f "$OUT"/pair*.txt
         done
       } >>"$OUT/log.txt" 2>&1 ;;
+    # issue 12: one rank's render against the whole volume's on one GPU, no MPI (rr_split.c)
+    split) (cd "$K/mpi" && timeout "${T:-280}" ./rr_split 2048 "${RR_VIEWS:-16}") 2>>"$OUT/log.txt" | tee -a "$OUT/bench.jsonl" >>"$OUT/log.txt" ;;
     distributed)
       # issue 12 (ffi/rvrmpi/tests/rr_bench.c), 1920x1080: 1 vs 2 GPUs on a 2048^3 float32 volume
       # (32 GiB) received the instance's way (one /dev/shm file, slabs mapped from it); then

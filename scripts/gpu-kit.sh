@@ -5,13 +5,15 @@
 # install), and the CT for the render/segment cases. Output: .gpukit/ (git-ignored; KIT=dir
 # elsewhere). Also ONNX Runtime for `segment` (WITH_ORT=0 leaves it out) and librvr's C tests
 # built here with nvcc for `cuda-tests` (WITH_RVR_TESTS=0 leaves them out).
+# WITH_EXE=0 leaves the executable out (the C-only cases: cuda-tests, cuda-bench, distributed).
 # Everything that travels (this kit + the working tree) must stay under 64 MiB: checked at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KIT=${KIT:-.gpukit}
 mkdir -p "$KIT/debs"
-make build >/dev/null
-xz -T0 -6 -c dist/remotevis >"$KIT/remotevis.xz"
+[ "${WITH_EXE:-1}" = 1 ] && make build >/dev/null
+rm -f "$KIT/remotevis.xz"
+[ "${WITH_EXE:-1}" = 1 ] && xz -T0 -6 -c dist/remotevis >"$KIT/remotevis.xz"
 # ONNX Runtime (segment): onnxruntime-node's addon + libonnxruntime.so.1, beside the executable
 # there as here (src/segment/ort.ts looks in dist/onnxruntime/). ~12 MiB xz'd.
 rm -f "$KIT/onnxruntime.tar.xz"
@@ -38,8 +40,8 @@ if [ "${WITH_MPI:-0}" = 1 ]; then
   (cd "$KIT/mpi" && apt-get download -qq openmpi-bin openmpi-common libopenmpi3 libpmix2 libhwloc15 libhwloc-plugins \
     libevent-core-2.1-7 libevent-pthreads-2.1-7 libfabric1 libpsm2-2 libpsm-infinipath1 libnl-3-200 libnl-route-3-200 \
     ocl-icd-libopencl1 libpciaccess0 libatomic1 libmunge2 libgfortran5 libquadmath0 2>/dev/null)
-  make -C ffi/rvrmpi build/rvr_ranks build/rr_bench >/dev/null
-  cp ffi/rvrmpi/build/rvr_ranks ffi/rvrmpi/build/rr_bench ffi/librvr/build/librvr.so "$KIT/mpi/"
+  make -C ffi/rvrmpi build/rvr_ranks build/rr_bench build/rr_split >/dev/null
+  cp ffi/rvrmpi/build/rvr_ranks ffi/rvrmpi/build/rr_bench ffi/rvrmpi/build/rr_split ffi/librvr/build/librvr.so "$KIT/mpi/"
 fi
 rm -rf "$KIT/data" && mkdir -p "$KIT/data"
 # The kit must stay under the 64 MiB that travel: the CT goes xz-compressed, the models without
@@ -53,6 +55,6 @@ tree=$(git ls-files -z --cached --others --exclude-standard | xargs -0 stat -c %
 kit=$(du -sb "$KIT" | cut -f1)
 echo "gpu-kit: kit $((kit >> 20)) MiB + working tree $((tree >> 20)) MiB = $(((kit + tree) >> 20)) MiB of 64"
 if [ $((kit + tree)) -ge $((64 << 20)) ]; then
-  echo "gpu-kit: over the 64 MiB that travel: leave something out (WITH_MPI=0, WITH_ORT=0, WITH_DATA=0, WITH_RVR_TESTS=0)" >&2
+  echo "gpu-kit: over the 64 MiB that travel: leave something out (WITH_EXE=0, WITH_MPI=0, WITH_ORT=0, WITH_DATA=0, WITH_RVR_TESTS=0)" >&2
   exit 1
 fi
