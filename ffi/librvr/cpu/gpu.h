@@ -50,6 +50,8 @@ int rvr__gpu_host_alloc(uint64_t bytes, void **out); /* page-locked; RVR_ERR_UNS
 void rvr__gpu_host_free(void *p);
 int rvr__gpu_host_register(void *p, uint64_t bytes); /* page-locked and mapped; the same errors */
 void rvr__gpu_host_unregister(void *p);
+/* Where the GPU reads page-locked, mapped host memory p; NULL for any other memory. */
+const void *rvr__gpu_mapped(const void *p);
 
 #ifdef __cplusplus
 }

@@ -50,3 +50,4 @@ int rvr__gpu_host_alloc(uint64_t bytes, void **out) { (void)bytes; (void)out; re
 void rvr__gpu_host_free(void *p) { (void)p; }
 int rvr__gpu_host_register(void *p, uint64_t bytes) { (void)p; (void)bytes; return RVR_ERR_UNSUPPORTED; }
 void rvr__gpu_host_unregister(void *p) { (void)p; }
+const void *rvr__gpu_mapped(const void *p) { (void)p; return NULL; }

@@ -106,7 +106,21 @@ struct rvr_renderer {
 
     /* segmentation labels drawn with the volume (labels.c; NULL: none) */
     struct rvr_labels *labels;
+
+    /* an image in front (rvr_renderer_set_occluder; NULL: none), read within occ_at only */
+    const uint8_t *occ;
+    uint32_t occ_w, occ_h;
+    rvr_region occ_at;
 };
+
+/* The smallest alpha byte of an occluder pixel that hides a ray of a frame with early ray
+ * termination at opacity ert (>= 1: none, 256): that byte is written for opacities >= ert. */
+static inline int rvr__occ_min(float ert) { return ert >= 1.0f ? 256 : (int)ceilf(ert * 255.0f + 0.5f); }
+/* The early ray termination opacity of a ray behind an occluder pixel of alpha byte a8 (< the
+ * byte that hides it): the ray stops once it and the pixel reach the frame's ert together,
+ * 1 - (1 - a_ray)(1 - a) >= ert. a is the low end of what rounds to a8: never earlier than one
+ * renderer tracing the whole ray would stop. (A macro: the CUDA kernels use it too.) */
+#define RVR__ERT_BEHIND(ert, a8) ((a8) <= 0 ? (ert) : 1.0f - (1.0f - (ert)) / (1.0f - ((float)(a8) - 0.5f) / 255.0f))
 
 /* ---- labels.c ---- */
 void rvr__labels_free(rvr_renderer *r);

@@ -33,12 +33,30 @@ typedef struct frame {
     float li_off[3];      /* S2 lookup offset: one light-grid cell toward the light (index space) */
     const rvr_fgrid *light, *ao;
     const rvr_labels *labels; /* segmentation labels to tint with (NULL: none) */
+    const uint8_t *occ;       /* the occluder (rvr_renderer_set_occluder) when it applies, else NULL */
+    int occ_min;              /* its alpha byte that hides a ray */
+    int ox0, oy0, ox1, oy1;   /* where it is read */
 } frame;
+
+/* The least alpha byte of the occluder over pixels [x0, x1) x [y0, y1) of the W-wide image: 0
+ * where they are not all where it is read. Each pixel is one 4-byte load: another renderer may
+ * be writing them. */
+static int occ_alpha(const frame *F, int W, int x0, int x1, int y0, int y1) {
+    if (x0 < F->ox0 || x1 > F->ox1 || y0 < F->oy0 || y1 > F->oy1) return 0;
+    int a = 255;
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++) {
+            const uint32_t px = __atomic_load_n((const uint32_t *)(F->occ + ((size_t)y * W + x) * 4), __ATOMIC_RELAXED);
+            const int pa = (int)(px >> 24); /* alpha: byte 3, little-endian */
+            a = pa < a ? pa : a;
+        }
+    return a;
+}
 
 int rvr__settings_check(const rvr_render_settings *s) {
     const uint32_t known = RVR_F_NEAREST | RVR_F_GRAY | RVR_F_PREMULTIPLIED | RVR_F_CLIP_BOX |
                            RVR_F_POINT_FILTER | RVR_F_NO_SKIP | RVR_F_NO_ERT | RVR_F_HIDE_VOLUME |
-                           RVR_F_JITTER | RVR_F_LABEL_FILL;
+                           RVR_F_JITTER | RVR_F_LABEL_FILL | RVR_F_ROWS_UP;
     if (s->mode < RVR_MODE_COMPOSITE || s->mode > RVR_MODE_ISO) return RVR_ERR_INVALID;
     if (s->flags & ~known) return RVR_ERR_INVALID;
     if (s->shading & ~(RVR_SHADE_LOCAL | RVR_SHADE_SHADOW | RVR_SHADE_AO)) return RVR_ERR_INVALID;
@@ -208,9 +226,9 @@ static inline void shade(const frame *F, const rvr_loc *l, float x, float y, flo
     *spec = sp;
 }
 
-static void trace_composite(const frame *F, const ray *R, const float L[3], const float H[3],
+static void trace_composite(const frame *F, const ray *R, const float L[3], const float H[3], float ert,
                             float acc[4], uint64_t *ns) {
-    const float dt = F->dt, tv0 = R->tv0, t1 = R->t1, ert = F->ert;
+    const float dt = F->dt, tv0 = R->tv0, t1 = R->t1;
     const float ox = R->o[0], oy = R->o[1], oz = R->o[2], dx = R->d[0], dy = R->d[1], dz = R->d[2];
     const float (*lut)[4] = F->lut;
     const uint8_t *empty = F->empty;
@@ -392,6 +410,11 @@ int rvr_render_region_rows(rvr_renderer *r, const rvr_camera *cam, const rvr_ren
     F.dt = s->step > 0 ? s->step : 1.0f;
     F.ert = (s->flags & RVR_F_NO_ERT) ? 2.0f : (s->ert_alpha > 0 ? s->ert_alpha : 0.99f);
     F.has_vol = r->has_volume && !(s->flags & RVR_F_HIDE_VOLUME);
+    if (r->occ && r->occ_w == W && r->occ_h == H && (F.mode == RVR_MODE_COMPOSITE || F.mode == RVR_MODE_ISO) && F.ert < 1) {
+        F.occ = r->occ, F.occ_min = rvr__occ_min(F.ert);
+        F.ox0 = (int)r->occ_at.x, F.oy0 = (int)r->occ_at.y;
+        F.ox1 = F.ox0 + (int)r->occ_at.width, F.oy1 = F.oy0 + (int)r->occ_at.height;
+    }
     const int lod = s->lod > 1 ? (int)s->lod : 1;
     /* the full form, or a coarse copy for a preview while the full form converts (progressive.c):
      * its voxels are f times larger, so opacity per step and the box follow; S1 shading only */
@@ -525,9 +548,17 @@ int rvr_render_region_rows(rvr_renderer *r, const rvr_camera *cam, const rvr_ren
             }
             ray R;
             const float jit = (s->flags & RVR_F_JITTER) ? rvr__jitter((uint32_t)(cx0 + q % cw), (uint32_t)(cy0 + q / cw)) : 0.5f;
-            if (F.has_vol && ray_setup(&F, ro[q], rd[q], tau[q], jit, &R)) {
+            int hidden = 0;
+            float ert = F.ert; /* behind a partly opaque occluder pixel: less */
+            if (F.occ) {
+                const int ci = cx0 + q % cw, cj = cy0 + q / cw, x0 = ci * lod, y0 = cj * lod;
+                const int a8 = occ_alpha(&F, (int)W, x0, x0 + lod < (int)W ? x0 + lod : (int)W, y0, y0 + lod < (int)H ? y0 + lod : (int)H);
+                hidden = a8 >= F.occ_min;
+                ert = RVR__ERT_BEHIND(F.ert, a8);
+            }
+            if (!hidden && F.has_vol && ray_setup(&F, ro[q], rd[q], tau[q], jit, &R)) {
                 if (F.mode == RVR_MODE_COMPOSITE) {
-                    trace_composite(&F, &R, L, Hh, acc, &ns);
+                    trace_composite(&F, &R, L, Hh, ert, acc, &ns);
                 } else if (F.mode == RVR_MODE_ISO) {
                     trace_iso(&F, &R, L, Hh, acc, &ns);
                 } else {
@@ -545,7 +576,7 @@ int rvr_render_region_rows(rvr_renderer *r, const rvr_camera *cam, const rvr_ren
                     }
                 }
             }
-            if (hit[q] >= 0 && acc[3] < 1) {
+            if (!hidden && hit[q] >= 0 && acc[3] < 1) {
                 float prgb[3];
                 rvr__point_shade(r, &pp, hit[q], ro[q], rd[q], tau[q], L, s, prgb);
                 float w = 1 - acc[3];

@@ -109,3 +109,22 @@ int rvr_host_register(void *p, uint64_t bytes) {
 void rvr_host_unregister(void *p) {
     if (p) rvr__gpu_host_unregister(p);
 }
+
+int rvr_renderer_set_occluder(rvr_renderer *r, const uint8_t *rgba, uint64_t bytes, uint32_t width, uint32_t height,
+                              const rvr_region *where) {
+    if (!r) return RVR_ERR_INVALID;
+    rvr_region at = {0, 0, width, height};
+    if (rgba) {
+        if (width == 0 || height == 0 || bytes < (uint64_t)width * height * 4) return RVR_ERR_INVALID;
+        if (where) {
+            at = *where;
+            if (at.x > width || at.y > height || at.width > width - at.x || at.height > height - at.y) return RVR_ERR_INVALID;
+        }
+        if (r->backend == RVR_BACKEND_CUDA && !rvr__gpu_mapped(rgba)) return RVR_ERR_INVALID;
+    }
+    r->occ = rgba;
+    r->occ_w = rgba ? width : 0;
+    r->occ_h = rgba ? height : 0;
+    r->occ_at = rgba ? at : (rvr_region){0, 0, 0, 0};
+    return RVR_OK;
+}

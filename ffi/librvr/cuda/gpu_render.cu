@@ -41,6 +41,12 @@ struct Frame {
      * seq at its place in the grid once its pixels are visible to the host */
     unsigned *tile_done;
     unsigned seq;
+    /* the occluder (rvr_renderer_set_occluder) where it applies, mapped host memory (else NULL),
+     * the whole image; its alpha byte that hides a ray */
+    const uchar4 *occ;
+    int occ_min;
+    int qx0, qy0, qx1, qy1; /* where it is read */
+    int rows_up; /* RVR_F_ROWS_UP: the grid's rows from the region's bottom */
     const uint32_t *pstart, *pidx;
     const float *prad, *pcol, *pxyz;
     GLabels lab; /* segmentation labels tinting composite and iso (data NULL: none) */
@@ -196,9 +202,9 @@ __device__ __forceinline__ void shade(const Frame &F, float x, float y, float z,
 }
 
 template <bool SHADE>
-__device__ void trace_composite(const Frame &F, const Ray &R, const float L[3], const float H[3],
+__device__ void trace_composite(const Frame &F, const Ray &R, const float L[3], const float H[3], float ert,
                                 float acc[4], unsigned *ns) {
-    const float dt = F.dt, tv0 = R.tv0, t1 = R.t1, ert = F.ert;
+    const float dt = F.dt, tv0 = R.tv0, t1 = R.t1;
     const float ox = R.o[0], oy = R.o[1], oz = R.o[2], dx = R.d[0], dy = R.d[1], dz = R.d[2];
     const uint8_t *empty = F.empty;
     unsigned n = 0;
@@ -327,9 +333,22 @@ __device__ __forceinline__ uchar4 write_px(const float bg[4], int pm, const floa
     return make_uchar4(to8(o[0]), to8(o[1]), to8(o[2]), to8(oa));
 }
 
+/* The least alpha byte of the occluder over pixels [x0, x1) x [y0, y1): 0 where they are not
+ * all where it is read. Past the caches: another GPU may be writing them (each pixel one
+ * 4-byte load). */
+__device__ __forceinline__ int occ_alpha(const Frame &F, int x0, int x1, int y0, int y1) {
+    if (x0 < F.qx0 || x1 > F.qx1 || y0 < F.qy0 || y1 > F.qy1) return 0;
+    int a = 255;
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++) a = min(a, (int)__ldcv(&F.occ[(size_t)y * F.W + x]).w);
+    return a;
+}
+
 template <int MODE, bool SHADE>
 __global__ void __launch_bounds__(256) k_render(const __grid_constant__ Frame F) {
-    const int bx = blockIdx.x + F.tx0, by = blockIdx.y + F.ty0;
+    /* the grid's row j: the region's tile row j, or with rows_up the j-th from its bottom */
+    const int j = F.rows_up ? (int)(gridDim.y - 1 - blockIdx.y) : (int)blockIdx.y;
+    const int bx = blockIdx.x + F.tx0, by = j + F.ty0;
     const int ci = bx * 16 + threadIdx.x, cj = by * 16 + threadIdx.y;
     const int tile = by * F.ntx + bx;
     unsigned ns = 0;
@@ -375,9 +394,13 @@ __global__ void __launch_bounds__(256) k_render(const __grid_constant__ Frame F)
         }
         Ray R;
         const float jit = (F.flags & RVR_F_JITTER) ? rvr__jitter((uint32_t)ci, (uint32_t)cj) : 0.5f;
-        if (F.has_vol && ray_setup(F, ro, rd, tau, jit, R)) {
+        const int a8 = F.occ ? occ_alpha(F, x0, x1, y0, y1) : 0;
+        const bool hidden = F.occ && a8 >= F.occ_min;
+        const float ert = RVR__ERT_BEHIND(F.ert, a8); /* behind a partly opaque occluder pixel: less */
+        if (hidden) hit = -1;
+        if (!hidden && F.has_vol && ray_setup(F, ro, rd, tau, jit, R)) {
             if (MODE == M_COMP) {
-                trace_composite<SHADE>(F, R, L, Hh, acc, &ns);
+                trace_composite<SHADE>(F, R, L, Hh, ert, acc, &ns);
             } else if (MODE == M_ISO) {
                 trace_iso(F, R, L, Hh, acc, &ns);
             } else {
@@ -432,7 +455,7 @@ __global__ void __launch_bounds__(256) k_render(const __grid_constant__ Frame F)
         __syncthreads();
         if (threadIdx.x == 0 && threadIdx.y == 0) {
             __threadfence_system();
-            ((volatile unsigned *)F.tile_done)[blockIdx.y * gridDim.x + blockIdx.x] = F.seq;
+            ((volatile unsigned *)F.tile_done)[j * gridDim.x + blockIdx.x] = F.seq;
         }
     }
 }
@@ -510,6 +533,8 @@ static uint8_t *mapped_on_device(uint8_t *rgba) {
     }
     return at.type == cudaMemoryTypeHost ? (uint8_t *)at.devicePointer : NULL;
 }
+
+extern "C" const void *rvr__gpu_mapped(const void *p) { return mapped_on_device((uint8_t *)p); }
 
 /* Hands rows of the region to fn as the blocks of their tile rows say they are done (the
  * kernel is running in G->st; rty rows of rtx blocks, row j covering image rows from
@@ -640,6 +665,14 @@ extern "C" int rvr__gpu_render(rvr_renderer *r, const rvr_cam *cam, const rvr_re
         v3norm(F.Lw);
     } else {
         for (int k = 0; k < 3; k++) F.Lw[k] = -cam->fwd[k];
+    }
+    F.rows_up = (s->flags & RVR_F_ROWS_UP) != 0;
+    if (r->occ && r->occ_w == W && r->occ_h == H && (F.mode == RVR_MODE_COMPOSITE || F.mode == RVR_MODE_ISO) && F.ert < 1) {
+        F.occ = (const uchar4 *)mapped_on_device((uint8_t *)r->occ); /* checked when it was set */
+        F.occ_min = rvr__occ_min(F.ert);
+        F.qx0 = (int)r->occ_at.x, F.qy0 = (int)r->occ_at.y;
+        F.qx1 = F.qx0 + (int)r->occ_at.width, F.qy1 = F.qy0 + (int)r->occ_at.height;
+        if (!F.occ) return RVR_ERR_INVALID;
     }
     double pre_ms = 0;
     int rc;

@@ -548,6 +548,11 @@ enum {
 /** Slices: draw segmentation labels filled (tinted by the class alpha) instead of as outlines
  *  (see rvr_renderer_set_labels). */
 #define RVR_F_LABEL_FILL 512u
+/** Trace the image's bottom rows first (CUDA; the pixels are the same, only their order
+ *  changes): a distributed rank whose part hides a farther rank's rows below it on the screen
+ *  finishes those first, and the farther rank, tracing them last, finds them done (see
+ *  rvr_renderer_set_occluder). */
+#define RVR_F_ROWS_UP 1024u
 
 #define RVR_MAX_CLIP_PLANES 6
 
@@ -727,6 +732,37 @@ RVR_API int rvr_render_region_rows(rvr_renderer *r, const rvr_camera *cam, const
  */
 RVR_API int rvr_camera_box_region(const rvr_camera *cam, uint32_t width, uint32_t height, const double lo[3],
                                   const double hi[3], uint32_t margin, rvr_region *out);
+
+/**
+ * An image in front of the next frames: a nearer part of the same scene
+ * drawn with the same camera and size, premultiplied, such as a distributed
+ * rank's nearer neighbour's partial image. In COMPOSITE mode a ray behind an
+ * occluder pixel of opacity a (its alpha byte, byte 3 of 4) stops once it and
+ * the pixel together reach the frame's early ray termination opacity ert
+ * (its own opacity 1 - (1 - ert) / (1 - a), a taken at the low end of the
+ * byte's rounding): no sooner than one renderer tracing the whole ray would
+ * stop, so composited behind that pixel it shows what that renderer shows
+ * within the (1 - ert) its termination leaves out anyway. A ray behind a
+ * pixel at ert or more (alpha byte >= ceil(255 * ert + 0.5)) is not traced
+ * at all, points included: its pixel is written as one that met nothing.
+ * ISO mode skips rays behind such pixels only. With lod > 1 a ray cell goes
+ * by the least opaque of its pixels. Never with RVR_F_NO_ERT; frames of
+ * another size, and the projection modes, ignore it.
+ * Only pixels in `where` are read (NULL: the whole image); elsewhere it is
+ * transparent. They are read while the frame renders, each once, and may be
+ * written meanwhile (another renderer drawing them): a pixel still 0 is
+ * traced behind as if transparent, so the caller clears `rgba` between
+ * frames (no older frame's pixels). CUDA reads it in place: `rgba` must be
+ * page-locked and mapped (rvr_host_alloc, rvr_host_register). It stays the
+ * renderer's occluder until replaced; rgba NULL: none (the default). The
+ * memory must outlive that.
+ * @return RVR_OK; RVR_ERR_INVALID (r NULL; rgba set with width or height 0,
+ *         bytes < width*height*4, `where` outside the image, or, on CUDA,
+ *         memory the GPU cannot read).
+ * Not reentrant for one renderer.
+ */
+RVR_API int rvr_renderer_set_occluder(rvr_renderer *r, const uint8_t *rgba, uint64_t bytes, uint32_t width,
+                                      uint32_t height, const rvr_region *where);
 
 /**
  * A planar slice, world coordinates. 36 bytes.

@@ -651,3 +651,88 @@ TEST(region_rows_come_once_and_final) {
     free(plain);
     rvr_renderer_destroy(r);
 }
+
+/* A nearer part's image as occluder (rvr_renderer_set_occluder): the farther part's rays behind
+ * its pixels at the ERT opacity are not traced, behind partly opaque ones they stop sooner,
+ * behind transparent ones (and outside where it is read) they are what they were bit for bit,
+ * and the two composited differ from the composite without occluder by less than what ERT
+ * leaves out. */
+TEST(occluder_stops_rays_where_ert_would) {
+    const int N = 64;
+    rvr_renderer *r = pores_renderer(N, 0.6f);
+    rvr_camera c;
+    scene_orbit(N, 0.9f, &c); /* the eye is above the middle: z >= N/2 is the nearer part */
+    const uint32_t W = 160, H = 120;
+    const size_t bytes = (size_t)W * H * 4;
+    /* the occluder where CUDA reads it: page-locked (CPU: any memory) */
+    uint8_t *nearp = NULL;
+    const int cuda = rvr_renderer_backend(r) == RVR_BACKEND_CUDA;
+    if (cuda) CHECK_OK(rvr_host_alloc(bytes, (void **)&nearp));
+    else nearp = img_new(W, H);
+    uint8_t *far0 = img_new(W, H), *far1 = img_new(W, H), *far2 = img_new(W, H);
+    rvr_render_settings s;
+    rvr_render_settings_init(&s);
+    s.shading = RVR_SHADE_LOCAL;
+    s.flags = RVR_F_PREMULTIPLIED | RVR_F_CLIP_BOX;
+    for (int k = 0; k < 4; k++) s.background[k] = 0;
+    s.clip_min[0] = s.clip_min[1] = 0, s.clip_max[0] = s.clip_max[1] = (float)N;
+    rvr_render_settings sn = s, sf = s;
+    sn.clip_min[2] = N / 2.0f, sn.clip_max[2] = (float)N;
+    sf.clip_min[2] = 0, sf.clip_max[2] = N / 2.0f;
+    rvr_render_stats st0, st1, st2;
+    CHECK_OK(rvr_render(r, &c, &sn, W, H, nearp, bytes, NULL));
+    CHECK_OK(rvr_render(r, &c, &sf, W, H, far0, bytes, &st0));
+    const rvr_region outside = {10, 10, W, 5}, lower = {0, H / 2, W, H - H / 2};
+    CHECK(rvr_renderer_set_occluder(r, nearp, bytes - 1, W, H, NULL) == RVR_ERR_INVALID, "a short occluder was taken");
+    CHECK(rvr_renderer_set_occluder(r, nearp, bytes, 0, H, NULL) == RVR_ERR_INVALID, "a 0-wide occluder was taken");
+    CHECK(rvr_renderer_set_occluder(r, nearp, bytes, W, H, &outside) == RVR_ERR_INVALID, "a region off the image was taken");
+    CHECK(rvr_renderer_set_occluder(NULL, nearp, bytes, W, H, NULL) == RVR_ERR_INVALID, "NULL renderer");
+    if (cuda) CHECK(rvr_renderer_set_occluder(r, far2, bytes, W, H, NULL) == RVR_ERR_INVALID, "CUDA took memory it cannot read");
+    CHECK_OK(rvr_renderer_set_occluder(r, nearp, bytes, W, H, NULL));
+    CHECK_OK(rvr_render(r, &c, &sf, W, H, far1, bytes, &st1));
+    const int amin = (int)ceilf(0.99f * 255.0f + 0.5f);
+    size_t hidden = 0, partly = 0, wrong = 0;
+    int worst = 0;
+    for (size_t p = 0; p < (size_t)W * H; p++) {
+        const uint8_t *a = nearp + 4 * p, *f0 = far0 + 4 * p, *f1 = far1 + 4 * p;
+        if (a[3] >= amin) {
+            hidden++;
+            wrong += (f1[0] | f1[1] | f1[2] | f1[3]) != 0;
+        } else if (a[3] > 0) {
+            partly += memcmp(f0, f1, 4) != 0;
+        } else {
+            wrong += memcmp(f0, f1, 4) != 0;
+        }
+        for (int ch = 0; ch < 4; ch++) { /* near over far, premultiplied, with and without */
+            const float w = 1 - a[3] / 255.0f, d = w * ((float)f0[ch] - (float)f1[ch]);
+            worst = (int)fabsf(d) > worst ? (int)fabsf(d) : worst;
+        }
+    }
+    CHECK(hidden > 500 && partly > 100 && wrong == 0, "%zu pixels hidden, %zu behind partly opaque ones changed, %zu wrong",
+          hidden, partly, wrong);
+    CHECK(st1.samples < st0.samples, "samples %llu with the occluder, %llu without", (unsigned long long)st1.samples,
+          (unsigned long long)st0.samples);
+    CHECK(worst <= 3, "composite changed by %d levels", worst);
+    /* read in the lower half only: the upper half as without it */
+    CHECK_OK(rvr_renderer_set_occluder(r, nearp, bytes, W, H, &lower));
+    CHECK_OK(rvr_render(r, &c, &sf, W, H, far2, bytes, &st2));
+    CHECK(memcmp(far2, far0, bytes / 2) == 0 && memcmp(far2 + bytes / 2, far1 + bytes / 2, bytes / 2) == 0,
+          "the occluder was read outside its region, or not inside");
+    /* the rows' order changes nothing; nor do frames of another size; NULL takes it away */
+    CHECK_OK(rvr_renderer_set_occluder(r, nearp, bytes, W, H, NULL));
+    rvr_render_settings su = sf;
+    su.flags |= RVR_F_ROWS_UP;
+    CHECK_OK(rvr_render(r, &c, &su, W, H, far2, bytes, NULL));
+    CHECK(memcmp(far1, far2, bytes) == 0, "RVR_F_ROWS_UP changed the image");
+    uint8_t *small = img_new(W / 2, H / 2), *small0 = img_new(W / 2, H / 2);
+    CHECK_OK(rvr_render(r, &c, &sf, W / 2, H / 2, small, bytes / 4, NULL));
+    CHECK_OK(rvr_renderer_set_occluder(r, NULL, 0, 0, 0, NULL));
+    CHECK_OK(rvr_render(r, &c, &sf, W / 2, H / 2, small0, bytes / 4, NULL));
+    CHECK(memcmp(small, small0, bytes / 4) == 0, "an occluder of another size was used");
+    CHECK_OK(rvr_render(r, &c, &sf, W, H, far2, bytes, NULL));
+    CHECK(memcmp(far0, far2, bytes) == 0, "the occluder stayed after NULL");
+    free(small), free(small0), free(far0), free(far1), free(far2);
+    if (cuda) rvr_host_free(nearp);
+    else free(nearp);
+    rvr_renderer_destroy(r);
+}
