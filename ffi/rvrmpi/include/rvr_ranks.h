@@ -35,7 +35,7 @@
  * The cut a rank renders to follows the rendering cost (--cuts follow, the default, for
  * SET_VOLUME with 2+ ranks): each rank also holds a margin of an eighth of the thinnest slab
  * (whole bricks) beyond its inner cuts, and after every frame all ranks move each inner cut,
- * alike, half way toward equal ray samples on its two sides, within the margin (decomp.h,
+ * alike, half way toward equal render times on its two sides, within the margin (decomp.h,
  * rr_follow_cuts): what a view costs a slab changes with the view, the data stays put. Not with
  * points shown (they are dealt to slabs by the cuts) nor for SET_SYNTHETIC (sized to fill the
  * GPUs). The slabs of SET_VOLUME's answer and of RETRIEVE stay the data's. The normalization window
@@ -98,8 +98,19 @@
  * few levels (tests/ranks_test.c states the tolerance). S2 shadows and S3 occlusion are
  * computed per slab (light blocked by another rank's slab is not seen).
  *
+ * Occluders (RR_OCCLUDE=1 in the ranks' environment; off by default): in stream frames, ranks
+ * on rank 0's host take the image of the rank in front as occluder (librvr's
+ * rvr_renderer_set_occluder): rays behind its opaque pixels are not traced, rays behind partly
+ * opaque ones stop where one renderer's early termination would; rank 0 clears every image of
+ * its host band by band after finishing it (the next frame's occluders hold no older pixels),
+ * and the ranks render from the side where the ranks behind look through (RVR_F_ROWS_UP).
+ * 2048^3 on the H200 x2: 5% fewer samples and images nearer the one renderer's, but slower
+ * (0.68-0.69x against 0.63-0.66x without): the rank behind reads the pixels over PCIe and
+ * its frame times scatter more (bench/RESULTS.md).
+ *
  * Diagnostics: RR_TRACE=1 in the ranks' environment prints one JSON line per rank and frame on
- * stderr (its render time, time spent handing rows on, what was left after it, its samples).
+ * stderr (its render time, time spent handing rows on, what was left after it, its samples,
+ * whether it had an occluder, whether it rendered rows bottom up).
  *
  * Failures
  * --------

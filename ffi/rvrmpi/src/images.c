@@ -16,8 +16,9 @@ int rr_images_init(rr_images *im, MPI_Comm world) {
     if (rc != MPI_SUCCESS) return rc;
     im->local = malloc(sizeof(int) * (size_t)im->n);
     im->peer = calloc((size_t)im->n, sizeof *im->peer);
+    im->peer_gpu = calloc((size_t)im->n, 1);
     int *all = malloc(sizeof(int) * (size_t)im->n);
-    if (!im->local || !im->peer || !all) {
+    if (!im->local || !im->peer || !im->peer_gpu || !all) {
         free(all);
         return MPI_ERR_NO_MEM;
     }
@@ -36,9 +37,12 @@ int rr_images_init(rr_images *im, MPI_Comm world) {
 
 static void release(rr_images *im) {
     if (im->registered) rvr_host_unregister(im->mine);
+    for (int i = 0; im->peer && i < im->n; i++) {
+        if (im->peer_gpu[i] && im->peer[i] != im->mine) rvr_host_unregister(im->peer[i]);
+        im->peer[i] = NULL, im->peer_gpu[i] = 0;
+    }
     if (im->win != MPI_WIN_NULL) MPI_Win_free(&im->win);
     im->win = MPI_WIN_NULL, im->mine = NULL, im->cap = 0, im->registered = 0;
-    for (int i = 0; im->peer && i < im->n; i++) im->peer[i] = NULL;
 }
 
 int rr_images_get(rr_images *im, size_t bytes, int cuda, uint8_t **out, int *fresh) {
@@ -66,8 +70,13 @@ int rr_images_get(rr_images *im, size_t bytes, int cuda, uint8_t **out, int *fre
         rc = MPI_Win_shared_query(im->win, im->local[i], &size, &unit, &p);
         im->peer[i] = p;
     }
-    /* without it the GPU's frames are copied in through a staging buffer: slower, still right */
-    if (rc == MPI_SUCCESS && cuda) im->registered = rvr_host_register(im->mine, bytes) == RVR_OK;
+    /* without it the GPU's frames are copied in through a staging buffer: slower, still right;
+     * without the others' an occluder is not used (each image is on its own pages) */
+    if (rc == MPI_SUCCESS && cuda) {
+        im->registered = rvr_host_register(im->mine, bytes) == RVR_OK;
+        for (int i = 0; i < im->n; i++)
+            if (im->peer[i]) im->peer_gpu[i] = im->peer[i] == im->mine ? (uint8_t)im->registered : rvr_host_register(im->peer[i], bytes) == RVR_OK;
+    }
     *out = im->mine;
     *fresh = 1;
     return rc;
@@ -76,6 +85,6 @@ int rr_images_get(rr_images *im, size_t bytes, int cuda, uint8_t **out, int *fre
 void rr_images_free(rr_images *im) {
     release(im);
     if (im->node != MPI_COMM_NULL && im->node) MPI_Comm_free(&im->node);
-    free(im->local), free(im->peer);
+    free(im->local), free(im->peer), free(im->peer_gpu);
     memset(im, 0, sizeof *im);
 }

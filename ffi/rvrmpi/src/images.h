@@ -18,7 +18,8 @@ typedef struct rr_images {
     uint8_t *mine;        /* this rank's image */
     size_t cap;
     int registered;       /* mine is page-locked for the GPU */
-    const uint8_t **peer; /* world rank -> its image when on this host, else NULL */
+    uint8_t **peer;       /* world rank -> its image when on this host, else NULL */
+    uint8_t *peer_gpu;    /* world rank -> its image is page-locked for this rank's GPU too */
 } rr_images;
 
 /* Collective over `world`. MPI_SUCCESS or an MPI error code. */
@@ -26,7 +27,8 @@ int rr_images_init(rr_images *im, MPI_Comm world);
 
 /* This rank's image of at least `bytes` (contents not kept when it grows; then *fresh = 1).
  * Collective over the host's ranks when it grows: every rank calls it with the same bytes, as
- * every rank serves every frame. cuda: page-lock it for the GPU. */
+ * every rank serves every frame. cuda: page-lock it, and the other ranks' images of this host,
+ * for the GPU (it writes this rank's, reads the one in front as occluder). */
 int rr_images_get(rr_images *im, size_t bytes, int cuda, uint8_t **out, int *fresh);
 
 void rr_images_free(rr_images *im);

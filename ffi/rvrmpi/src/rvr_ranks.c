@@ -64,7 +64,7 @@ typedef struct ctx {
     uint64_t *bounds;     /* [n+1] layers: the data each rank owns (retrieve) */
     double *bw;           /* [n+1] world coordinates of the cuts it renders to (they move, see margin) */
     uint64_t margin;      /* layers each rank holds beyond its inner cuts (rr_follow_cuts) */
-    double *cost_of;      /* [n] every rank's ray samples in the last frame (frame_gather) */
+    double *cost_of;      /* [n] every rank's render time in the last frame (frame_gather) */
     int follow_cuts;      /* 0: --cuts fixed */
     double win_lo, win_hi, data_min, data_max;
     uint64_t nan_count, maxdim;
@@ -82,10 +82,15 @@ typedef struct ctx {
     uint32_t tfn;
     int sock;
     int test_delay_ms;
+    int test_occ_delay_ms; /* RVR_RANKS_TEST_OCC_DELAY_MS: a rank with an occluder starts rendering
+                            * that late (tests: the front rank's pixels are done by then) */
     /* frames */
     rr_images images;     /* the partial images, in shared memory per host */
     frame_buf out;        /* rank 0's answer (when not into a frame file) */
     rr_rect img_dirty;    /* where img may hold pixels of an earlier frame (the rest is 0) */
+    int occlude;          /* RR_OCCLUDE=1: the image in front as occluder (off: slower on the H200 x2) */
+    int images_clear;     /* the last frame was streamed and rank 0 cleared every image of its host
+                           * (stream.h): the image in front can be this rank's occluder */
     int img_w, img_h;     /* the layout those pixels are in */
     struct {              /* rank 0: the instance's frame file (answers written into it) */
         dev_t dev;
@@ -913,19 +918,44 @@ static frame_sum frame_gather(ctx *c, int rc, double t_render, uint64_t sent, ui
         f.tmax = all[i].t > f.tmax ? all[i].t : f.tmax;
         f.tmin = all[i].t < f.tmin ? all[i].t : f.tmin;
         for (int k = 0; k < 3; k++) f.tot[k] += all[i].v[k];
-        /* the cost the cuts even out: samples, which the GPU counts exactly. (Render times weighed
-         * in, averaged over frames, did no better on the H200 x2: 0.649x, 0.660x against 0.636x,
-         * 0.643x; one frame's times scatter by 15% there.) */
-        c->cost_of[i] = (double)all[i].v[1];
+        /* the cost the cuts even out: the last frame's render time, what the frame waits for.
+         * (Samples, which the GPU counts exactly, did as well on the H200 x2 without occluders,
+         * 0.642x and 0.683x against 0.648x and 0.638x, and worse with them: there equal samples
+         * took the rank behind 22% longer.) */
+        c->cost_of[i] = all[i].t;
     }
     free(all);
     return f;
 }
 
-/* After a frame (every rank alike, from frame_gather): the render cuts move toward even samples. */
+/* After a frame (every rank alike, from frame_gather): the render cuts move toward even render times. */
 static void follow_cost(ctx *c) {
     if (c->n < 2 || !c->margin || c->has_points) return; /* points are dealt to slabs by the cuts: keep them */
     rr_follow_cuts(c->n, c->bounds, c->margin, c->sp, c->cost_of, c->bw);
+}
+
+/* The image of the rank right in front of this one (visibility order of the frame being
+ * streamed; *front: that rank), where this rank's renderer can read it (same host; CUDA:
+ * page-locked for it too); NULL for the nearest rank, or one that draws nothing. Its pixels
+ * end this rank's rays behind them early (rvr_renderer_set_occluder). */
+static const uint8_t *front_image(const ctx *c, const rr_rect *foot, int *front) {
+    const rr_stream *s = &c->stream;
+    int at = 0;
+    while (at < s->n && s->order[at] != c->rank) at++;
+    if (at == 0 || at == s->n) return NULL;
+    *front = s->order[at - 1];
+    if (rr_rect_empty(foot[*front]) || (c->backend == RVR_BACKEND_CUDA && !c->images.peer_gpu[*front])) return NULL;
+    return c->images.peer[*front];
+}
+
+/* Render from the bottom rows up when the ranks further back lie lower on the screen: a rank
+ * then renders first the rows where the rank behind it looks through its part, and that rank
+ * renders them last, finding them done (its occluder). (Otherwise top down.) */
+static int rows_up(const ctx *c, const rr_rect *foot) {
+    const rr_stream *s = &c->stream;
+    const rr_rect a = foot[s->order[0]], z = foot[s->order[s->n - 1]];
+    if (rr_rect_empty(a) || rr_rect_empty(z)) return 0;
+    return z.y0 + z.y1 > a.y0 + a.y1;
 }
 
 /* A frame composited while it renders: this rank renders its footprint of img (foot[rank],
@@ -944,9 +974,21 @@ static void render_streamed(ctx *c, const rvr_camera *cam, const rvr_render_sett
         if (out) stale = stale_of(c, out, W, H, bg);
         c->frame_file.answered = 0; /* until this answer is complete: it writes bands as they come */
     }
-    const uint8_t *const *peer = c->stream_copy ? NULL : c->images.peer;
-    int mrc = rr_stream_begin(&c->stream, MPI_COMM_WORLD, cop, v, c->bw, foot, img, peer, W, H, c->band_rows, &f, out, stale);
+    /* occluders (RR_OCCLUDE=1), on rank 0's host: rank 0 clears that host's images band by band */
+    const int in_place = c->occlude && !c->stream_copy && c->images.local[0] >= 0;
+    uint8_t *const *peer = c->stream_copy ? NULL : c->images.peer;
+    int mrc = rr_stream_begin(&c->stream, MPI_COMM_WORLD, cop, v, c->bw, foot, img, peer, in_place, W, H, c->band_rows, &f, out, stale);
     if (mrc != MPI_SUCCESS) mpi_fail(c, mrc, "stream compositing");
+    rvr_render_settings rs = *ls;
+    if (in_place && rows_up(c, foot)) rs.flags |= RVR_F_ROWS_UP;
+    int front = -1;
+    const uint8_t *occ = in_place && c->images_clear ? front_image(c, foot, &front) : NULL;
+    if (occ) { /* read only where the rank in front draws */
+        const rr_rect fr = foot[front];
+        const rvr_region where = {(uint32_t)fr.x0, (uint32_t)fr.y0, (uint32_t)(fr.x1 - fr.x0), (uint32_t)(fr.y1 - fr.y0)};
+        if (rvr_renderer_set_occluder(c->r, occ, npix * 4, (uint32_t)W, (uint32_t)H, &where) != RVR_OK) occ = NULL;
+    }
+    if (occ && c->test_occ_delay_ms > 0) usleep((useconds_t)c->test_occ_delay_ms * 1000);
     rvr_render_stats st;
     memset(&st, 0, sizeof st);
     int rc = 0;
@@ -957,18 +999,22 @@ static void render_streamed(ctx *c, const rvr_camera *cam, const rvr_render_sett
         lc.eye[c->waxis] = (float)(cam->eye[c->waxis] - origin);
         lc.target[c->waxis] = (float)(cam->target[c->waxis] - origin);
         const rvr_region g = {(uint32_t)part.x0, (uint32_t)part.y0, (uint32_t)(part.x1 - part.x0), (uint32_t)(part.y1 - part.y0)};
-        rc = rvr_render_region_rows(c->r, &lc, ls, (uint32_t)W, (uint32_t)H, &g, img, npix * 4, rr_stream_rows, &c->stream, &st);
+        rc = rvr_render_region_rows(c->r, &lc, &rs, (uint32_t)W, (uint32_t)H, &g, img, npix * 4, rr_stream_rows, &c->stream, &st);
     }
     double t_render = now_ms() - tr;
+    if (occ) rvr_renderer_set_occluder(c->r, NULL, 0, 0, 0, NULL);
     if (c->test_delay_ms > 0 && c->rank != 0) usleep((useconds_t)c->test_delay_ms * 1000);
     const double te = now_ms();
     mrc = rr_stream_end(&c->stream, rc != 0 || (c->rank == 0 && !out));
     if (mrc != MPI_SUCCESS) mpi_fail(c, mrc, "stream compositing");
     const double t_tail = now_ms() - te;
     if (c->trace)
-        fprintf(stderr, "{\"rank\":%d,\"render_ms\":%.3f,\"in_rows_ms\":%.3f,\"rows_calls\":%d,\"tail_ms\":%.3f,\"samples\":%llu}\n", c->rank,
-                t_render, c->stream.rows_ms, c->stream.rows_calls, t_tail, (unsigned long long)st.samples);
-    c->img_dirty = rr_rect_bbox(part, c->stream.touched); /* blending wrote beyond the footprint */
+        fprintf(stderr, "{\"rank\":%d,\"render_ms\":%.3f,\"in_rows_ms\":%.3f,\"rows_calls\":%d,\"tail_ms\":%.3f,\"samples\":%llu,\"occluder\":%d,\"rows_up\":%d}\n",
+                c->rank, t_render, c->stream.rows_ms, c->stream.rows_calls, t_tail, (unsigned long long)st.samples, occ != NULL,
+                (rs.flags & RVR_F_ROWS_UP) != 0);
+    /* rank 0 cleared this host's images (before the gather below), else blending wrote beyond the footprint */
+    c->img_dirty = in_place ? (rr_rect){0, 0, 0, 0} : rr_rect_bbox(part, c->stream.touched);
+    c->images_clear = in_place;
     const frame_sum fsum = frame_gather(c, rc, t_render, c->stream.sent, st.samples, st.rays);
     rc = fsum.rc;
     if (c->rank == 0) {
@@ -1032,7 +1078,7 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
     int fresh = 0;
     const int mrc0 = rr_images_get(&c->images, npix * 4, c->backend == RVR_BACKEND_CUDA, &img, &fresh);
     if (mrc0 != MPI_SUCCESS) mpi_fail(c, mrc0, "the partial image's shared memory");
-    if (fresh) c->img_w = 0; /* a new buffer: all of it is to be cleared */
+    if (fresh) c->img_w = 0, c->images_clear = 0; /* a new buffer: all of it is to be cleared */
     const double origin = origin_of(c, c->rank);
     const int w = c->waxis;
     rvr_render_settings ls;
@@ -1070,6 +1116,7 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
         free(foot);
         if (stream) return;
     }
+    c->images_clear = 0; /* this frame leaves pixels in the images */
     const double tr = now_ms();
     if (!rc) {
         if (is_slice) {
@@ -1347,20 +1394,14 @@ int main(int argc, char **argv) {
     }
     MPI_Comm_rank(c->images.node, &c->local_rank);
     MPI_Comm_size(c->images.node, &c->local_n);
-    /* Ranks on one host share its cores (they run with --bind-to none): each takes its part for
-     * OpenMP (rectangles, compositing, finishing, the CPU renderer) unless OMP_NUM_THREADS says
-     * otherwise, leaving 2 cores to the instance that takes the frames and to MPI. With every
-     * rank using every core, one rank's waiting (spinning) OpenMP threads held cores the other
-     * rank and the instance needed: frames of 40 ms instead of 4 on the H200 x2 (32 cores). */
-    if (c->local_n > 1 && !getenv("OMP_NUM_THREADS")) {
-        const long online = sysconf(_SC_NPROCESSORS_ONLN), cores = (online > 4 ? online - 2 : online) / c->local_n;
-        omp_set_num_threads(cores > 1 ? (int)cores : 1);
-    }
     int hl = 0;
     MPI_Get_processor_name(c->host, &hl);
     c->hosts = count_hosts(c);
     const char *delay = getenv("RVR_RANKS_TEST_DELAY_MS");
     c->test_delay_ms = delay ? atoi(delay) : 0;
+    c->occlude = getenv("RR_OCCLUDE") && !strcmp(getenv("RR_OCCLUDE"), "1");
+    const char *occ_delay = getenv("RVR_RANKS_TEST_OCC_DELAY_MS");
+    c->test_occ_delay_ms = occ_delay ? atoi(occ_delay) : 0;
     c->bounds = calloc((size_t)c->n + 1, sizeof(uint64_t));
     c->bw = calloc((size_t)c->n + 1, sizeof(double));
     c->cost_of = calloc((size_t)c->n, sizeof(double));
@@ -1383,11 +1424,16 @@ int main(int argc, char **argv) {
     if (be != RVR_BACKEND_CPU) pick_gpu(c->local_rank, gpus);
     int rc = rvr_renderer_create(be, &c->r);
     if (rc == 0 && !getenv("OMP_NUM_THREADS")) {
-        /* cores of this rank: its affinity set; without binding, the node's cores / local ranks */
+        /* Cores of this rank: its affinity set; without binding (--bind-to none), its share of
+         * the host's cores less 2 left to the instance that takes the frames and to MPI, for
+         * OpenMP (rectangles, compositing, finishing, the CPU renderer). With every rank using
+         * every core, one rank's waiting (spinning) OpenMP threads held cores the other rank and
+         * the instance needed: frames of 40 ms instead of 4 on the H200 x2 (32 cores). */
         cpu_set_t set;
         int cores = (int)sysconf(_SC_NPROCESSORS_ONLN), mine = cores;
         if (sched_getaffinity(0, sizeof set, &set) == 0) mine = CPU_COUNT(&set);
-        int threads = mine < cores ? mine : cores / (c->local_n ? c->local_n : 1);
+        const int spare = c->local_n > 1 && cores > 4 ? 2 : 0;
+        int threads = mine < cores ? mine : (cores - spare) / (c->local_n ? c->local_n : 1);
         rvr_renderer_set_threads(c->r, threads > 0 ? threads : 1);
         omp_set_num_threads(threads > 0 ? threads : 1); /* rvr_ranks' own loops (rectangles, blending) */
     }

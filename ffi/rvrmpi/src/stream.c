@@ -113,6 +113,21 @@ static void finish_row(const rr_stream *s, int y, int *x0, int *x1, int *t0, int
     *x0 = c0, *x1 = c1;
 }
 
+/* Row y of every image on this host back to transparent (s->clear): nobody reads a band of
+ * them once rank 0 has it all, and each rank's image is the occluder of the rank behind it
+ * next frame (rvr_renderer_set_occluder), which must find no older pixels in it. Each rank's
+ * footprint; in rank 0's, where it blended the others in too. */
+static void clear_row(const rr_stream *s, int y) {
+    int u0 = s->W, u1 = 0;
+    for (int i = 0; i < s->n; i++) {
+        const rr_rect f = s->foot[i];
+        if (y < f.y0 || y >= f.y1 || f.x0 >= f.x1) continue;
+        u0 = f.x0 < u0 ? f.x0 : u0, u1 = f.x1 > u1 ? f.x1 : u1;
+        if (i != 0 && s->peer[i]) memset(s->peer[i] + ((size_t)y * s->W + f.x0) * 4, 0, (size_t)(f.x1 - f.x0) * 4);
+    }
+    if (u1 > u0) memset(s->img + ((size_t)y * s->W + u0) * 4, 0, (size_t)(u1 - u0) * 4);
+}
+
 /* Finishes the bands now complete, row by row with the OpenMP team (idle while the GPU
  * renders): done on the rendering thread alone, this took it away from polling the GPU for up to
  * 2 ms per frame; on a finisher thread beside it, the finishing fell 2-4 ms behind. */
@@ -120,9 +135,17 @@ static void finish_ready(rr_stream *s) {
     int nready = 0;
     for (int b = 0; b < s->nbands; b++)
         if (!s->done[b] && s->own_left[b] == 0 && s->msgs_left[b] == 0) s->ready[nready++] = b, s->done[b] = 1;
-    if (nready == 0 || s->failed || !s->out) return;
-    for (int k = 0; k < nready; k++) band_sources(s, s->ready[k]);
+    if (nready == 0) return;
     const int rows = s->band_rows, total = nready * rows;
+    if (s->failed || !s->out) { /* nothing to finish: the images are still cleared */
+        if (s->clear)
+            for (int k = 0; k < total; k++) {
+                const int y = s->ready[k / rows] * rows + k % rows;
+                if (y < s->H) clear_row(s, y);
+            }
+        return;
+    }
+    for (int k = 0; k < nready; k++) band_sources(s, s->ready[k]);
     int dx0 = s->W, dy0 = s->H, dx1 = 0, dy1 = 0, tx0 = s->W, ty0 = s->H, tx1 = 0, ty1 = 0;
 #pragma omp parallel for schedule(static) if (total > 8) reduction(min : dx0, dy0, tx0, ty0) reduction(max : dx1, dy1, tx1, ty1)
     for (int k = 0; k < total; k++) {
@@ -130,6 +153,7 @@ static void finish_ready(rr_stream *s) {
         if (y >= s->H) continue;
         int a, z, ta, tz;
         finish_row(s, y, &a, &z, &ta, &tz);
+        if (s->clear) clear_row(s, y);
         if (z > a) {
             dx0 = a < dx0 ? a : dx0, dx1 = z > dx1 ? z : dx1;
             dy0 = y < dy0 ? y : dy0, dy1 = y + 1 > dy1 ? y + 1 : dy1;
@@ -166,7 +190,7 @@ static void rank0_progress(rr_stream *s, int wait) {
 /* ----------------------------------------------------------------------- the frame ---- */
 
 int rr_stream_begin(rr_stream *s, MPI_Comm comm, int op, const rr_view *v, const double *bw, const rr_rect *foot,
-                    uint8_t *img, const uint8_t *const *peer, int W, int H, int band_rows, const rr_finish *f, uint8_t *out,
+                    uint8_t *img, uint8_t *const *peer, int clear, int W, int H, int band_rows, const rr_finish *f, uint8_t *out,
                     rr_rect stale) {
     int me, n;
     MPI_Comm_rank(comm, &me);
@@ -175,6 +199,7 @@ int rr_stream_begin(rr_stream *s, MPI_Comm comm, int op, const rr_view *v, const
     s->band_rows = band_rows < 16 ? 16 : band_rows;
     s->nbands = (H + s->band_rows - 1) / s->band_rows;
     s->foot = foot, s->img = img, s->peer = peer, s->out = f ? out : NULL;
+    s->clear = me == 0 && peer != NULL && clear;
     if (s->out) rr_finisher_init(&s->fin, f);
     s->stale = rr_rect_and(stale, (rr_rect){0, 0, W, H});
     s->mpi_rc = MPI_SUCCESS, s->sent = 0, s->failed = 0, s->nslots = 0, s->rows_ms = 0, s->rows_calls = 0;

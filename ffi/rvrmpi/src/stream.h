@@ -43,7 +43,8 @@ typedef struct rr_stream {
     int me, n, op, W, H, band_rows, nbands;
     const rr_rect *foot;        /* n footprints */
     uint8_t *img;               /* this rank's partial image (rank 0: blended into) */
-    const uint8_t *const *peer; /* n: a rank's image where this rank can read it (same host), else NULL */
+    uint8_t *const *peer;       /* n: a rank's image where this rank can read it (same host), else NULL */
+    int clear;                  /* rank 0 with peer: clears every image in peer as bands are finished */
     int *order;                 /* n: front-to-back slab order; pos: rank 0's place in it */
     int pos;
     /* rank 0 */
@@ -77,11 +78,14 @@ void rr_stream_free(rr_stream *s);
 
 /* Starts a frame on this rank: every rank's footprint foot[n] (empty: draws nothing), this
  * rank's image img (W x H, transparent outside its footprint), peer[n] (images.h; NULL: no
- * rank's image can be read in place). Rank 0 also gets the finishing
+ * rank's image can be read in place). With peer, rank 0 makes the images in it transparent again
+ * band by band once it has finished them (before rr_stream_end returns, failed or not): at the
+ * next frame they hold no pixels of this one, so a rank can take the image of the rank in front
+ * as its occluder (rvr_renderer_set_occluder). Rank 0 also gets the finishing
  * f, the answer out and `stale` (as rr_finish_image_in: out holds f's background outside it)
  * and posts its receives; bands that only need background are finished at once. */
 int rr_stream_begin(rr_stream *s, MPI_Comm comm, int op, const rr_view *v, const double *bw, const rr_rect *foot,
-                    uint8_t *img, const uint8_t *const *peer, int W, int H, int band_rows, const rr_finish *f, uint8_t *out,
+                    uint8_t *img, uint8_t *const *peer, int clear, int W, int H, int band_rows, const rr_finish *f, uint8_t *out,
                     rr_rect stale);
 
 /* rvr_rows_fn: rows [y0, y1) of this rank's footprint are rendered. Sends (rank != 0) or
