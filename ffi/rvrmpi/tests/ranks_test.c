@@ -328,8 +328,9 @@ TEST(ranks2_moving_cuts_keep_the_picture) {
 
 /* Streamed frames after the first, with RR_OCCLUDE=1: each rank takes the image of the rank in
  * front as its occluder (rank 0 clears the images after every band), so rays behind opaque
- * pixels are not traced and rays behind partly opaque ones stop sooner. From above, every ray crosses both slabs: the second frame of a view samples less
- * and still shows what one renderer shows; iso surfaces and a dense composite TF. */
+ * pixels are not traced and rays behind partly opaque ones stop sooner. From above, every ray
+ * crosses both slabs: the second frame of a view samples less and still shows what one renderer
+ * shows; iso surfaces and a dense composite TF. */
 TEST(ranks2_streamed_frames_skip_what_the_front_hides) {
     const int N = 64;
     pores p;
