@@ -344,6 +344,11 @@ __device__ __forceinline__ int occ_alpha(const Frame &F, int x0, int x1, int y0,
     return a;
 }
 
+/* Occupancy matters here more than usual: with the occluder code added, composite + S1 took 74
+ * registers a thread instead of 64, so 3 blocks fit an SM instead of 4, and whole frames got 12%
+ * faster on the H200 (2048^3 f32, 1920x1080: 6.02 -> 5.25 ms, bench/RESULTS.md, issue 12),
+ * fewer rays in flight sharing an SM's texture cache being the likely reason. Not yet pinned
+ * down on its own: check the registers (nvcc -Xptxas -v) when this kernel changes. */
 template <int MODE, bool SHADE>
 __global__ void __launch_bounds__(256) k_render(const __grid_constant__ Frame F) {
     /* the grid's row j: the region's tile row j, or with rows_up the j-th from its bottom */
