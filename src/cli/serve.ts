@@ -57,6 +57,7 @@ examples:
     });
     console.log("middleware stopping (instances keep running; a restarted middleware takes them over)");
     await mw.close();
-    return 0;
+    // A request still open when the server stopped keeps Bun's event loop alive (close()): exit.
+    process.exit(0);
   },
 };

@@ -126,6 +126,19 @@ describe.skipIf(!isRoot)("middleware as root with real munge and users", () => {
     expect(procAlive(pidKeep, null)).toBe(false);
   });
 
+  test("SIGTERM stops the middleware while its instances run on; a restarted one takes them over", async () => {
+    const inst = await a.start({ shape: [16], dtype: "uint8" });
+    expect((await fetch(inst.url!)).status).toBe(200);
+    const pid = (await healthOf(inst.url!)).body.pid;
+    mw!.kill("SIGTERM");
+    // it exits (it hung in Bun's server.stop(true) while an instance's request was open)
+    expect(await Promise.race([mw!.exited, Bun.sleep(10_000).then(() => "still running 10 s after SIGTERM")])).toBe(0);
+    expect(procAlive(pid, null)).toBe(true);
+    await startMiddleware();
+    expect((await a.status(inst.id)).state).toBe("running");
+    expect((await a.stop(inst.id)).state).toBe("stopped");
+  }, 30_000);
+
   test("bad requests from a real client get clear 4xx answers", async () => {
     await expect(a.start({ shape: [-5, 2], dtype: "uint8" })).rejects.toMatchObject({ status: 400, code: "invalid_request" });
     await expect(a.start({ shape: [4], dtype: "bogus" as never })).rejects.toMatchObject({ status: 400 });

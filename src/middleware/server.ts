@@ -22,6 +22,9 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { websocket } from "hono/bun";
 import { createPortal, type PortalOptions } from "./portal.ts";
 
+/** How long close() waits for open requests to end before it closes the store anyway. */
+const STOP_WAIT_MS = 1000;
+
 export interface Running {
   url: string;
   port: number;
@@ -92,7 +95,9 @@ export async function startMiddleware(cfg: Config, o: { backend?: Backend; log?:
       if (closed) return;
       closed = true;
       lifecycle.stop();
-      await server.stop(true);
+      // Bun's server.stop(true) never resolves while a request handler is still pending
+      // (oven-sh/bun#40043; here an instance's request): give it a moment, then go on.
+      await Promise.race([server.stop(true), Bun.sleep(STOP_WAIT_MS)]);
       store.close();
     },
   };
