@@ -109,6 +109,7 @@ struct rvr_renderer {
 
     /* an image in front (rvr_renderer_set_occluder; NULL: none), read within occ_at only */
     const uint8_t *occ;
+    const void *occ_dev; /* CUDA: where the GPU reads it */
     uint32_t occ_w, occ_h;
     rvr_region occ_at;
 };

@@ -120,9 +120,11 @@ int rvr_renderer_set_occluder(rvr_renderer *r, const uint8_t *rgba, uint64_t byt
             at = *where;
             if (at.x > width || at.y > height || at.width > width - at.x || at.height > height - at.y) return RVR_ERR_INVALID;
         }
-        if (r->backend == RVR_BACKEND_CUDA && !rvr__gpu_mapped(rgba)) return RVR_ERR_INVALID;
     }
+    const void *dev = rgba && r->backend == RVR_BACKEND_CUDA ? rvr__gpu_mapped(rgba) : NULL;
+    if (rgba && r->backend == RVR_BACKEND_CUDA && !dev) return RVR_ERR_INVALID;
     r->occ = rgba;
+    r->occ_dev = dev;
     r->occ_w = rgba ? width : 0;
     r->occ_h = rgba ? height : 0;
     r->occ_at = rgba ? at : (rvr_region){0, 0, 0, 0};

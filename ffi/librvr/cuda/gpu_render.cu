@@ -673,11 +673,10 @@ extern "C" int rvr__gpu_render(rvr_renderer *r, const rvr_cam *cam, const rvr_re
     }
     F.rows_up = (s->flags & RVR_F_ROWS_UP) != 0;
     if (r->occ && r->occ_w == W && r->occ_h == H && (F.mode == RVR_MODE_COMPOSITE || F.mode == RVR_MODE_ISO) && F.ert < 1) {
-        F.occ = (const uchar4 *)mapped_on_device((uint8_t *)r->occ); /* checked when it was set */
+        F.occ = (const uchar4 *)r->occ_dev; /* taken (and checked) when it was set */
         F.occ_min = rvr__occ_min(F.ert);
         F.qx0 = (int)r->occ_at.x, F.qy0 = (int)r->occ_at.y;
         F.qx1 = F.qx0 + (int)r->occ_at.width, F.qy1 = F.qy0 + (int)r->occ_at.height;
-        if (!F.occ) return RVR_ERR_INVALID;
     }
     double pre_ms = 0;
     int rc;
