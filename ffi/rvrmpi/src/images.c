@@ -38,7 +38,7 @@ int rr_images_init(rr_images *im, MPI_Comm world) {
 static void release(rr_images *im) {
     if (im->registered) rvr_host_unregister(im->mine);
     for (int i = 0; im->peer && i < im->n; i++) {
-        if (im->peer_gpu[i] && im->peer[i] != im->mine) rvr_host_unregister(im->peer[i]);
+        if (im->peer_gpu[i] == 1 && im->peer[i] != im->mine) rvr_host_unregister(im->peer[i]);
         im->peer[i] = NULL, im->peer_gpu[i] = 0;
     }
     if (im->win != MPI_WIN_NULL) MPI_Win_free(&im->win);
@@ -70,16 +70,18 @@ int rr_images_get(rr_images *im, size_t bytes, int cuda, uint8_t **out, int *fre
         rc = MPI_Win_shared_query(im->win, im->local[i], &size, &unit, &p);
         im->peer[i] = p;
     }
-    /* without it the GPU's frames are copied in through a staging buffer: slower, still right;
-     * without the others' an occluder is not used (each image is on its own pages) */
-    if (rc == MPI_SUCCESS && cuda) {
-        im->registered = rvr_host_register(im->mine, bytes) == RVR_OK;
-        for (int i = 0; i < im->n; i++)
-            if (im->peer[i]) im->peer_gpu[i] = im->peer[i] == im->mine ? (uint8_t)im->registered : rvr_host_register(im->peer[i], bytes) == RVR_OK;
-    }
+    /* without it the GPU's frames are copied in through a staging buffer: slower, still right */
+    if (rc == MPI_SUCCESS && cuda) im->registered = rvr_host_register(im->mine, bytes) == RVR_OK;
     *out = im->mine;
     *fresh = 1;
     return rc;
+}
+
+const uint8_t *rr_images_peer_for_gpu(rr_images *im, int i) {
+    if (!im->peer[i]) return NULL;
+    if (im->peer_gpu[i] == 0) /* each image is on its own pages: locking one touches no other */
+        im->peer_gpu[i] = im->peer[i] == im->mine ? (im->registered ? 1 : 2) : rvr_host_register(im->peer[i], im->cap) == RVR_OK ? 1 : 2;
+    return im->peer_gpu[i] == 1 ? im->peer[i] : NULL;
 }
 
 void rr_images_free(rr_images *im) {

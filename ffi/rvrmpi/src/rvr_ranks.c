@@ -938,14 +938,14 @@ static void follow_cost(ctx *c) {
  * streamed; *front: that rank), where this rank's renderer can read it (same host; CUDA:
  * page-locked for it too); NULL for the nearest rank, or one that draws nothing. Its pixels
  * end this rank's rays behind them early (rvr_renderer_set_occluder). */
-static const uint8_t *front_image(const ctx *c, const rr_rect *foot, int *front) {
+static const uint8_t *front_image(ctx *c, const rr_rect *foot, int *front) {
     const rr_stream *s = &c->stream;
     int at = 0;
     while (at < s->n && s->order[at] != c->rank) at++;
     if (at == 0 || at == s->n) return NULL;
     *front = s->order[at - 1];
-    if (rr_rect_empty(foot[*front]) || (c->backend == RVR_BACKEND_CUDA && !c->images.peer_gpu[*front])) return NULL;
-    return c->images.peer[*front];
+    if (rr_rect_empty(foot[*front])) return NULL;
+    return c->backend == RVR_BACKEND_CUDA ? rr_images_peer_for_gpu(&c->images, *front) : c->images.peer[*front];
 }
 
 /* Render from the bottom rows up when the ranks further back lie lower on the screen: a rank

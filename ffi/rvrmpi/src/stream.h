@@ -78,7 +78,7 @@ void rr_stream_free(rr_stream *s);
 
 /* Starts a frame on this rank: every rank's footprint foot[n] (empty: draws nothing), this
  * rank's image img (W x H, transparent outside its footprint), peer[n] (images.h; NULL: no
- * rank's image can be read in place). With peer, rank 0 makes the images in it transparent again
+ * rank's image can be read in place). With peer and clear, rank 0 makes the images in it transparent again
  * band by band once it has finished them (before rr_stream_end returns, failed or not): at the
  * next frame they hold no pixels of this one, so a rank can take the image of the rank in front
  * as its occluder (rvr_renderer_set_occluder). Rank 0 also gets the finishing
