@@ -6,7 +6,13 @@
  *                  clipped at the cut, the slab's footprint only (what each of 2 ranks renders)
  * The slab renders run one after the other on this one GPU: their sum against `full` is the
  * cost of splitting the rays, without a second GPU, MPI or compositing.
- * usage: rr_split [S=2048] [views=16] [margin=128]; one JSON line per view, then a summary. */
+ * usage: rr_split [S=2048] [views=16] [margin=128] [variant...]; per variant one JSON line per
+ * view, then a summary. Variants (default s1): s1 = composite + S1 as rr_bench; s0 = no shading;
+ * suffixes: -noert renders without early ray termination (the slabs' samples then add up to the
+ * whole volume's, and what is left of the difference is the cost of cutting the rays themselves);
+ * -top renders the tile rows top down (RVR_CUDA_ROW_ORDER=top) instead of the costliest first;
+ * -b8, -b4, -b2: blocks of 16 x that many rays (RVR_CUDA_BLOCK_ROWS) instead of 16 x 16;
+ * -clip adds the whole volume clipped to each half (its row costs then mix with the whole's). */
 #include "../src/synthetic.h"
 #include "rvr.h"
 #include "scenes.h"
@@ -49,12 +55,15 @@ typedef struct {
     uint64_t samples;
 } timed;
 
+static uint32_t variant_shading = RVR_SHADE_LOCAL, variant_flags = 0; /* set per variant by main */
+
 /* one render of region g (NULL: the whole image), clipped to world z in [zlo, zhi] */
 static timed render(rvr_renderer *r, const rvr_camera *cam, int W, int H, const rvr_region *g, double zlo, double zhi,
                     uint64_t S, uint8_t *img) {
     rvr_render_settings s;
     rvr_render_settings_init(&s);
-    s.shading = RVR_SHADE_LOCAL;
+    s.shading = variant_shading;
+    s.flags |= variant_flags;
     if (zhi > zlo) {
         s.flags |= RVR_F_CLIP_BOX;
         s.clip_min[0] = s.clip_min[1] = 0, s.clip_min[2] = (float)zlo;
@@ -87,33 +96,51 @@ int main(int argc, char **argv) {
     rvr_renderer *full = holding(vol, S, 0, S, tf);
     rvr_renderer *nearr = holding(vol, S, 0, half + m, tf);       /* layers [0, S/2 + m), origin 0 */
     rvr_renderer *farr = holding(vol, S, half - m, S, tf);        /* layers [S/2 - m, S), origin S/2 - m */
-    double sum[7] = {0};
-    for (int k = 0; k <= views; k++) {
-        rvr_camera cam, cf;
-        scene_orbit((int)S, 0.4f + k * 6.2832f / views, &cam);
-        cf = cam;
-        cf.eye[2] -= (float)(half - m), cf.target[2] -= (float)(half - m);
-        const double lo_n[3] = {0, 0, 0}, hi_n[3] = {(double)S, (double)S, (double)half};
-        const double lo_f[3] = {0, 0, (double)m}, hi_f[3] = {(double)S, (double)S, (double)(m + S - half)};
-        rvr_region gn, gf;
-        check(rvr_camera_box_region(&cam, W, H, lo_n, hi_n, 1, &gn), "footprint");
-        check(rvr_camera_box_region(&cf, W, H, lo_f, hi_f, 1, &gf), "footprint");
-        const timed a = render(full, &cam, W, H, NULL, 0, 0, S, img);
-        const timed cn = render(full, &cam, W, H, NULL, 0, (double)half, S, img);
-        const timed cfar = render(full, &cam, W, H, NULL, (double)half, (double)S, S, img);
-        const timed sn = gn.width ? render(nearr, &cam, W, H, &gn, 0, (double)half, S, img) : (timed){0, 0};
-        const timed sf = gf.width ? render(farr, &cf, W, H, &gf, (double)m, (double)(m + S - half), S, img) : (timed){0, 0};
-        printf("{\"view\":%d,\"full_ms\":%.3f,\"full_M\":%.1f,\"clip_near_ms\":%.3f,\"clip_far_ms\":%.3f,\"clip_M\":%.1f,"
-               "\"slab_near_ms\":%.3f,\"slab_far_ms\":%.3f,\"slab_near_M\":%.1f,\"slab_far_M\":%.1f,\"near_rows\":%u,\"far_rows\":%u}\n",
-               k, a.ms, a.samples / 1e6, cn.ms, cfar.ms, (cn.samples + cfar.samples) / 1e6, sn.ms, sf.ms, sn.samples / 1e6,
-               sf.samples / 1e6, gn.height, gf.height);
-        if (k == 0) continue; /* warm-up */
-        const double v[7] = {a.ms, cn.ms + cfar.ms, sn.ms + sf.ms, sn.ms > sf.ms ? sn.ms : sf.ms, (double)a.samples,
-                             (double)(cn.samples + cfar.samples), (double)(sn.samples + sf.samples)};
-        for (int i = 0; i < 7; i++) sum[i] += v[i] / views;
+    const int nv = argc > 4 ? argc - 4 : 1;
+    for (int vi = 0; vi < nv; vi++) {
+        const char *name = argc > 4 ? argv[4 + vi] : "s1";
+        variant_shading = strncmp(name, "s0", 2) == 0 ? 0 : RVR_SHADE_LOCAL;
+        variant_flags = strstr(name, "-noert") ? RVR_F_NO_ERT : 0;
+        if (strstr(name, "-top")) setenv("RVR_CUDA_ROW_ORDER", "top", 1);
+        else unsetenv("RVR_CUDA_ROW_ORDER");
+        const char *b = strstr(name, "-b");
+        if (b) {
+            char rows[8];
+            snprintf(rows, sizeof rows, "%d", atoi(b + 2));
+            setenv("RVR_CUDA_BLOCK_ROWS", rows, 1);
+        } else {
+            unsetenv("RVR_CUDA_BLOCK_ROWS");
+        }
+        const int with_clip = strstr(name, "-clip") != NULL;
+        double sum[7] = {0};
+        for (int k = 0; k <= views; k++) {
+            rvr_camera cam, cf;
+            scene_orbit((int)S, 0.4f + k * 6.2832f / views, &cam);
+            cf = cam;
+            cf.eye[2] -= (float)(half - m), cf.target[2] -= (float)(half - m);
+            const double lo_n[3] = {0, 0, 0}, hi_n[3] = {(double)S, (double)S, (double)half};
+            const double lo_f[3] = {0, 0, (double)m}, hi_f[3] = {(double)S, (double)S, (double)(m + S - half)};
+            rvr_region gn, gf;
+            check(rvr_camera_box_region(&cam, W, H, lo_n, hi_n, 1, &gn), "footprint");
+            check(rvr_camera_box_region(&cf, W, H, lo_f, hi_f, 1, &gf), "footprint");
+            const timed a = render(full, &cam, W, H, NULL, 0, 0, S, img);
+            const timed cn = with_clip ? render(full, &cam, W, H, NULL, 0, (double)half, S, img) : (timed){0, 0};
+            const timed cfar = with_clip ? render(full, &cam, W, H, NULL, (double)half, (double)S, S, img) : (timed){0, 0};
+            const timed sn = gn.width ? render(nearr, &cam, W, H, &gn, 0, (double)half, S, img) : (timed){0, 0};
+            const timed sf = gf.width ? render(farr, &cf, W, H, &gf, (double)m, (double)(m + S - half), S, img) : (timed){0, 0};
+            printf("{\"variant\":\"%s\",\"view\":%d,\"full_ms\":%.3f,\"full_M\":%.1f,\"clip_near_ms\":%.3f,\"clip_far_ms\":%.3f,\"clip_M\":%.1f,"
+                   "\"slab_near_ms\":%.3f,\"slab_far_ms\":%.3f,\"slab_near_M\":%.1f,\"slab_far_M\":%.1f,\"near_rows\":%u,\"far_rows\":%u}\n",
+                   name, k, a.ms, a.samples / 1e6, cn.ms, cfar.ms, (cn.samples + cfar.samples) / 1e6, sn.ms, sf.ms, sn.samples / 1e6,
+                   sf.samples / 1e6, gn.height, gf.height);
+            if (k == 0) continue; /* warm-up */
+            const double v[7] = {a.ms, cn.ms + cfar.ms, sn.ms + sf.ms, sn.ms > sf.ms ? sn.ms : sf.ms, (double)a.samples,
+                                 (double)(cn.samples + cfar.samples), (double)(sn.samples + sf.samples)};
+            for (int i = 0; i < 7; i++) sum[i] += v[i] / views;
+        }
+        printf("{\"variant\":\"%s\",\"summary\":1,\"full_ms\":%.3f,\"clip_sum_ms\":%.3f,\"slab_sum_ms\":%.3f,\"slab_max_ms\":%.3f,"
+               "\"full_M\":%.1f,\"clip_M\":%.1f,\"slab_M\":%.1f,\"slab_sum_vs_full\":%.3f,\"slab_max_vs_full\":%.3f,\"clip_sum_vs_full\":%.3f}\n",
+               name, sum[0], sum[1], sum[2], sum[3], sum[4] / 1e6, sum[5] / 1e6, sum[6] / 1e6, sum[2] / sum[0], sum[3] / sum[0],
+               sum[1] / sum[0]);
     }
-    printf("{\"summary\":1,\"full_ms\":%.3f,\"clip_sum_ms\":%.3f,\"slab_sum_ms\":%.3f,\"slab_max_ms\":%.3f,"
-           "\"full_M\":%.1f,\"clip_M\":%.1f,\"slab_M\":%.1f,\"slab_sum_vs_full\":%.3f,\"clip_sum_vs_full\":%.3f}\n",
-           sum[0], sum[1], sum[2], sum[3], sum[4] / 1e6, sum[5] / 1e6, sum[6] / 1e6, sum[2] / sum[0], sum[1] / sum[0]);
     return 0;
 }
