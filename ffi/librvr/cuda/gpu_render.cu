@@ -47,6 +47,10 @@ struct Frame {
     int occ_min;
     int qx0, qy0, qx1, qy1; /* where it is read */
     int rows_up; /* RVR_F_ROWS_UP: the grid's rows from the region's bottom */
+    /* else, where not NULL, grid row -> region tile row (costliest first, gpu_order.cu), and the
+     * samples per image tile row, summed for the next frame's order */
+    const int *row_order;
+    unsigned long long *row_cost;
     const uint32_t *pstart, *pidx;
     const float *prad, *pcol, *pxyz;
     GLabels lab; /* segmentation labels tinting composite and iso (data NULL: none) */
@@ -345,16 +349,21 @@ __device__ __forceinline__ int occ_alpha(const Frame &F, int x0, int x1, int y0,
 }
 
 /* Occupancy matters here more than usual: with the occluder code added, composite + S1 took 74
- * registers a thread instead of 64, so 3 blocks fit an SM instead of 4, and whole frames got 12%
+ * registers a thread instead of 64, so 24 warps fit an SM instead of 32, and whole frames got 12%
  * faster on the H200 (2048^3 f32, 1920x1080: 6.02 -> 5.25 ms, bench/RESULTS.md, issue 12),
  * fewer rays in flight sharing an SM's texture cache being the likely reason. Not yet pinned
- * down on its own: check the registers (nvcc -Xptxas -v) when this kernel changes. */
+ * down on its own: check the registers (nvcc -Xptxas -v) when this kernel changes (79 with the
+ * blocks' row order and shape: still 24 warps). */
 template <int MODE, bool SHADE>
 __global__ void __launch_bounds__(256) k_render(const __grid_constant__ Frame F) {
-    /* the grid's row j: the region's tile row j, or with rows_up the j-th from its bottom */
-    const int j = F.rows_up ? (int)(gridDim.y - 1 - blockIdx.y) : (int)blockIdx.y;
+    /* a block is a 16 x blockDim.y part of a 16 x 16 tile: the grid's rows come in groups of
+     * parts = 16 / blockDim.y, group g being the region's tile row g, with rows_up the g-th
+     * from its bottom, with an order the one it names */
+    const int parts = 16 / (int)blockDim.y, g = (int)blockIdx.y / parts, part = (int)blockIdx.y % parts;
+    const int ng = (int)gridDim.y / parts;
+    const int j = F.rows_up ? ng - 1 - g : F.row_order ? F.row_order[g] : g;
     const int bx = blockIdx.x + F.tx0, by = j + F.ty0;
-    const int ci = bx * 16 + threadIdx.x, cj = by * 16 + threadIdx.y;
+    const int ci = bx * 16 + threadIdx.x, cj = by * 16 + part * (int)blockDim.y + threadIdx.y;
     const int tile = by * F.ntx + bx;
     unsigned ns = 0;
     const int lod = F.lod;
@@ -453,14 +462,17 @@ __global__ void __launch_bounds__(256) k_render(const __grid_constant__ Frame F)
     }
     /* samples: warp sum, one atomic per warp */
     unsigned s = __reduce_add_sync(0xffffffffu, ns);
-    if (((threadIdx.y * 16 + threadIdx.x) & 31) == 0 && s) atomicAdd(F.samples, (unsigned long long)s);
+    if (((threadIdx.y * 16 + threadIdx.x) & 31) == 0 && s) { /* (blocks are whole warps: blockDim.y even) */
+        atomicAdd(F.samples, (unsigned long long)s);
+        if (F.row_cost) atomicAdd(F.row_cost + by, (unsigned long long)s);
+    }
     if (F.tile_done) {
         /* every thread's pixels reach the host before the block says it is done */
         __threadfence_system();
         __syncthreads();
         if (threadIdx.x == 0 && threadIdx.y == 0) {
             __threadfence_system();
-            ((volatile unsigned *)F.tile_done)[j * gridDim.x + blockIdx.x] = F.seq;
+            ((volatile unsigned *)F.tile_done)[((size_t)j * parts + part) * gridDim.x + blockIdx.x] = F.seq;
         }
     }
 }
@@ -483,8 +495,20 @@ __global__ void k_empty(const float *bmin, const float *bmax, size_t nb, const i
 }
 
 template <int MODE, bool SHADE>
-static void launch(const Frame &F, dim3 g, cudaStream_t st) {
-    k_render<MODE, SHADE><<<g, dim3(16, 16), 0, st>>>(F);
+static void launch(const Frame &F, dim3 g, int rows, cudaStream_t st) {
+    k_render<MODE, SHADE><<<g, dim3(16, rows), 0, st>>>(F);
+}
+
+/* Rows of rays per block: 8, a tile in two blocks (RVR_CUDA_BLOCK_ROWS=2, 4, 16 for others).
+ * A block holds its place on an SM until its last ray ends, so the rays of one block should end
+ * together; where a clip plane crosses a tile (a distributed rank's cut, nearly parallel to the
+ * rays), the rows of a 16 x 16 tile end at depths far apart. H200, 2048^3 float32, 1920x1080,
+ * composite + S1 (rr_split, same process): whole volume 5.10 ms with 16 rows, 4.93 with 8, 5.00
+ * with 4, 5.22 with 2; the larger of two slabs 3.22, 3.05, 3.07-3.11, 3.17 (bench/RESULTS.md). */
+static int block_rows(void) {
+    const char *e = getenv("RVR_CUDA_BLOCK_ROWS");
+    const int r = e ? atoi(e) : 8;
+    return r == 2 || r == 4 || r == 8 || r == 16 ? r : 8;
 }
 
 /* LUT on the device: composite (premultiplied, corrected for the step) or plain */
@@ -542,8 +566,9 @@ static uint8_t *mapped_on_device(uint8_t *rgba) {
 extern "C" const void *rvr__gpu_mapped(const void *p) { return mapped_on_device((uint8_t *)p); }
 
 /* Hands rows of the region to fn as the blocks of their tile rows say they are done (the
- * kernel is running in G->st; rty rows of rtx blocks, row j covering image rows from
- * (F.ty0 + j) * 16 * lod). Polls until every row is reported or the stream ends. */
+ * kernel is running in G->st; rty tile rows of rtx blocks each (times parts: blocks per tile),
+ * row j covering image rows from (F.ty0 + j) * 16 * lod). Polls until every row is reported or
+ * the stream ends. */
 static int watch_rows(rvr_gpu *G, const Frame &F, int rtx, int rty, rvr_rows_fn fn, void *user) {
     volatile const unsigned *done = G->tile_done_h;
     int *next = (int *)calloc((size_t)rty, sizeof(int)); /* per tile row: its first block not seen done */
@@ -739,6 +764,7 @@ extern "C" int rvr__gpu_render(rvr_renderer *r, const rvr_cam *cam, const rvr_re
     const int gx0 = F.rx0 / F.lod, gy0 = F.ry0 / F.lod, gx1 = (F.rx1 + F.lod - 1) / F.lod, gy1 = (F.ry1 + F.lod - 1) / F.lod;
     F.tx0 = gx0 / 16, F.ty0 = gy0 / 16, F.ntx = ntx;
     const int rtx = (gx1 - 1) / 16 + 1 - F.tx0, rty = (gy1 - 1) / 16 + 1 - F.ty0;
+    const int brows = block_rows(), parts = 16 / brows; /* blocks per tile */
     const size_t bytes = (size_t)g->width * g->height * 4;
     size_t cap = G->img_cap;
     uint8_t *const direct = mapped_on_device(rgba);
@@ -753,7 +779,7 @@ extern "C" int rvr__gpu_render(rvr_renderer *r, const rvr_cam *cam, const rvr_re
         F.ox0 = F.rx0, F.oy0 = F.ry0, F.opitch = F.rx1 - F.rx0;
     }
     if (fn && direct) {
-        const size_t nflags = (size_t)rtx * rty;
+        const size_t nflags = (size_t)rtx * rty * parts;
         if (G->tile_done_cap < nflags) {
             if (G->tile_done_h) cudaFreeHost(G->tile_done_h);
             G->tile_done_h = NULL, G->tile_done_cap = 0;
@@ -771,20 +797,22 @@ extern "C" int rvr__gpu_render(rvr_renderer *r, const rvr_cam *cam, const rvr_re
     }
     F.samples = G->counter;
     if ((rc = gerr(cudaMemsetAsync(G->counter, 0, sizeof(unsigned long long), G->st)))) goto out;
+    if (!F.rows_up && (rc = rvr__gpu_rows_begin(G, W, H, F.lod, F.ty0, rty, &F.row_order, &F.row_cost))) goto out;
     {
-        dim3 grid((unsigned)rtx, (unsigned)rty);
+        dim3 grid((unsigned)rtx, (unsigned)(rty * parts));
         const int sh = F.shading != 0;
         if (F.mode == RVR_MODE_COMPOSITE) {
-            if (sh) launch<M_COMP, true>(F, grid, G->st);
-            else launch<M_COMP, false>(F, grid, G->st);
+            if (sh) launch<M_COMP, true>(F, grid, brows, G->st);
+            else launch<M_COMP, false>(F, grid, brows, G->st);
         } else if (F.mode == RVR_MODE_ISO) {
-            launch<M_ISO, true>(F, grid, G->st);
+            launch<M_ISO, true>(F, grid, brows, G->st);
         } else {
-            launch<M_PROJ, false>(F, grid, G->st);
+            launch<M_PROJ, false>(F, grid, brows, G->st);
         }
     }
     if ((rc = gerr(cudaGetLastError()))) goto out;
-    if (F.tile_done && (rc = watch_rows(G, F, rtx, rty, fn, user))) goto out;
+    if (F.row_cost && (rc = rvr__gpu_rows_end(G, F.ty0, rty))) goto out;
+    if (F.tile_done && (rc = watch_rows(G, F, rtx * parts, rty, fn, user))) goto out;
     {
         unsigned long long ns = 0;
         if ((rc = gerr(cudaMemcpyAsync(&ns, G->counter, sizeof ns, cudaMemcpyDeviceToHost, G->st)))) goto out;

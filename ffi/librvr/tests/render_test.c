@@ -652,6 +652,60 @@ TEST(region_rows_come_once_and_final) {
     rvr_renderer_destroy(r);
 }
 
+/* The CUDA backend renders the tile rows costliest first (the last frame's samples per row,
+ * gpu_order.cu) and can split a tile into several blocks (RVR_CUDA_BLOCK_ROWS): the pixels and
+ * the samples are those of whole tiles top down, for whole frames, regions and lod, each row
+ * handed over once and final (rvr_render_region_rows, into page-locked memory where there is a
+ * GPU), the first frame and those ordered by the one before. */
+TEST(row_order_and_block_shape_change_no_pixel) {
+    const int N = 64;
+    rvr_renderer *r = pores_renderer(N, 0.3f);
+    const uint32_t W = 160, H = 120;
+    const size_t bytes = (size_t)W * H * 4;
+    uint8_t *want = img_new(W, H), *got = NULL;
+    if (rvr_host_alloc(bytes, (void **)&got)) got = NULL;
+    const int pinned = got != NULL;
+    if (!got) got = img_new(W, H);
+    int count[120];
+    const rvr_region regions[] = {{0, 0, W, H}, {10, 37, 90, 70}};
+    const char *shapes[] = {"16", "8", "4", "2"};
+    for (int lod = 1; lod <= 2; lod++)
+        for (size_t k = 0; k < 2; k++)
+            for (int v = 0; v < 3; v++) { /* views after the first: rows ordered by the one before */
+                rvr_camera c;
+                scene_orbit(N, 0.3f + 0.4f * (float)v, &c);
+                rvr_render_settings s;
+                rvr_render_settings_init(&s);
+                s.shading = RVR_SHADE_LOCAL;
+                s.lod = (uint32_t)lod;
+                rvr_render_stats sw, sg;
+                memset(want, 0x5a, bytes);
+                setenv("RVR_CUDA_ROW_ORDER", "top", 1);
+                CHECK_OK(rvr_render_region(r, &c, &s, W, H, &regions[k], want, bytes, &sw));
+                unsetenv("RVR_CUDA_ROW_ORDER");
+                for (size_t b = 0; b < sizeof shapes / sizeof shapes[0]; b++) {
+                    setenv("RVR_CUDA_BLOCK_ROWS", shapes[b], 1);
+                    memset(got, 0x5a, bytes);
+                    memset(count, 0, sizeof count);
+                    rows_seen t = {got, want, W, count, 0};
+                    CHECK_OK(rvr_render_region_rows(r, &c, &s, W, H, &regions[k], got, bytes, on_rows, &t, &sg));
+                    unsetenv("RVR_CUDA_BLOCK_ROWS");
+                    int once = 1;
+                    for (uint32_t y = 0; y < H; y++)
+                        once &= count[y] == (y >= regions[k].y && y < regions[k].y + regions[k].height);
+                    CHECK(memcmp(got, want, bytes) == 0 && sg.samples == sw.samples && once && t.early_diffs == 0,
+                          "lod %d region %zu view %d, %s rows a block (pinned %d): not as top down (samples %llu vs %llu, "
+                          "rows once %d, %zu pixels not final when reported)",
+                          lod, k, v, shapes[b], pinned, (unsigned long long)sg.samples, (unsigned long long)sw.samples, once,
+                          t.early_diffs);
+                }
+            }
+    if (pinned) rvr_host_free(got);
+    else free(got);
+    free(want);
+    rvr_renderer_destroy(r);
+}
+
 /* A nearer part's image as occluder (rvr_renderer_set_occluder): the farther part's rays behind
  * its pixels at the ERT opacity are not traced, behind partly opaque ones they stop sooner,
  * behind transparent ones (and outside where it is read) they are what they were bit for bit,
