@@ -55,6 +55,7 @@ typedef struct ctx {
     int band_rows;        /* rows per band of stream compositing (RR_STREAM_ROWS on rank 0, 32) */
     int stream_copy;      /* stream: pixels travel in the messages also on one host (RR_STREAM_COPY=1, tests) */
     int trace;            /* RR_TRACE=1: a line per rank and frame on stderr (what the time went to) */
+    double t_req;         /* when this rank had the request (CLOCK_MONOTONIC ms: one clock for a host's ranks) */
     /* volume (all ranks know the global layout) */
     int has_global, vol_ok;
     rvr_volume_desc gdesc;
@@ -902,13 +903,14 @@ typedef struct frame_sum {
     uint64_t tot[3];      /* bytes sent, samples, rays: sums */
 } frame_sum;
 
-static frame_sum frame_gather(ctx *c, int rc, double t_render, uint64_t sent, uint64_t samples, uint64_t rays) {
+/* t_render: this rank's render time; t_cost: what its cut is to even out (see cost_of) */
+static frame_sum frame_gather(ctx *c, int rc, double t_render, double t_cost, uint64_t sent, uint64_t samples, uint64_t rays) {
     typedef struct one {
         int32_t rc, pad;
-        double t;
+        double t, cost;
         uint64_t v[3];
     } one;
-    const one me = {rc, 0, t_render, {sent, samples, rays}};
+    const one me = {rc, 0, t_render, t_cost, {sent, samples, rays}};
     one *all = malloc(sizeof(one) * (size_t)c->n);
     if (!all) mpi_fail(c, MPI_ERR_NO_MEM, "frame statistics");
     MPI_CHECK(c, MPI_Allgather(&me, sizeof me, MPI_BYTE, all, sizeof me, MPI_BYTE, MPI_COMM_WORLD), "allgather");
@@ -922,7 +924,7 @@ static frame_sum frame_gather(ctx *c, int rc, double t_render, uint64_t sent, ui
          * (Samples, which the GPU counts exactly, did as well on the H200 x2 without occluders,
          * 0.642x and 0.683x against 0.648x and 0.638x, and worse with them: there equal samples
          * took the rank behind 22% longer.) */
-        c->cost_of[i] = all[i].t;
+        c->cost_of[i] = all[i].cost;
     }
     free(all);
     return f;
@@ -977,6 +979,7 @@ static void render_streamed(ctx *c, const rvr_camera *cam, const rvr_render_sett
     /* occluders (RR_OCCLUDE=1), on rank 0's host: rank 0 clears that host's images band by band */
     const int in_place = c->occlude && !c->stream_copy && c->images.local[0] >= 0;
     uint8_t *const *peer = c->stream_copy ? NULL : c->images.peer;
+    const double tb = now_ms();
     int mrc = rr_stream_begin(&c->stream, MPI_COMM_WORLD, cop, v, c->bw, foot, img, peer, in_place, W, H, c->band_rows, &f, out, stale);
     if (mrc != MPI_SUCCESS) mpi_fail(c, mrc, "stream compositing");
     rvr_render_settings rs = *ls;
@@ -1008,14 +1011,13 @@ static void render_streamed(ctx *c, const rvr_camera *cam, const rvr_render_sett
     mrc = rr_stream_end(&c->stream, rc != 0 || (c->rank == 0 && !out));
     if (mrc != MPI_SUCCESS) mpi_fail(c, mrc, "stream compositing");
     const double t_tail = now_ms() - te;
-    if (c->trace)
-        fprintf(stderr, "{\"rank\":%d,\"render_ms\":%.3f,\"in_rows_ms\":%.3f,\"rows_calls\":%d,\"tail_ms\":%.3f,\"samples\":%llu,\"occluder\":%d,\"rows_up\":%d}\n",
-                c->rank, t_render, c->stream.rows_ms, c->stream.rows_calls, t_tail, (unsigned long long)st.samples, occ != NULL,
-                (rs.flags & RVR_F_ROWS_UP) != 0);
     /* rank 0 cleared this host's images (before the gather below), else blending wrote beyond the footprint */
     c->img_dirty = in_place ? (rr_rect){0, 0, 0, 0} : rr_rect_bbox(part, c->stream.touched);
     c->images_clear = in_place;
-    const frame_sum fsum = frame_gather(c, rc, t_render, c->stream.sent, st.samples, st.rays);
+    /* streamed, the frame waits for the last rank's rows: each rank's cost is the time from its
+     * request to its render's end, rank 0's set-up of the answer included (its render starts
+     * ~40 us after the others' on the H200 x2) */
+    const frame_sum fsum = frame_gather(c, rc, t_render, tr + t_render - c->t_req, c->stream.sent, st.samples, st.rays);
     rc = fsum.rc;
     if (c->rank == 0) {
         if (rc) reply_error(rc, "render: rank %d: %s", fsum.who, rvr_strerror(rc));
@@ -1030,6 +1032,13 @@ static void render_streamed(ctx *c, const rvr_camera *cam, const rvr_render_sett
             reply(0, &fs, sizeof fs, file ? NULL : out, file ? 0 : npix * 4);
         }
     }
+    /* after the answer, off the frame's path. at: the request, stream set-up, render start and
+     * end, stream end, on the host's clock (ms) */
+    if (c->trace)
+        fprintf(stderr, "{\"rank\":%d,\"render_ms\":%.3f,\"in_rows_ms\":%.3f,\"rows_calls\":%d,\"tail_ms\":%.3f,\"samples\":%llu,\"occluder\":%d,\"rows_up\":%d,"
+                "\"at\":[%.3f,%.3f,%.3f,%.3f,%.3f]}\n",
+                c->rank, t_render, c->stream.rows_ms, c->stream.rows_calls, t_tail, (unsigned long long)st.samples, occ != NULL,
+                (rs.flags & RVR_F_ROWS_UP) != 0, c->t_req, tb, tr, tr + t_render, te + t_tail);
     if (!rc) follow_cost(c);
 }
 
@@ -1151,7 +1160,7 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
     int mrc = rr_composite(&c->comp, MPI_COMM_WORLD, c->algo, cop, &v, c->bw, img, W, H, mine, &res);
     if (mrc != MPI_SUCCESS) mpi_fail(c, mrc, "compositing");
     c->img_dirty = rr_rect_bbox(c->img_dirty, res.all); /* blending wrote into the others' rectangles */
-    const frame_sum fsum = frame_gather(c, 0, t_render, res.sent, st.samples, st.rays);
+    const frame_sum fsum = frame_gather(c, 0, t_render, t_render, res.sent, st.samples, st.rays);
     if (c->rank == 0) {
         const double tf = now_ms();
         uint8_t *out = answer_image(c, file, npix * 4, 0);
@@ -1470,7 +1479,15 @@ int main(int argc, char **argv) {
     }
 
     for (;;) {
-        uint64_t hdr[2] = {0, 0}; /* op, len */
+        /* op, len and, up to REQ_INLINE bytes, the payload itself (a frame's request is ~540):
+         * one broadcast, so rank 0 does not wait for the others to wake for a second one */
+        enum { REQ_INLINE = 1024 };
+        union {
+            uint64_t w[2 + REQ_INLINE / 8];
+            uint8_t b[16 + REQ_INLINE];
+        } req_msg;
+        uint64_t *const hdr = req_msg.w;
+        hdr[0] = hdr[1] = 0;
         uint8_t *payload = NULL;
         if (c->rank == 0) {
             rr_req q;
@@ -1478,14 +1495,16 @@ int main(int argc, char **argv) {
                 hdr[0] = RR_OP_QUIT; /* the instance went away (or spoke nonsense) */
             } else {
                 hdr[0] = q.op, hdr[1] = q.len;
+                c->t_req = now_ms();
                 payload = malloc(q.len ? q.len : 1);
                 if (!payload || (q.len && read_full(g_sock, payload, q.len))) hdr[0] = RR_OP_QUIT, hdr[1] = 0;
             }
             g_alarm_armed = 1;
             if (op_timeout > 0) alarm((unsigned)ceil(op_timeout));
             /* the others wait in MPI_Ibcast: a non-blocking broadcast must match it here */
+            if (hdr[1] <= REQ_INLINE && payload) memcpy(req_msg.b + 16, payload, hdr[1]);
             MPI_Request req;
-            MPI_CHECK(c, MPI_Ibcast(hdr, 2, MPI_UINT64_T, 0, MPI_COMM_WORLD, &req), "broadcast");
+            MPI_CHECK(c, MPI_Ibcast(req_msg.w, (int)(sizeof req_msg.w / 8), MPI_UINT64_T, 0, MPI_COMM_WORLD, &req), "broadcast");
             MPI_CHECK(c, MPI_Wait(&req, MPI_STATUS_IGNORE), "broadcast");
         } else {
             /* idle: poll a non-blocking broadcast, sleeping in between: for the first QUICK_MS
@@ -1496,13 +1515,16 @@ int main(int argc, char **argv) {
              * spinning here did no better on a busy host (frames 0.4 ms behind the slower
              * rank's rendering instead of 0.05). */
             MPI_Request req;
-            MPI_CHECK(c, MPI_Ibcast(hdr, 2, MPI_UINT64_T, 0, MPI_COMM_WORLD, &req), "broadcast");
+            MPI_CHECK(c, MPI_Ibcast(req_msg.w, (int)(sizeof req_msg.w / 8), MPI_UINT64_T, 0, MPI_COMM_WORLD, &req), "broadcast");
             int flag = 0;
             long sleep_us = 20;
             const double quick_until = now_ms() + QUICK_MS;
             for (;;) {
                 MPI_CHECK(c, MPI_Test(&req, &flag, MPI_STATUS_IGNORE), "wait for a request");
-                if (flag) break;
+                if (flag) {
+                    c->t_req = now_ms();
+                    break;
+                }
                 if (now_ms() < quick_until) {
                     usleep(20);
                 } else {
@@ -1511,6 +1533,7 @@ int main(int argc, char **argv) {
                 }
             }
             payload = malloc(hdr[1] ? hdr[1] : 1);
+            if (payload && hdr[1] <= REQ_INLINE) memcpy(payload, req_msg.b + 16, hdr[1]);
         }
         const int op = (int)hdr[0];
         const uint64_t len = hdr[1];
@@ -1519,7 +1542,7 @@ int main(int argc, char **argv) {
             free(payload);
             break;
         }
-        bcast_big(c, payload, len);
+        if (len > REQ_INLINE) bcast_big(c, payload, len);
         switch (op) {
         case RR_OP_HELLO: op_hello(c); break;
         case RR_OP_SET_VOLUME: op_set_volume(c, payload, len); break;
