@@ -109,8 +109,10 @@
  * its frame times scatter more (bench/RESULTS.md).
  *
  * Diagnostics: RR_TRACE=1 in the ranks' environment prints one JSON line per rank and frame on
- * stderr (its render time, time spent handing rows on, what was left after it, its samples,
- * whether it had an occluder, whether it rendered rows bottom up).
+ * stderr, after the answer (its render time, time spent handing rows on, what was left after
+ * it, its samples, whether it had an occluder, whether it rendered rows bottom up, and `at`:
+ * when it had the request, set up the stream, started and ended rendering, ended the stream, in
+ * ms of CLOCK_MONOTONIC, one clock for the ranks of a host: a frame's timeline across them).
  *
  * Failures
  * --------
