@@ -797,7 +797,8 @@ extern "C" int rvr__gpu_render(rvr_renderer *r, const rvr_cam *cam, const rvr_re
     }
     F.samples = G->counter;
     if ((rc = gerr(cudaMemsetAsync(G->counter, 0, sizeof(unsigned long long), G->st)))) goto out;
-    if (!F.rows_up && (rc = rvr__gpu_rows_begin(G, W, H, F.lod, F.ty0, rty, &F.row_order, &F.row_cost))) goto out;
+    /* costliest rows first; where that cannot be set up (no memory), top down */
+    if (!F.rows_up && rvr__gpu_rows_begin(G, W, H, F.lod, F.ty0, rty, &F.row_order, &F.row_cost)) F.row_order = NULL, F.row_cost = NULL;
     {
         dim3 grid((unsigned)rtx, (unsigned)(rty * parts));
         const int sh = F.shading != 0;
