@@ -41,13 +41,7 @@ int rvr__gpu_rows_begin(rvr_gpu *G, uint32_t W, uint32_t H, int lod, int ty0, in
     const int nty = (int)(((H + lod - 1) / lod + 15) / 16);
     if (ty0 < 0 || ty0 + rty > nty) return RVR_OK;
     if (G->rows_cap < (size_t)nty) {
-        if (G->row_cost_d) cudaFree(G->row_cost_d);
-        if (G->row_order_d) cudaFree(G->row_order_d);
-        if (G->row_cost_h) cudaFreeHost(G->row_cost_h);
-        if (G->row_order_h) cudaFreeHost(G->row_order_h);
-        free(G->row_keys);
-        G->row_cost_d = NULL, G->row_order_d = NULL, G->row_cost_h = NULL, G->row_order_h = NULL, G->row_keys = NULL;
-        G->rows_cap = 0;
+        rvr__gpu_rows_free(G); /* (also what a failed allocation below left) */
         if (!(G->row_keys = malloc(nty * sizeof(RowKey)))) return RVR_ERR_NOMEM;
         GTRY(cudaMalloc((void **)&G->row_cost_d, nty * sizeof(unsigned long long)));
         GTRY(cudaMalloc((void **)&G->row_order_d, nty * sizeof(int)));
