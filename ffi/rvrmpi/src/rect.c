@@ -57,10 +57,11 @@ void rr_clear_outside(uint8_t *img, int W, rr_rect dirty, rr_rect keep) {
     /* rows of dirty above and below keep, then left and right of it on its rows */
     const int ya = rr_rect_empty(k) ? dirty.y1 : k.y0, yb = rr_rect_empty(k) ? dirty.y1 : k.y1;
     /* Frame after frame this is a few rows where the footprint moved (tens of KB): one thread;
-     * the whole team only for megabytes. On the H200 x2 a rank sometimes took 2-8 ms from a
-     * frame's request to its stream set-up (1-5 of 64 frames, RR_TRACE `at`), and on rank 1 this
-     * region is the only OpenMP work on that path: a team thread not scheduled in time holds the
-     * join. (The suspect, not measured since: no GPU time was left.) */
+     * the whole team only for megabytes. On the H200 x2 a rank sometimes took 0.8-8 ms from a
+     * frame's request to its stream set-up (1-3 frames of 64 in 3 of 9 traced series, none in
+     * the others; tests/rr_timeline.py), and on rank 1 this region is the only OpenMP work on
+     * that path: a team thread not scheduled in time holds the join. (The suspect, not measured
+     * since: no GPU time was left.) */
     const uint64_t bytes = (rr_rect_area(dirty) - rr_rect_area(k)) * 4;
 #pragma omp parallel for schedule(static) if (bytes >= ((uint64_t)4 << 20))
     for (int y = dirty.y0; y < dirty.y1; y++) {
