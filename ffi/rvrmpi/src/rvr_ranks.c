@@ -1011,8 +1011,9 @@ static void render_streamed(ctx *c, const rvr_camera *cam, const rvr_render_sett
     mrc = rr_stream_end(&c->stream, rc != 0 || (c->rank == 0 && !out));
     if (mrc != MPI_SUCCESS) mpi_fail(c, mrc, "stream compositing");
     const double t_tail = now_ms() - te;
-    /* rank 0 cleared this host's images (before the gather below), else blending wrote beyond the footprint */
-    c->img_dirty = in_place ? (rr_rect){0, 0, 0, 0} : rr_rect_bbox(part, c->stream.touched);
+    /* rank 0 cleared this host's images (before the gather below); else each image holds pixels
+     * in its rank's footprint only (rank 0 cleared what it blended in beyond its own) */
+    c->img_dirty = in_place ? (rr_rect){0, 0, 0, 0} : part;
     c->images_clear = in_place;
     /* streamed, the frame waits for the last rank's rows: each rank's cost is the time from its
      * request to its render's end, rank 0's set-up of the answer included (its render starts

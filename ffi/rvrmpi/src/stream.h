@@ -71,7 +71,6 @@ typedef struct rr_stream {
     double rows_ms;  /* time spent in rr_stream_rows (on the rendering thread) */
     int rows_calls;
     rr_rect drawn;   /* rank 0: bounding box of the non-transparent pixels composited */
-    rr_rect touched; /* rank 0: where img was blended into (beyond its own footprint) */
 } rr_stream;
 
 void rr_stream_free(rr_stream *s);
