@@ -79,8 +79,9 @@ struct rvr_gpu {
     unsigned *tile_done_h;
     size_t tile_done_cap;
     unsigned tile_seq;
-    /* the tile rows' order (gpu_order.cu): per image tile row, the last frame's samples (device
-     * counters, page-locked copy; ~0 unknown) for frames of rows_W x rows_H at rows_lod */
+    /* the tiles' order (gpu_order.cu): per image tile, the last frame's samples (device
+     * counters, page-locked copy; ~0 unknown) for frames of rows_W x rows_H at rows_lod; the
+     * order (region tiles, costliest first) */
     unsigned long long *row_cost_d, *row_cost_h;
     int *row_order_d, *row_order_h;
     void *row_keys; /* sorting scratch (malloc) */
@@ -159,13 +160,14 @@ void rvr__gpu_free_lighting(rvr_gpu *G);
 int rvr__gpu_light_ensure(rvr_renderer *r, const float dir_world[3]);
 int rvr__gpu_ao_ensure(rvr_renderer *r, float radius_vox);
 
-/* The tile rows of a frame's region (rty rows from tile row ty0 of a W x H image at lod), costliest
- * first (gpu_order.cu): *order = grid row -> region row, *cost = per image tile row, the samples
- * the kernel adds up (both device memory; NULL, NULL: top down, nothing counted). rows_end queues
+/* The tiles of a frame's region (rtx x rty tiles from tile (tx0, ty0) of a W x H image at lod),
+ * costliest first (gpu_order.cu; for a rows consumer whole rows): *order[q] = the q-th tile to
+ * render, as j * rtx + i in the region, *cost = per image tile (ntx a row), the samples the
+ * kernel adds up (both device memory; NULL, NULL: top down, nothing counted). order_end queues
  * the counts' copy back, read by the next frame once the stream has been synchronized. */
-int rvr__gpu_rows_begin(rvr_gpu *G, uint32_t W, uint32_t H, int lod, int ty0, int rty, const int **order,
-                        unsigned long long **cost);
-int rvr__gpu_rows_end(rvr_gpu *G, int ty0, int rty);
+int rvr__gpu_order_begin(rvr_gpu *G, uint32_t W, uint32_t H, int lod, int tx0, int ty0, int rtx, int rty, int rows_consumer,
+                         const int **order, unsigned long long **cost);
+int rvr__gpu_order_end(rvr_gpu *G, uint32_t W, int lod, int tx0, int ty0, int rtx, int rty);
 void rvr__gpu_rows_free(rvr_gpu *G);
 
 /* ---- segmentation labels: the CPU backend's labels.h on the device ----

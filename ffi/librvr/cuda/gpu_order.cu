@@ -1,20 +1,35 @@
-/* gpu_order.cu - the order in which a frame's tile rows are rendered: the costliest first.
+/* gpu_order.cu - the order in which a frame's tiles are rendered: the costliest first.
  *
  * Why: a frame ends when its last block ends. Launched top down, the blocks that start last are
- * whatever rows the image ends with, and a row of deep rays there keeps the GPU waiting on a few
- * blocks while the rest of its SMs idle. Longest-first (the last frame's samples per tile row
- * standing in for this frame's: views change gradually) leaves the cheap rows for the end, where
- * they fill the SMs as the expensive ones drain. Rows, not tiles: neighbouring tiles share the
- * texture cache, and a row keeps them together. A distributed rank's slab, whose deep rays sit
- * at one edge of its region (the cut), is where it matters most (issue 12).
+ * whatever rows the image ends with, and deep rays there keep the GPU waiting on a few blocks
+ * while the rest of its SMs idle. Longest-first (the last frame's samples per tile standing in
+ * for this frame's: views change gradually) leaves the cheap tiles for the end, where they fill
+ * the SMs as the expensive ones drain. That drain is a fixed cost of every render: on the H200,
+ * 2048^3 float32 at 1920x1080 (composite + S1), one frame rendered as two halves of the image
+ * took 1.14x one render with tile rows ordered, 1.20x top down, and 1.005x with single tiles
+ * ordered (a row of the image mixes the deepest rays with empty ones; bench/RESULTS.md).
+ * Rendered for a rows consumer (rvr_render_region_rows: a distributed rank streaming its rows
+ * to the compositor), whole tile rows are ordered instead: a row is handed over once all its
+ * tiles are done, and ordered tile by tile most rows would be done only at the end.
  *
- * RVR_CUDA_ROW_ORDER=top renders top down as before (for comparisons). */
+ * RVR_CUDA_ROW_ORDER=top renders top down, =rows / =tiles orders rows / tiles whatever the
+ * consumer (comparisons, tests). */
 #include "gpu_internal.cuh"
 
 #include <stdlib.h>
 #include <string.h>
 
 static const unsigned long long UNKNOWN = ~0ull;
+enum { ORDER_TOP, ORDER_ROWS, ORDER_TILES };
+enum { BUCKETS = 1024 }; /* tiles of costs within 1/1024 of the largest keep their places (rows) */
+
+static int order_mode(int rows_consumer) {
+    const char *e = getenv("RVR_CUDA_ROW_ORDER");
+    if (e && strcmp(e, "top") == 0) return ORDER_TOP;
+    if (e && strcmp(e, "rows") == 0) return ORDER_ROWS;
+    if (e && strcmp(e, "tiles") == 0) return ORDER_TILES;
+    return rows_consumer ? ORDER_ROWS : ORDER_TILES;
+}
 
 struct RowKey {
     unsigned long long cost;
@@ -28,49 +43,83 @@ static int by_cost(const void *pa, const void *pb) {
     return a->j - b->j;
 }
 
-static int order_by_cost(void) {
-    const char *e = getenv("RVR_CUDA_ROW_ORDER");
-    return !(e && strcmp(e, "top") == 0);
+/* region tile t = j * rtx + i in o[]: rows by their summed cost, most first */
+static void order_rows(const unsigned long long *c, int ntx, int tx0, int ty0, int rtx, int rty, RowKey *k, int *o) {
+    for (int j = 0; j < rty; j++) {
+        unsigned long long sum = 0;
+        for (int i = 0; i < rtx && sum != UNKNOWN; i++) {
+            const unsigned long long v = c[(size_t)(ty0 + j) * ntx + tx0 + i];
+            sum = v == UNKNOWN ? UNKNOWN : sum + v;
+        }
+        k[j] = RowKey{sum, j};
+    }
+    qsort(k, (size_t)rty, sizeof *k, by_cost);
+    int q = 0;
+    for (int r = 0; r < rty; r++)
+        for (int i = 0; i < rtx; i++) o[q++] = k[r].j * rtx + i;
 }
 
-int rvr__gpu_rows_begin(rvr_gpu *G, uint32_t W, uint32_t H, int lod, int ty0, int rty, const int **order,
-                                   unsigned long long **cost) {
+/* region tiles by cost, most first: never measured ones first, then a counting sort into
+ * BUCKETS of the largest cost (linear: O(tiles) on the frame's path), each bucket in image order */
+static void order_tiles(const unsigned long long *c, int ntx, int tx0, int ty0, int rtx, int rty, int *count, int *o) {
+    unsigned long long top = 0;
+    for (int j = 0; j < rty; j++)
+        for (int i = 0; i < rtx; i++) {
+            const unsigned long long v = c[(size_t)(ty0 + j) * ntx + tx0 + i];
+            if (v != UNKNOWN && v > top) top = v;
+        }
+    /* bucket BUCKETS: unknown (first); b < BUCKETS: cost * (BUCKETS - 1) / top, the largest first */
+    memset(count, 0, sizeof(int) * (BUCKETS + 2));
+    const double scale = top ? (double)(BUCKETS - 1) / (double)top : 0;
+#define BUCKET(v) ((v) == UNKNOWN ? 0 : BUCKETS - (int)((double)(v) * scale))
+    for (int j = 0; j < rty; j++)
+        for (int i = 0; i < rtx; i++) count[BUCKET(c[(size_t)(ty0 + j) * ntx + tx0 + i]) + 1]++;
+    for (int b = 1; b <= BUCKETS + 1; b++) count[b] += count[b - 1]; /* count[b]: first place of bucket b */
+    for (int j = 0; j < rty; j++)
+        for (int i = 0; i < rtx; i++) o[count[BUCKET(c[(size_t)(ty0 + j) * ntx + tx0 + i])]++] = j * rtx + i;
+#undef BUCKET
+}
+
+int rvr__gpu_order_begin(rvr_gpu *G, uint32_t W, uint32_t H, int lod, int tx0, int ty0, int rtx, int rty, int rows_consumer,
+                         const int **order, unsigned long long **cost) {
     *order = NULL;
     *cost = NULL;
-    if (!order_by_cost() || rty < 2) return RVR_OK;
-    const int nty = (int)(((H + lod - 1) / lod + 15) / 16);
-    if (ty0 < 0 || ty0 + rty > nty) return RVR_OK;
-    if (G->rows_cap < (size_t)nty) {
+    const int mode = order_mode(rows_consumer);
+    if (mode == ORDER_TOP || rtx * rty < 2) return RVR_OK;
+    const int ntx = (int)(((W + lod - 1) / lod + 15) / 16), nty = (int)(((H + lod - 1) / lod + 15) / 16);
+    if (tx0 < 0 || ty0 < 0 || tx0 + rtx > ntx || ty0 + rty > nty) return RVR_OK;
+    const size_t ntiles = (size_t)ntx * nty;
+    if (G->rows_cap < ntiles) {
         rvr__gpu_rows_free(G); /* (also what a failed allocation below left) */
-        if (!(G->row_keys = malloc(nty * sizeof(RowKey)))) return RVR_ERR_NOMEM;
-        GTRY(cudaMalloc((void **)&G->row_cost_d, nty * sizeof(unsigned long long)));
-        GTRY(cudaMalloc((void **)&G->row_order_d, nty * sizeof(int)));
-        GTRY(cudaHostAlloc((void **)&G->row_cost_h, nty * sizeof(unsigned long long), cudaHostAllocPortable));
-        GTRY(cudaHostAlloc((void **)&G->row_order_h, nty * sizeof(int), cudaHostAllocPortable));
-        G->rows_cap = (size_t)nty;
+        const size_t scratch = (size_t)(nty > BUCKETS + 2 ? nty : BUCKETS + 2) * sizeof(RowKey);
+        if (!(G->row_keys = malloc(scratch))) return RVR_ERR_NOMEM;
+        GTRY(cudaMalloc((void **)&G->row_cost_d, ntiles * sizeof(unsigned long long)));
+        GTRY(cudaMalloc((void **)&G->row_order_d, ntiles * sizeof(int)));
+        GTRY(cudaHostAlloc((void **)&G->row_cost_h, ntiles * sizeof(unsigned long long), cudaHostAllocPortable));
+        GTRY(cudaHostAlloc((void **)&G->row_order_h, ntiles * sizeof(int), cudaHostAllocPortable));
+        G->rows_cap = ntiles;
         G->rows_W = 0; /* no costs known */
     }
     if (G->rows_W != W || G->rows_H != H || G->rows_lod != lod) { /* another frame size: start over */
-        for (int i = 0; i < nty; i++) G->row_cost_h[i] = UNKNOWN;
+        for (size_t t = 0; t < ntiles; t++) G->row_cost_h[t] = UNKNOWN;
         G->rows_W = W, G->rows_H = H, G->rows_lod = lod;
     }
-    /* rows never measured first (top down), then the rest by last frame's samples, most first */
-    RowKey *k = (RowKey *)G->row_keys;
-    for (int j = 0; j < rty; j++) k[j] = RowKey{G->row_cost_h[ty0 + j], j};
-    qsort(k, (size_t)rty, sizeof *k, by_cost);
-    int *o = G->row_order_h;
-    for (int j = 0; j < rty; j++) o[j] = k[j].j;
-    GTRY(cudaMemcpyAsync(G->row_order_d, o, rty * sizeof(int), cudaMemcpyHostToDevice, G->st));
-    GTRY(cudaMemsetAsync(G->row_cost_d + ty0, 0, rty * sizeof(unsigned long long), G->st));
+    if (mode == ORDER_ROWS) order_rows(G->row_cost_h, ntx, tx0, ty0, rtx, rty, (RowKey *)G->row_keys, G->row_order_h);
+    else order_tiles(G->row_cost_h, ntx, tx0, ty0, rtx, rty, (int *)G->row_keys, G->row_order_h);
+    GTRY(cudaMemcpyAsync(G->row_order_d, G->row_order_h, (size_t)rtx * rty * sizeof(int), cudaMemcpyHostToDevice, G->st));
+    const size_t pitch = (size_t)ntx * sizeof(unsigned long long);
+    GTRY(cudaMemset2DAsync(G->row_cost_d + (size_t)ty0 * ntx + tx0, pitch, 0, (size_t)rtx * sizeof(unsigned long long), (size_t)rty, G->st));
     *order = G->row_order_d;
     *cost = G->row_cost_d;
     return RVR_OK;
 }
 
-int rvr__gpu_rows_end(rvr_gpu *G, int ty0, int rty) {
-    /* read by the next frame's rvr__gpu_rows_begin, after this frame's stream synchronization */
-    GTRY(cudaMemcpyAsync(G->row_cost_h + ty0, G->row_cost_d + ty0, rty * sizeof(unsigned long long),
-                         cudaMemcpyDeviceToHost, G->st));
+int rvr__gpu_order_end(rvr_gpu *G, uint32_t W, int lod, int tx0, int ty0, int rtx, int rty) {
+    /* read by the next frame's rvr__gpu_order_begin, after this frame's stream synchronization */
+    const int ntx = (int)(((W + lod - 1) / lod + 15) / 16);
+    const size_t pitch = (size_t)ntx * sizeof(unsigned long long), at = (size_t)ty0 * ntx + tx0;
+    GTRY(cudaMemcpy2DAsync(G->row_cost_h + at, pitch, G->row_cost_d + at, pitch, (size_t)rtx * sizeof(unsigned long long), (size_t)rty,
+                           cudaMemcpyDeviceToHost, G->st));
     return RVR_OK;
 }
 

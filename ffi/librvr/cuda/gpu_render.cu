@@ -47,10 +47,10 @@ struct Frame {
     int occ_min;
     int qx0, qy0, qx1, qy1; /* where it is read */
     int rows_up; /* RVR_F_ROWS_UP: the grid's rows from the region's bottom */
-    /* else, where not NULL, grid row -> region tile row (costliest first, gpu_order.cu), and the
-     * samples per image tile row, summed for the next frame's order */
-    const int *row_order;
-    unsigned long long *row_cost;
+    /* else, where not NULL, the region's tiles in the order to render them (costliest first,
+     * gpu_order.cu: j * rtx + i), and the samples per image tile, summed for the next frame's */
+    const int *tile_order;
+    unsigned long long *tile_cost;
     const uint32_t *pstart, *pidx;
     const float *prad, *pcol, *pxyz;
     GLabels lab; /* segmentation labels tinting composite and iso (data NULL: none) */
@@ -353,16 +353,23 @@ __device__ __forceinline__ int occ_alpha(const Frame &F, int x0, int x1, int y0,
  * faster on the H200 (2048^3 f32, 1920x1080: 6.02 -> 5.25 ms, bench/RESULTS.md, issue 12),
  * fewer rays in flight sharing an SM's texture cache being the likely reason. Not yet pinned
  * down on its own: check the registers (nvcc -Xptxas -v) when this kernel changes (79 with the
- * blocks' row order and shape: still 24 warps). */
+ * blocks' order and shape: still 24 warps; 80 with tiles ordered one by one). */
 template <int MODE, bool SHADE>
 __global__ void __launch_bounds__(256) k_render(const __grid_constant__ Frame F) {
-    /* a block is a 16 x blockDim.y part of a 16 x 16 tile: the grid's rows come in groups of
-     * parts = 16 / blockDim.y, group g being the region's tile row g, with rows_up the g-th
-     * from its bottom, with an order the one it names */
-    const int parts = 16 / (int)blockDim.y, g = (int)blockIdx.y / parts, part = (int)blockIdx.y % parts;
-    const int ng = (int)gridDim.y / parts;
-    const int j = F.rows_up ? ng - 1 - g : F.row_order ? F.row_order[g] : g;
-    const int bx = blockIdx.x + F.tx0, by = j + F.ty0;
+    /* a block is a 16 x blockDim.y part of a 16 x 16 tile, parts = 16 / blockDim.y of them in a
+     * row. With an order, the q-th group of parts blocks (in launch order) is its q-th tile;
+     * else the grid's rows come in groups of parts, group g being the region's tile row g (with
+     * rows_up the g-th from its bottom) */
+    const int parts = 16 / (int)blockDim.y;
+    int i, j, part;
+    if (F.tile_order) {
+        const int L = (int)(blockIdx.y * gridDim.x + blockIdx.x), t = F.tile_order[L / parts];
+        part = L % parts, j = t / (int)gridDim.x, i = t % (int)gridDim.x;
+    } else {
+        const int g = (int)blockIdx.y / parts, ng = (int)gridDim.y / parts;
+        part = (int)blockIdx.y % parts, i = (int)blockIdx.x, j = F.rows_up ? ng - 1 - g : g;
+    }
+    const int bx = i + F.tx0, by = j + F.ty0;
     const int ci = bx * 16 + threadIdx.x, cj = by * 16 + part * (int)blockDim.y + threadIdx.y;
     const int tile = by * F.ntx + bx;
     unsigned ns = 0;
@@ -464,7 +471,7 @@ __global__ void __launch_bounds__(256) k_render(const __grid_constant__ Frame F)
     unsigned s = __reduce_add_sync(0xffffffffu, ns);
     if (((threadIdx.y * 16 + threadIdx.x) & 31) == 0 && s) { /* (blocks are whole warps: blockDim.y even) */
         atomicAdd(F.samples, (unsigned long long)s);
-        if (F.row_cost) atomicAdd(F.row_cost + by, (unsigned long long)s);
+        if (F.tile_cost) atomicAdd(F.tile_cost + tile, (unsigned long long)s);
     }
     if (F.tile_done) {
         /* every thread's pixels reach the host before the block says it is done */
@@ -472,7 +479,7 @@ __global__ void __launch_bounds__(256) k_render(const __grid_constant__ Frame F)
         __syncthreads();
         if (threadIdx.x == 0 && threadIdx.y == 0) {
             __threadfence_system();
-            ((volatile unsigned *)F.tile_done)[((size_t)j * parts + part) * gridDim.x + blockIdx.x] = F.seq;
+            ((volatile unsigned *)F.tile_done)[((size_t)j * parts + part) * gridDim.x + i] = F.seq;
         }
     }
 }
@@ -797,8 +804,9 @@ extern "C" int rvr__gpu_render(rvr_renderer *r, const rvr_cam *cam, const rvr_re
     }
     F.samples = G->counter;
     if ((rc = gerr(cudaMemsetAsync(G->counter, 0, sizeof(unsigned long long), G->st)))) goto out;
-    /* costliest rows first; where that cannot be set up (no memory), top down */
-    if (!F.rows_up && rvr__gpu_rows_begin(G, W, H, F.lod, F.ty0, rty, &F.row_order, &F.row_cost)) F.row_order = NULL, F.row_cost = NULL;
+    /* costliest tiles first; where that cannot be set up (no memory), top down */
+    if (!F.rows_up && rvr__gpu_order_begin(G, W, H, F.lod, F.tx0, F.ty0, rtx, rty, F.tile_done != NULL, &F.tile_order, &F.tile_cost))
+        F.tile_order = NULL, F.tile_cost = NULL;
     {
         dim3 grid((unsigned)rtx, (unsigned)(rty * parts));
         const int sh = F.shading != 0;
@@ -812,7 +820,7 @@ extern "C" int rvr__gpu_render(rvr_renderer *r, const rvr_cam *cam, const rvr_re
         }
     }
     if ((rc = gerr(cudaGetLastError()))) goto out;
-    if (F.row_cost && (rc = rvr__gpu_rows_end(G, F.ty0, rty))) goto out;
+    if (F.tile_cost && (rc = rvr__gpu_order_end(G, W, F.lod, F.tx0, F.ty0, rtx, rty))) goto out;
     if (F.tile_done && (rc = watch_rows(G, F, rtx * parts, rty, fn, user))) goto out;
     {
         unsigned long long ns = 0;

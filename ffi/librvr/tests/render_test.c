@@ -652,11 +652,12 @@ TEST(region_rows_come_once_and_final) {
     rvr_renderer_destroy(r);
 }
 
-/* The CUDA backend renders the tile rows costliest first (the last frame's samples per row,
- * gpu_order.cu) and can split a tile into several blocks (RVR_CUDA_BLOCK_ROWS): the pixels and
- * the samples are those of whole tiles top down, for whole frames, regions and lod, each row
- * handed over once and final (rvr_render_region_rows, into page-locked memory where there is a
- * GPU), the first frame and those ordered by the one before. */
+/* The CUDA backend renders the tiles costliest first (the last frame's samples per tile,
+ * gpu_order.cu; whole tile rows for a rows consumer, as here by default) and can split a tile into several
+ * blocks (RVR_CUDA_BLOCK_ROWS): the pixels and the samples are those of whole tiles top down,
+ * for whole frames, regions and lod, each row handed over once and final
+ * (rvr_render_region_rows, into page-locked memory where there is a GPU), the first frame and
+ * those ordered by the one before. */
 TEST(row_order_and_block_shape_change_no_pixel) {
     const int N = 64;
     rvr_renderer *r = pores_renderer(N, 0.3f);
@@ -668,7 +669,7 @@ TEST(row_order_and_block_shape_change_no_pixel) {
     if (!got) got = img_new(W, H);
     int count[120];
     const rvr_region regions[] = {{0, 0, W, H}, {10, 37, 90, 70}};
-    const char *shapes[] = {"16", "8", "4", "2"};
+    const char *shapes[] = {"16", "8", "4", "2"}, *orders[] = {NULL, "tiles"}; /* NULL: the default (rows for rows) */
     for (int lod = 1; lod <= 2; lod++)
         for (size_t k = 0; k < 2; k++)
             for (int v = 0; v < 3; v++) { /* views after the first: rows ordered by the one before */
@@ -683,20 +684,23 @@ TEST(row_order_and_block_shape_change_no_pixel) {
                 setenv("RVR_CUDA_ROW_ORDER", "top", 1);
                 CHECK_OK(rvr_render_region(r, &c, &s, W, H, &regions[k], want, bytes, &sw));
                 unsetenv("RVR_CUDA_ROW_ORDER");
-                for (size_t b = 0; b < sizeof shapes / sizeof shapes[0]; b++) {
-                    setenv("RVR_CUDA_BLOCK_ROWS", shapes[b], 1);
+                for (size_t b = 0; b < 2 * sizeof shapes / sizeof shapes[0]; b++) {
+                    const char *order = orders[b / (sizeof shapes / sizeof shapes[0])], *shape = shapes[b % (sizeof shapes / sizeof shapes[0])];
+                    setenv("RVR_CUDA_BLOCK_ROWS", shape, 1);
+                    if (order) setenv("RVR_CUDA_ROW_ORDER", order, 1);
                     memset(got, 0x5a, bytes);
                     memset(count, 0, sizeof count);
                     rows_seen t = {got, want, W, count, 0};
                     CHECK_OK(rvr_render_region_rows(r, &c, &s, W, H, &regions[k], got, bytes, on_rows, &t, &sg));
                     unsetenv("RVR_CUDA_BLOCK_ROWS");
+                    unsetenv("RVR_CUDA_ROW_ORDER");
                     int once = 1;
                     for (uint32_t y = 0; y < H; y++)
                         once &= count[y] == (y >= regions[k].y && y < regions[k].y + regions[k].height);
                     CHECK(memcmp(got, want, bytes) == 0 && sg.samples == sw.samples && once && t.early_diffs == 0,
-                          "lod %d region %zu view %d, %s rows a block (pinned %d): not as top down (samples %llu vs %llu, "
+                          "lod %d region %zu view %d, %s rows a block, order %s (pinned %d): not as top down (samples %llu vs %llu, "
                           "rows once %d, %zu pixels not final when reported)",
-                          lod, k, v, shapes[b], pinned, (unsigned long long)sg.samples, (unsigned long long)sw.samples, once,
+                          lod, k, v, shape, order ? order : "default", pinned, (unsigned long long)sg.samples, (unsigned long long)sw.samples, once,
                           t.early_diffs);
                 }
             }
