@@ -89,7 +89,7 @@ for what in "$@"; do
       } >>"$OUT/log.txt" 2>&1 ;;
     # issue 12: one rank's render against the whole volume's on one GPU, no MPI (rr_split.c;
     # RR_SPLIT="s1 s1-noert s0-noert" renders those variants)
-    split) (cd "$K/mpi" && timeout "${T:-280}" ./rr_split 2048 "${RR_VIEWS:-16}" "${RR_MARGIN:-128}" ${RR_SPLIT:-s1}) 2>>"$OUT/log.txt" | tee -a "$OUT/bench.jsonl" >>"$OUT/log.txt" ;;
+    split) (cd "$K/mpi" && timeout "${T:-280}" ./rr_split 2048 "${RR_VIEWS:-16}" 128 ${RR_SPLIT:-s1}) 2>>"$OUT/log.txt" | tee -a "$OUT/bench.jsonl" >>"$OUT/log.txt" ;;
     distributed)
       # issue 12 (ffi/rvrmpi/tests/rr_bench.c), 1920x1080: 1 vs 2 GPUs on a 2048^3 float32 volume
       # (32 GiB) received the instance's way (one /dev/shm file, slabs mapped from it); then

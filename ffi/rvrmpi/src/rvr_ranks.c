@@ -37,7 +37,6 @@
 #include "rvr.h"
 #include "stream.h"
 #include "synthetic.h"
-#include "tilt.h"
 
 /* An image buffer kept from frame to frame; page-locked with the CUDA backend, so that the
  * frame comes off the GPU by one DMA straight into it. */
@@ -68,8 +67,6 @@ typedef struct ctx {
     uint64_t margin;      /* layers each rank holds beyond its inner cuts (rr_follow_cuts) */
     double *cost_of;      /* [n] every rank's render time in the last frame (frame_gather) */
     int follow_cuts;      /* 0: --cuts fixed */
-    int tilt_cuts;        /* RR_TILT=0 on rank 0: the cuts stay flat (tilt.h) */
-    rr_tilt tilt;         /* this frame's lean of the cuts (flat for slices) */
     double win_lo, win_hi, data_min, data_max;
     uint64_t nan_count, maxdim;
     void *map;            /* this rank's slab (+ghosts): a mapping or malloc'd */
@@ -751,25 +748,6 @@ static void op_clear_points(ctx *c) {
 
 /* --------------------------------------------------------------------------- render ---- */
 
-/* This frame's lean of the cuts (tilt.h); flat for a slice (cam NULL), with one rank, points
- * (dealt to the slabs by flat cuts), no clip plane left for the two cuts, an empty slab, or
- * RR_TILT=0. */
-static rr_tilt frame_tilt(const ctx *c, const rvr_camera *cam, const rvr_render_settings *s) {
-    const rr_tilt flat = {0, {1, 0}, {0, 0}, 0};
-    if (!cam || c->n < 2 || !c->tilt_cuts || !c->follow_cuts || !c->margin || c->has_points || !c->has_global) return flat;
-    if (s->num_planes + 2 > RVR_MAX_CLIP_PLANES) return flat;
-    for (int i = 0; i < c->n; i++)
-        if (c->bounds[i] == c->bounds[i + 1]) return flat;
-    double lo[3], hi[3];
-    for (int k = 0; k < 3; k++) { /* world axis k is logical axis 2 - k (rvr.h) */
-        const double sp = c->gdesc.spacing[2 - k] > 0 ? c->gdesc.spacing[2 - k] : 1.0;
-        lo[k] = 0, hi[k] = (double)c->gdesc.shape[2 - k] * sp;
-    }
-    const double eye[3] = {cam->eye[0], cam->eye[1], cam->eye[2]};
-    const double dir[3] = {(double)cam->target[0] - cam->eye[0], (double)cam->target[1] - cam->eye[1], (double)cam->target[2] - cam->eye[2]};
-    return rr_tilt_for(cam->projection == RVR_PROJ_ORTHO, eye, dir, lo, hi, c->waxis, c->n, c->bw, c->bounds, c->sp, c->margin);
-}
-
 /* The per-rank settings: premultiplied on transparent black, own slab only, local frame. */
 static void local_settings(const ctx *c, const rvr_render_settings *s, rvr_render_settings *ls, double origin) {
     *ls = *s;
@@ -793,26 +771,21 @@ static void local_settings(const ctx *c, const rvr_render_settings *s, rvr_rende
     } else {
         for (int k = 0; k < 3; k++) mn[k] = -1e30f, mx[k] = 1e30f;
     }
-    const int tilted = c->tilt.t != 0;
     for (int k = 0; k < 3; k++) {
         double lo = mn[k], hi = mx[k];
-        if (k == w && !tilted) {
+        if (k == w) {
             if (c->rank > 0) lo = fmax(lo, c->bw[c->rank]);
             if (c->rank < c->n - 1) hi = fmin(hi, c->bw[c->rank + 1]);
         }
         ls->clip_min[k] = (float)(k == w && lo > -1e29 ? lo - origin : lo);
         float h = (float)(k == w && hi < 1e29 ? hi - origin : hi);
         /* a sample exactly on a cut belongs to the upper slab */
-        if (k == w && c->rank < c->n - 1 && !tilted) h = nextafterf(h, -INFINITY);
+        if (k == w && c->rank < c->n - 1) h = nextafterf(h, -INFINITY);
         ls->clip_max[k] = h;
     }
     ls->flags |= RVR_F_CLIP_BOX;
-    /* tilted cuts: this slab is what lies above the lower one and below the upper one (planes
-     * keep what is on them: a sample there belongs to the rank whose part of the ray it starts) */
-    if (tilted && c->rank > 0) rr_tilt_plane(&c->tilt, w, c->bw[c->rank], 1, ls->planes[ls->num_planes++]);
-    if (tilted && c->rank < c->n - 1) rr_tilt_plane(&c->tilt, w, c->bw[c->rank + 1], 0, ls->planes[ls->num_planes++]);
     for (uint32_t i = 0; i < ls->num_planes && i < RVR_MAX_CLIP_PLANES; i++)
-        ls->planes[i][3] = (float)((double)ls->planes[i][3] + (double)ls->planes[i][w] * origin);
+        ls->planes[i][3] = (float)(s->planes[i][3] + s->planes[i][w] * origin);
 }
 
 static void buf_free(frame_buf *b) {
@@ -1064,9 +1037,9 @@ static void render_streamed(ctx *c, const rvr_camera *cam, const rvr_render_sett
      * end, stream end, on the host's clock (ms) */
     if (c->trace)
         fprintf(stderr, "{\"rank\":%d,\"render_ms\":%.3f,\"in_rows_ms\":%.3f,\"rows_calls\":%d,\"tail_ms\":%.3f,\"samples\":%llu,\"occluder\":%d,\"rows_up\":%d,"
-                "\"tilt_deg\":%.2f,\"at\":[%.3f,%.3f,%.3f,%.3f,%.3f]}\n",
+                "\"at\":[%.3f,%.3f,%.3f,%.3f,%.3f]}\n",
                 c->rank, t_render, c->stream.rows_ms, c->stream.rows_calls, t_tail, (unsigned long long)st.samples, occ != NULL,
-                (rs.flags & RVR_F_ROWS_UP) != 0, atan(c->tilt.t) * 57.29577951308232, c->t_req, tb, tr, tr + t_render, te + t_tail);
+                (rs.flags & RVR_F_ROWS_UP) != 0, c->t_req, tb, tr, tr + t_render, te + t_tail);
     if (!rc) follow_cost(c);
 }
 
@@ -1118,7 +1091,6 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
     if (fresh) c->img_w = 0, c->images_clear = 0; /* a new buffer: all of it is to be cleared */
     const double origin = origin_of(c, c->rank);
     const int w = c->waxis;
-    c->tilt = frame_tilt(c, is_slice || rc ? NULL : &cam, &s);
     rvr_render_settings ls;
     local_settings(c, &s, &ls, origin);
     rvr_render_stats st;
@@ -1141,10 +1113,8 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
         v.ortho = 1, v.dir = 1; /* the slabs' pixels are disjoint: any order */
     } else {
         v.ortho = cam.projection == RVR_PROJ_ORTHO;
-        const double eye[3] = {cam.eye[0], cam.eye[1], cam.eye[2]};
-        const double dir[3] = {(double)cam.target[0] - cam.eye[0], (double)cam.target[1] - cam.eye[1], (double)cam.target[2] - cam.eye[2]};
-        v.eye = rr_tilt_point(&c->tilt, w, eye); /* the order of the eye against the (tilted) cuts */
-        v.dir = rr_tilt_dir(&c->tilt, w, dir);
+        v.eye = cam.eye[w];
+        v.dir = (double)cam.target[w] - cam.eye[w];
     }
     const int cop = (!is_slice && s.mode == RVR_MODE_MIP) ? RR_OP_MAX : (!is_slice && s.mode == RVR_MODE_MINIP) ? RR_OP_MIN : RR_OP_OVER;
     if (!rc && !is_slice && (c->algo == RR_ALGO_STREAM || (c->algo == RR_ALGO_AUTO && c->all_cuda))) {
@@ -1174,8 +1144,7 @@ static void op_render(ctx *c, int op, const uint8_t *p, uint64_t len) {
     }
     double t_render = now_ms() - tr;
     if (c->trace)
-        fprintf(stderr, "{\"rank\":%d,\"render_ms\":%.3f,\"samples\":%llu,\"tilt_deg\":%.2f}\n", c->rank, t_render, (unsigned long long)st.samples,
-                atan(c->tilt.t) * 57.29577951308232);
+        fprintf(stderr, "{\"rank\":%d,\"render_ms\":%.3f,\"samples\":%llu}\n", c->rank, t_render, (unsigned long long)st.samples);
     if (c->test_delay_ms > 0 && c->rank != 0) usleep((useconds_t)c->test_delay_ms * 1000);
     int who = 0;
     rc = agree(rc, &who);
@@ -1231,9 +1200,8 @@ static rr_rect slab_footprint(const ctx *c, int i, const rvr_camera *cam, const 
         lo[k] = 0, hi[k] = (double)c->gdesc.shape[2 - k] * sp;
         if (s->flags & RVR_F_CLIP_BOX) lo[k] = fmax(lo[k], s->clip_min[k]), hi[k] = fmin(hi[k], s->clip_max[k]);
     }
-    /* tilted cuts: the box around the slab between them (they lean by up to dev over it) */
-    lo[c->waxis] = fmax(lo[c->waxis], c->bw[i] - (i > 0 ? c->tilt.dev : 0));
-    hi[c->waxis] = fmin(hi[c->waxis], c->bw[i + 1] + (i < c->n - 1 ? c->tilt.dev : 0));
+    lo[c->waxis] = fmax(lo[c->waxis], c->bw[i]);
+    hi[c->waxis] = fmin(hi[c->waxis], c->bw[i + 1]);
     if (lo[0] > hi[0] || lo[1] > hi[1] || lo[2] > hi[2]) return none;
     rvr_region g;
     if (rvr_camera_box_region(cam, (uint32_t)W, (uint32_t)H, lo, hi, 2, &g)) return all;
@@ -1458,10 +1426,9 @@ int main(int argc, char **argv) {
     c->trace = getenv("RR_TRACE") && !strcmp(getenv("RR_TRACE"), "1");
     const char *copy = getenv("RR_STREAM_COPY");
     c->stream_copy = copy && !strcmp(copy, "1");
-    c->tilt_cuts = !(getenv("RR_TILT") && !strcmp(getenv("RR_TILT"), "0"));
-    int agreed[3] = {c->band_rows, c->stream_copy, c->tilt_cuts}; /* rank 0's: all must agree */
-    MPI_Bcast(agreed, 3, MPI_INT, 0, MPI_COMM_WORLD);
-    c->band_rows = agreed[0], c->stream_copy = agreed[1], c->tilt_cuts = agreed[2];
+    int agreed[2] = {c->band_rows, c->stream_copy}; /* rank 0's: all must agree */
+    MPI_Bcast(agreed, 2, MPI_INT, 0, MPI_COMM_WORLD);
+    c->band_rows = agreed[0], c->stream_copy = agreed[1];
 
     int be = !strcmp(backend, "cpu") ? RVR_BACKEND_CPU : !strcmp(backend, "cuda") ? RVR_BACKEND_CUDA : RVR_BACKEND_AUTO;
     if (be != RVR_BACKEND_CPU) pick_gpu(c->local_rank, gpus);

@@ -326,43 +326,6 @@ TEST(ranks2_moving_cuts_keep_the_picture) {
     free(p.vol);
 }
 
-/* Cuts tilted toward the eye (tilt.h): orbiting at a low elevation, flat cuts cut a band of
- * rays in two, and the piece behind a piece that turned opaque is traced for nothing (each rank
- * terminates its own piece only). Leaning the cut along the rays within the margin (256^3:
- * slabs of 128 layers, a margin of 16) cuts fewer rays: the ranks together take fewer samples
- * beyond one renderer's, and the picture is still one renderer's. RR_TILT=0 keeps them flat. */
-TEST(ranks2_tilted_cuts_cut_fewer_rays) {
-    const int N = 256;
-    pores p;
-    pores_init(&p, N);
-    scene_tf_bench(0.6f, p.tf); /* dense: rays end inside the volume */
-    rvr_camera cam;
-    scene_orbit(N, 0.9f, &cam); /* 9 degrees above the cut */
-    rvr_render_settings st;
-    rvr_render_settings_init(&st);
-    st.shading = RVR_SHADE_LOCAL;
-    uint64_t extra[2] = {0, 0};
-    for (int tilt = 0; tilt < 2; tilt++) {
-        scene s = {.W = 160, .H = 120};
-        if (!tilt) setenv("RR_TILT", "0", 1);
-        setup_pores(&s, &p, 2, STREAM, NULL); /* a job each: its first frame's cut is where the data's is */
-        unsetenv("RR_TILT");
-        rvr_render_stats one;
-        uint8_t *img = malloc((size_t)s.W * s.H * 4);
-        CHECK_OK(rvr_render(s.ref, &cam, &st, s.W, s.H, img, (uint64_t)s.W * s.H * 4, &one));
-        free(img);
-        const rr_frame_stats fs = compare(&s, &cam, &st, 8, 1.0, 0.01, tilt ? "tilted-cut" : "flat-cut");
-        extra[tilt] = fs.samples > one.samples ? fs.samples - one.samples : 0;
-        harness_note("%s: 2 ranks %llu samples, one renderer %llu", tilt ? "tilted" : "flat", (unsigned long long)fs.samples,
-                     (unsigned long long)one.samples);
-        teardown(&s);
-    }
-    CHECK(extra[0] > 0, "flat cuts took no samples beyond one renderer's: the scene does not test the tilt");
-    CHECK(extra[1] * 2 < extra[0], "samples beyond one renderer's: %llu tilted, %llu flat", (unsigned long long)extra[1],
-          (unsigned long long)extra[0]);
-    free(p.vol);
-}
-
 /* Streamed frames after the first, with RR_OCCLUDE=1: each rank takes the image of the rank in
  * front as its occluder (rank 0 clears the images after every band), so rays behind opaque
  * pixels are not traced and rays behind partly opaque ones stop sooner. From above, every ray

@@ -14,14 +14,11 @@
  * first, -rows the costliest tile rows first (RVR_CUDA_ROW_ORDER=rows);
  * -b8, -b4, -b2: blocks of 16 x that many rays (RVR_CUDA_BLOCK_ROWS) instead of 16 x 16;
  * -clip adds the whole volume clipped to each half (its row costs then mix with the whole's);
- * -tilt leans the cut toward the eye within the margin, as rvr_ranks does (tilt.h) (with -clip:
- * the whole volume clipped by the leaning planes); -reg: -clip renders each slab's footprint only
- * (the slab's rays on the whole volume); -halves: in the clip fields, the whole volume in two
- * renders, the top and the bottom half of the image (what two renders of one volume cost);
+ * -halves: in the clip fields, the whole volume in two renders, the top and the bottom half of
+ * the image (what two renders of one volume cost);
  * -tiny: in the clip fields, the whole volume's render of one 16 x 16 tile off the volume, twice
  * (what a render costs besides its rays). */
 #include "../src/synthetic.h"
-#include "../src/tilt.h"
 #include "rvr.h"
 #include "scenes.h"
 
@@ -64,8 +61,6 @@ typedef struct {
 } timed;
 
 static uint32_t variant_shading = RVR_SHADE_LOCAL, variant_flags = 0; /* set per variant by main */
-static int use_plane = 0;  /* the next render is clipped by `plane` (tilted cut) instead of z */
-static float plane[4];
 
 /* one render of region g (NULL: the whole image), clipped to world z in [zlo, zhi] */
 static timed render(rvr_renderer *r, const rvr_camera *cam, int W, int H, const rvr_region *g, double zlo, double zhi,
@@ -74,10 +69,7 @@ static timed render(rvr_renderer *r, const rvr_camera *cam, int W, int H, const 
     rvr_render_settings_init(&s);
     s.shading = variant_shading;
     s.flags |= variant_flags;
-    if (use_plane) {
-        s.num_planes = 1;
-        memcpy(s.planes[0], plane, sizeof plane);
-    } else if (zhi > zlo) {
+    if (zhi > zlo) {
         s.flags |= RVR_F_CLIP_BOX;
         s.clip_min[0] = s.clip_min[1] = 0, s.clip_min[2] = (float)zlo;
         s.clip_max[0] = s.clip_max[1] = (float)S, s.clip_max[2] = (float)zhi;
@@ -125,51 +117,33 @@ int main(int argc, char **argv) {
         } else {
             unsetenv("RVR_CUDA_BLOCK_ROWS");
         }
-        const int with_clip = strstr(name, "-clip") != NULL, tilt = strstr(name, "-tilt") != NULL;
-        const int reg = strstr(name, "-reg") != NULL, halves = strstr(name, "-halves") != NULL, tiny = strstr(name, "-tiny") != NULL;
+        const int with_clip = strstr(name, "-clip") != NULL, halves = strstr(name, "-halves") != NULL, tiny = strstr(name, "-tiny") != NULL;
         double sum[7] = {0};
         for (int k = 0; k <= views; k++) {
             rvr_camera cam, cf;
             scene_orbit((int)S, 0.4f + k * 6.2832f / views, &cam);
             cf = cam;
             cf.eye[2] -= (float)(half - m), cf.target[2] -= (float)(half - m);
-            /* the cut, flat or leaning (tilt.h) by up to dev layers within the margin */
-            const double eye[3] = {cam.eye[0], cam.eye[1], cam.eye[2]}, nodir[3] = {0, 0, 0};
-            const double vlo[3] = {0, 0, 0}, vhi[3] = {(double)S, (double)S, (double)S}, bw[3] = {0, (double)half, (double)S};
-            const uint64_t bnd[3] = {0, half, S};
-            const rr_tilt tl = tilt ? rr_tilt_for(0, eye, nodir, vlo, vhi, 2, 2, bw, bnd, 1.0, m) : (rr_tilt){0, {1, 0}, {0, 0}, 0};
-            const double dev = tl.dev;
-            const double lo_n[3] = {0, 0, 0}, hi_n[3] = {(double)S, (double)S, (double)half + dev};
-            const double lo_f[3] = {0, 0, (double)m - dev}, hi_f[3] = {(double)S, (double)S, (double)(m + S - half)};
+            const double lo_n[3] = {0, 0, 0}, hi_n[3] = {(double)S, (double)S, (double)half};
+            const double lo_f[3] = {0, 0, (double)m}, hi_f[3] = {(double)S, (double)S, (double)(m + S - half)};
             rvr_region gn, gf;
             check(rvr_camera_box_region(&cam, W, H, lo_n, hi_n, 1, &gn), "footprint");
             check(rvr_camera_box_region(&cf, W, H, lo_f, hi_f, 1, &gf), "footprint");
             const timed a = render(full, &cam, W, H, NULL, 0, 0, S, img);
-            use_plane = tilt;
-            rr_tilt_plane(&tl, 2, (double)half, 0, plane);
-            timed cn = with_clip ? render(full, &cam, W, H, reg ? &gn : NULL, 0, (double)half, S, img) : (timed){0, 0};
-            rr_tilt_plane(&tl, 2, (double)half, 1, plane);
-            timed cfar = with_clip ? render(full, &cam, W, H, reg ? &gf : NULL, (double)half, (double)S, S, img) : (timed){0, 0};
+            timed cn = with_clip ? render(full, &cam, W, H, NULL, 0, (double)half, S, img) : (timed){0, 0};
+            timed cfar = with_clip ? render(full, &cam, W, H, NULL, (double)half, (double)S, S, img) : (timed){0, 0};
             if (tiny) {
-                use_plane = 0;
                 const rvr_region corner = {0, 0, 16, 16};
                 cn = render(full, &cam, W, H, &corner, 0, 0, S, img);
                 cfar = render(full, &cam, W, H, &corner, 0, 0, S, img);
-                use_plane = tilt;
             }
             if (halves) {
-                use_plane = 0;
                 const rvr_region top = {0, 0, (uint32_t)W, (uint32_t)H / 2}, bottom = {0, (uint32_t)H / 2, (uint32_t)W, (uint32_t)(H - H / 2)};
                 cn = render(full, &cam, W, H, &top, 0, 0, S, img);
                 cfar = render(full, &cam, W, H, &bottom, 0, 0, S, img);
-                use_plane = tilt;
             }
-            rr_tilt_plane(&tl, 2, (double)half, 0, plane); /* near: below the cut (its frame is the world's) */
             const timed sn = gn.width ? render(nearr, &cam, W, H, &gn, 0, (double)half, S, img) : (timed){0, 0};
-            rr_tilt_plane(&tl, 2, (double)half, 1, plane); /* far: above it, in its frame (origin S/2 - m) */
-            plane[3] += plane[2] * (float)(half - m);
             const timed sf = gf.width ? render(farr, &cf, W, H, &gf, (double)m, (double)(m + S - half), S, img) : (timed){0, 0};
-            use_plane = 0;
             printf("{\"variant\":\"%s\",\"view\":%d,\"full_ms\":%.3f,\"full_M\":%.1f,\"clip_near_ms\":%.3f,\"clip_far_ms\":%.3f,\"clip_M\":%.1f,"
                    "\"slab_near_ms\":%.3f,\"slab_far_ms\":%.3f,\"slab_near_M\":%.1f,\"slab_far_M\":%.1f,\"near_rows\":%u,\"far_rows\":%u}\n",
                    name, k, a.ms, a.samples / 1e6, cn.ms, cfar.ms, (cn.samples + cfar.samples) / 1e6, sn.ms, sf.ms, sn.samples / 1e6,
