@@ -91,7 +91,9 @@ int rvr__gpu_order_begin(rvr_gpu *G, uint32_t W, uint32_t H, int lod, int tx0, i
     const size_t ntiles = (size_t)ntx * nty;
     if (G->rows_cap < ntiles) {
         rvr__gpu_rows_free(G); /* (also what a failed allocation below left) */
-        const size_t scratch = (size_t)(nty > BUCKETS + 2 ? nty : BUCKETS + 2) * sizeof(RowKey);
+        /* rows' keys (at most nty <= ntiles) or the buckets' counts: sized by ntiles, it fits
+         * whatever frame shape comes next without growing the arrays above */
+        const size_t scratch = (ntiles > BUCKETS + 2 ? ntiles : BUCKETS + 2) * sizeof(RowKey);
         if (!(G->row_keys = malloc(scratch))) return RVR_ERR_NOMEM;
         GTRY(cudaMalloc((void **)&G->row_cost_d, ntiles * sizeof(unsigned long long)));
         GTRY(cudaMalloc((void **)&G->row_order_d, ntiles * sizeof(int)));
