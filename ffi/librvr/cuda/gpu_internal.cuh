@@ -161,12 +161,12 @@ int rvr__gpu_light_ensure(rvr_renderer *r, const float dir_world[3]);
 int rvr__gpu_ao_ensure(rvr_renderer *r, float radius_vox);
 
 /* The tiles of a frame's region (rtx x rty tiles from tile (tx0, ty0) of a W x H image at lod),
- * costliest first (gpu_order.cu; for a rows consumer whole rows): *order[q] = the q-th tile to
- * render, as j * rtx + i in the region, *cost = per image tile (ntx a row), the samples the
- * kernel adds up (both device memory; NULL, NULL: top down, nothing counted). order_end queues
- * the counts' copy back, read by the next frame once the stream has been synchronized. */
-int rvr__gpu_order_begin(rvr_gpu *G, uint32_t W, uint32_t H, int lod, int tx0, int ty0, int rtx, int rty, int rows_consumer,
-                         const int **order, unsigned long long **cost);
+ * costliest first (gpu_order.cu): *order[q] = the q-th tile to render, as j * rtx + i in the
+ * region, *cost = per image tile (ntx a row), the samples the kernel adds up (both device
+ * memory; NULL, NULL: top down, nothing counted). order_end queues the counts' copy back, read
+ * by the next frame once the stream has been synchronized. */
+int rvr__gpu_order_begin(rvr_gpu *G, uint32_t W, uint32_t H, int lod, int tx0, int ty0, int rtx, int rty, const int **order,
+                         unsigned long long **cost);
 int rvr__gpu_order_end(rvr_gpu *G, uint32_t W, int lod, int tx0, int ty0, int rtx, int rty);
 void rvr__gpu_rows_free(rvr_gpu *G);
 

@@ -805,7 +805,7 @@ extern "C" int rvr__gpu_render(rvr_renderer *r, const rvr_cam *cam, const rvr_re
     F.samples = G->counter;
     if ((rc = gerr(cudaMemsetAsync(G->counter, 0, sizeof(unsigned long long), G->st)))) goto out;
     /* costliest tiles first; where that cannot be set up (no memory), top down */
-    if (!F.rows_up && rvr__gpu_order_begin(G, W, H, F.lod, F.tx0, F.ty0, rtx, rty, F.tile_done != NULL, &F.tile_order, &F.tile_cost))
+    if (!F.rows_up && rvr__gpu_order_begin(G, W, H, F.lod, F.tx0, F.ty0, rtx, rty, &F.tile_order, &F.tile_cost))
         F.tile_order = NULL, F.tile_cost = NULL;
     {
         dim3 grid((unsigned)rtx, (unsigned)(rty * parts));

@@ -653,7 +653,7 @@ TEST(region_rows_come_once_and_final) {
 }
 
 /* The CUDA backend renders the tiles costliest first (the last frame's samples per tile,
- * gpu_order.cu; whole tile rows for a rows consumer, as here by default) and can split a tile into several
+ * gpu_order.cu; RVR_CUDA_ROW_ORDER=rows: whole tile rows) and can split a tile into several
  * blocks (RVR_CUDA_BLOCK_ROWS): the pixels and the samples are those of whole tiles top down,
  * for whole frames, regions and lod, each row handed over once and final
  * (rvr_render_region_rows, into page-locked memory where there is a GPU), the first frame and
@@ -669,7 +669,7 @@ TEST(row_order_and_block_shape_change_no_pixel) {
     if (!got) got = img_new(W, H);
     int count[120];
     const rvr_region regions[] = {{0, 0, W, H}, {10, 37, 90, 70}};
-    const char *shapes[] = {"16", "8", "4", "2"}, *orders[] = {NULL, "tiles"}; /* NULL: the default (rows for rows) */
+    const char *shapes[] = {"16", "8", "4", "2"}, *orders[] = {NULL, "rows"}; /* NULL: the default, tiles */
     for (int lod = 1; lod <= 2; lod++)
         for (size_t k = 0; k < 2; k++)
             for (int v = 0; v < 3; v++) { /* views after the first: rows ordered by the one before */
@@ -700,7 +700,7 @@ TEST(row_order_and_block_shape_change_no_pixel) {
                     CHECK(memcmp(got, want, bytes) == 0 && sg.samples == sw.samples && once && t.early_diffs == 0,
                           "lod %d region %zu view %d, %s rows a block, order %s (pinned %d): not as top down (samples %llu vs %llu, "
                           "rows once %d, %zu pixels not final when reported)",
-                          lod, k, v, shape, order ? order : "default", pinned, (unsigned long long)sg.samples, (unsigned long long)sw.samples, once,
+                          lod, k, v, shape, order ? order : "tiles", pinned, (unsigned long long)sg.samples, (unsigned long long)sw.samples, once,
                           t.early_diffs);
                 }
             }
