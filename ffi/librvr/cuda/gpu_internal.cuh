@@ -80,14 +80,14 @@ struct rvr_gpu {
     size_t tile_done_cap;
     unsigned tile_seq;
     /* the tiles' order (gpu_order.cu): per image tile, the last frame's samples (device
-     * counters, page-locked copy; ~0 unknown) for frames of rows_W x rows_H at rows_lod; the
+     * counters, page-locked copy; ~0 unknown) for frames of order_W x order_H at order_lod; the
      * order (region tiles, costliest first) */
-    unsigned long long *row_cost_d, *row_cost_h;
-    int *row_order_d, *row_order_h;
-    void *row_keys; /* sorting scratch (malloc) */
-    size_t rows_cap;
-    uint32_t rows_W, rows_H;
-    int rows_lod;
+    unsigned long long *tile_cost_d, *tile_cost_h;
+    int *tile_order_d, *tile_order_h;
+    void *order_scratch; /* sorting scratch (malloc) */
+    size_t order_cap;
+    uint32_t order_W, order_H;
+    int order_lod;
     /* S2 / S3 */
     cudaArray_t light_arr;
     cudaTextureObject_t light_tex;
@@ -167,8 +167,8 @@ int rvr__gpu_ao_ensure(rvr_renderer *r, float radius_vox);
  * by the next frame once the stream has been synchronized. */
 int rvr__gpu_order_begin(rvr_gpu *G, uint32_t W, uint32_t H, int lod, int tx0, int ty0, int rtx, int rty, const int **order,
                          unsigned long long **cost);
-int rvr__gpu_order_end(rvr_gpu *G, uint32_t W, int lod, int tx0, int ty0, int rtx, int rty);
-void rvr__gpu_rows_free(rvr_gpu *G);
+int rvr__gpu_order_end(rvr_gpu *G, int ntx, int tx0, int ty0, int rtx, int rty); /* ntx: tiles in an image row */
+void rvr__gpu_order_free(rvr_gpu *G);
 
 /* ---- segmentation labels: the CPU backend's labels.h on the device ----
  * Same nearest-voxel lookup, same tint arithmetic; the products and sums are written with the

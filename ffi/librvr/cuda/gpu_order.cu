@@ -91,48 +91,47 @@ int rvr__gpu_order_begin(rvr_gpu *G, uint32_t W, uint32_t H, int lod, int tx0, i
     const int ntx = (int)(((W + lod - 1) / lod + 15) / 16), nty = (int)(((H + lod - 1) / lod + 15) / 16);
     if (tx0 < 0 || ty0 < 0 || tx0 + rtx > ntx || ty0 + rty > nty) return RVR_OK;
     const size_t ntiles = (size_t)ntx * nty;
-    if (G->rows_cap < ntiles) {
-        rvr__gpu_rows_free(G); /* (also what a failed allocation below left) */
+    if (G->order_cap < ntiles) {
+        rvr__gpu_order_free(G); /* (also what a failed allocation below left) */
         /* rows' keys (at most nty <= ntiles) or the buckets' counts: sized by ntiles, it fits
          * whatever frame shape comes next without growing the arrays above */
         const size_t scratch = (ntiles > BUCKETS + 2 ? ntiles : BUCKETS + 2) * sizeof(RowKey);
-        if (!(G->row_keys = malloc(scratch))) return RVR_ERR_NOMEM;
-        GTRY(cudaMalloc((void **)&G->row_cost_d, ntiles * sizeof(unsigned long long)));
-        GTRY(cudaMalloc((void **)&G->row_order_d, ntiles * sizeof(int)));
-        GTRY(cudaHostAlloc((void **)&G->row_cost_h, ntiles * sizeof(unsigned long long), cudaHostAllocPortable));
-        GTRY(cudaHostAlloc((void **)&G->row_order_h, ntiles * sizeof(int), cudaHostAllocPortable));
-        G->rows_cap = ntiles;
-        G->rows_W = 0; /* no costs known */
+        if (!(G->order_scratch = malloc(scratch))) return RVR_ERR_NOMEM;
+        GTRY(cudaMalloc((void **)&G->tile_cost_d, ntiles * sizeof(unsigned long long)));
+        GTRY(cudaMalloc((void **)&G->tile_order_d, ntiles * sizeof(int)));
+        GTRY(cudaHostAlloc((void **)&G->tile_cost_h, ntiles * sizeof(unsigned long long), cudaHostAllocPortable));
+        GTRY(cudaHostAlloc((void **)&G->tile_order_h, ntiles * sizeof(int), cudaHostAllocPortable));
+        G->order_cap = ntiles;
+        G->order_W = 0; /* no costs known */
     }
-    if (G->rows_W != W || G->rows_H != H || G->rows_lod != lod) { /* another frame size: start over */
-        for (size_t t = 0; t < ntiles; t++) G->row_cost_h[t] = UNKNOWN;
-        G->rows_W = W, G->rows_H = H, G->rows_lod = lod;
+    if (G->order_W != W || G->order_H != H || G->order_lod != lod) { /* another frame size: start over */
+        for (size_t t = 0; t < ntiles; t++) G->tile_cost_h[t] = UNKNOWN;
+        G->order_W = W, G->order_H = H, G->order_lod = lod;
     }
-    if (mode == ORDER_ROWS) order_rows(G->row_cost_h, ntx, tx0, ty0, rtx, rty, (RowKey *)G->row_keys, G->row_order_h);
-    else order_tiles(G->row_cost_h, ntx, tx0, ty0, rtx, rty, (int *)G->row_keys, G->row_order_h);
-    GTRY(cudaMemcpyAsync(G->row_order_d, G->row_order_h, (size_t)rtx * rty * sizeof(int), cudaMemcpyHostToDevice, G->st));
+    if (mode == ORDER_ROWS) order_rows(G->tile_cost_h, ntx, tx0, ty0, rtx, rty, (RowKey *)G->order_scratch, G->tile_order_h);
+    else order_tiles(G->tile_cost_h, ntx, tx0, ty0, rtx, rty, (int *)G->order_scratch, G->tile_order_h);
+    GTRY(cudaMemcpyAsync(G->tile_order_d, G->tile_order_h, (size_t)rtx * rty * sizeof(int), cudaMemcpyHostToDevice, G->st));
     const size_t pitch = (size_t)ntx * sizeof(unsigned long long);
-    GTRY(cudaMemset2DAsync(G->row_cost_d + (size_t)ty0 * ntx + tx0, pitch, 0, (size_t)rtx * sizeof(unsigned long long), (size_t)rty, G->st));
-    *order = G->row_order_d;
-    *cost = G->row_cost_d;
+    GTRY(cudaMemset2DAsync(G->tile_cost_d + (size_t)ty0 * ntx + tx0, pitch, 0, (size_t)rtx * sizeof(unsigned long long), (size_t)rty, G->st));
+    *order = G->tile_order_d;
+    *cost = G->tile_cost_d;
     return RVR_OK;
 }
 
-int rvr__gpu_order_end(rvr_gpu *G, uint32_t W, int lod, int tx0, int ty0, int rtx, int rty) {
+int rvr__gpu_order_end(rvr_gpu *G, int ntx, int tx0, int ty0, int rtx, int rty) {
     /* read by the next frame's rvr__gpu_order_begin, after this frame's stream synchronization */
-    const int ntx = (int)(((W + lod - 1) / lod + 15) / 16);
     const size_t pitch = (size_t)ntx * sizeof(unsigned long long), at = (size_t)ty0 * ntx + tx0;
-    GTRY(cudaMemcpy2DAsync(G->row_cost_h + at, pitch, G->row_cost_d + at, pitch, (size_t)rtx * sizeof(unsigned long long), (size_t)rty,
+    GTRY(cudaMemcpy2DAsync(G->tile_cost_h + at, pitch, G->tile_cost_d + at, pitch, (size_t)rtx * sizeof(unsigned long long), (size_t)rty,
                            cudaMemcpyDeviceToHost, G->st));
     return RVR_OK;
 }
 
-void rvr__gpu_rows_free(rvr_gpu *G) {
-    if (G->row_cost_d) cudaFree(G->row_cost_d);
-    if (G->row_order_d) cudaFree(G->row_order_d);
-    if (G->row_cost_h) cudaFreeHost(G->row_cost_h);
-    if (G->row_order_h) cudaFreeHost(G->row_order_h);
-    free(G->row_keys);
-    G->row_cost_d = NULL, G->row_order_d = NULL, G->row_cost_h = NULL, G->row_order_h = NULL, G->row_keys = NULL;
-    G->rows_cap = 0;
+void rvr__gpu_order_free(rvr_gpu *G) {
+    if (G->tile_cost_d) cudaFree(G->tile_cost_d);
+    if (G->tile_order_d) cudaFree(G->tile_order_d);
+    if (G->tile_cost_h) cudaFreeHost(G->tile_cost_h);
+    if (G->tile_order_h) cudaFreeHost(G->tile_order_h);
+    free(G->order_scratch);
+    G->tile_cost_d = NULL, G->tile_order_d = NULL, G->tile_cost_h = NULL, G->tile_order_h = NULL, G->order_scratch = NULL;
+    G->order_cap = 0;
 }

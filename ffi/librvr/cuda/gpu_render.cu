@@ -820,7 +820,7 @@ extern "C" int rvr__gpu_render(rvr_renderer *r, const rvr_cam *cam, const rvr_re
         }
     }
     if ((rc = gerr(cudaGetLastError()))) goto out;
-    if (F.tile_cost && (rc = rvr__gpu_order_end(G, W, F.lod, F.tx0, F.ty0, rtx, rty))) goto out;
+    if (F.tile_cost && (rc = rvr__gpu_order_end(G, F.ntx, F.tx0, F.ty0, rtx, rty))) goto out;
     if (F.tile_done && (rc = watch_rows(G, F, rtx * parts, rty, fn, user))) goto out;
     {
         unsigned long long ns = 0;

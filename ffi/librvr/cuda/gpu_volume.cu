@@ -96,7 +96,7 @@ extern "C" void rvr__gpu_destroy(rvr_renderer *r) {
         if (dev[i]) cudaFree(dev[i]);
     if (G->himg) cudaFreeHost(G->himg);
     if (G->tile_done_h) cudaFreeHost(G->tile_done_h);
-    rvr__gpu_rows_free(G);
+    rvr__gpu_order_free(G);
     cudaStreamDestroy(G->st);
     free(G);
     r->gpu = NULL;
